@@ -1,0 +1,33 @@
+"""Every environment variable the project reads, in one place. Nothing else reads `os.environ`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_CACHE_DIR = "TTS_CORE_CACHE_DIR"  # where converted weights and the audio cache live
+ENV_MEMORY_LIMIT_MB = "TTS_CORE_MEMORY_LIMIT_MB"  # default limit of the memory-limit context
+ENV_AUDIO_CACHE_MB = "TTS_CORE_AUDIO_CACHE_MB"  # size bound of the on-disk audio cache
+ENV_MONITOR_HZ = "TTS_CORE_MONITOR_HZ"  # sampling rate of the MemoryMonitor
+ENV_MAX_TEXT_CHARS = "TTS_CORE_MAX_TEXT_CHARS"  # longest text accepted in one call (files stream instead)
+
+DEFAULT_MEMORY_LIMIT_MB = 0  # 0 = no limit
+DEFAULT_AUDIO_CACHE_MB = 512
+DEFAULT_MONITOR_HZ = 100.0
+DEFAULT_MAX_TEXT_CHARS = 1_000_000
+
+
+def cache_dir() -> Path:
+    """Root of on-disk caches: `$TTS_CORE_CACHE_DIR`, else `~/.cache/tts_core`."""
+    return Path(os.environ.get(ENV_CACHE_DIR) or Path.home() / ".cache" / "tts_core")
+
+
+def env_float(name: str, default: float) -> float:
+    """A float from the environment, or `default`; a malformed value raises a clear error."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"Environment variable {name}={raw!r} is not a number; unset it or give a number.") from None
