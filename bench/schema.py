@@ -1,0 +1,114 @@
+"""The tidy result row: one per measured configuration. The store writes it, the report reads it.
+
+Units are in the field names: `_s` seconds, `_mb` megabytes (2**20 bytes), `_db` decibels.
+A field a measurement could not take (CUDA memory on a CPU, streaming figures for a batch workload)
+is `None`, never 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "failed", "skipped")
+
+
+@dataclass
+class ResultRow:
+    # identity
+    run_id: str  # one sweep invocation
+    config_id: str  # stable hash of the configuration axes; resume skips ids already stored as ok/skipped
+    status: str  # one of STATUSES
+    error: str | None = None  # failed: what went wrong (exception type and message, signal, timeout, OOM)
+    reason: str | None = None  # skipped: why (e.g. "cuda not available")
+    timestamp: float = 0.0  # unix seconds when the row was written
+    host: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    # axes
+    engine: str = "tts_core"  # adapter name: tts_core, piper-onnxruntime, espeak-ng, ...
+    tier: str = ""  # baseline, optimized, advanced, or an ablation name such as "baseline+compile"
+    hardware: str = ""  # cpu-1t, cpu-all, cuda, ...
+    device: str = ""  # torch device string actually used
+    threads: int | None = None
+    model: str = ""  # joe-medium, tiny
+    text: str = ""  # short, medium, long, file:<name>
+    text_chars: int | None = None
+    workload: str = ""  # single, batch, stream, repeated
+    cached: bool | None = None  # repeated workload: True for the cache-hit figures, False for the cold ones
+
+    # time
+    load_s: float | None = None  # cold Engine.load in the fresh process
+    first_call_s: float | None = None  # first synthesis after load (includes lazy init / compile)
+    rounds: int | None = None
+    latency_mean_s: float | None = None
+    latency_std_s: float | None = None
+    latency_cv: float | None = None
+    latency_p50_s: float | None = None
+    latency_p90_s: float | None = None
+    latency_p99_s: float | None = None
+    latencies_s: list[float] = field(default_factory=list)  # every steady-state round
+    noisy: bool | None = None  # latency_cv > 0.10
+
+    # throughput
+    audio_s: float | None = None  # audio seconds produced by one round
+    rtf: float | None = None  # wall / audio (median round)
+    throughput_audio_s_per_s: float | None = None
+    throughput_chars_per_s: float | None = None
+
+    # streaming
+    ttfa_s: float | None = None  # time to first audio chunk
+    chunk_gaps_s: list[float] = field(default_factory=list)
+    underruns: int | None = None
+
+    # stage breakdown (seconds per round)
+    stage_frontend_s: float | None = None
+    stage_encoder_s: float | None = None  # text encoder + duration predictor
+    stage_flow_s: float | None = None
+    stage_decoder_s: float | None = None
+
+    # memory
+    peak_rss_mb: float | None = None  # background sampler, >= 100 Hz
+    max_rss_mb: float | None = None  # OS ru_maxrss
+    cuda_max_allocated_mb: float | None = None
+    cuda_max_reserved_mb: float | None = None
+    mprof_file: str | None = None  # path of the memory_profiler timeline (.dat)
+
+    # compute
+    flops_per_audio_s: float | None = None
+    achieved_gflops: float | None = None
+    peak_gflops: float | None = None  # this machine's measured fp32 matmul peak
+
+    # fidelity against the fp32 baseline, noise zeroed
+    fid_frames_equal: bool | None = None
+    fid_snr_db: float | None = None
+    fid_max_abs: float | None = None
+    fid_logmel_l1: float | None = None
+    fid_mcd_db: float | None = None
+    fid_spec_corr: float | None = None
+    fid_silence_floor_db: float | None = None  # candidate's floor minus reference's floor
+    fid_gate: str | None = None  # exact, half, int8
+    fid_pass: bool | None = None
+
+    # a short audio sample (the report embeds it) and free-form extras
+    sample_wav: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"ResultRow: `status` = {self.status!r}; expected one of {', '.join(STATUSES)}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ResultRow":
+        """Build a row from stored JSON; unknown keys go to `extra` so newer files still load."""
+        known = {f.name for f in fields(cls)}
+        row = {k: v for k, v in data.items() if k in known}
+        extra = dict(row.get("extra") or {})
+        extra.update({k: v for k, v in data.items() if k not in known})
+        row["extra"] = extra
+        return cls(**row)
