@@ -31,3 +31,10 @@ def env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ValueError(f"Environment variable {name}={raw!r} is not a number; unset it or give a number.") from None
+
+ENV_RECALIBRATE = "TTS_CORE_RECALIBRATE"  # "1": ignore stored calibration choices and measure again
+
+
+def recalibrate_requested() -> bool:
+    """True when the user asked to re-run the advanced tier's calibration."""
+    return os.environ.get(ENV_RECALIBRATE, "") not in ("", "0", "false", "no")

@@ -1,0 +1,40 @@
+"""tts_core: a PyTorch TTS engine on Piper's en_US joe voice, with optimization tiers.
+
+    from tts_core import Engine
+    with Engine.load(voice="joe-medium", device="cpu", tier="optimized") as engine:
+        engine.synthesize("Hello, world.").save_wav("hello.wav")
+"""
+
+from tts_core.audio import Audio
+from tts_core.engine import Engine
+from tts_core.errors import (
+    ConfigError,
+    EmptyTextError,
+    InputFileError,
+    MemoryLimitError,
+    TextError,
+    TTSError,
+    UnspeakableTextError,
+    VoiceError,
+)
+from tts_core.tiers import TIER_NAMES, TierConfig, resolve_tier
+from tts_core.voices import VOICE_NAMES
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Audio",
+    "ConfigError",
+    "EmptyTextError",
+    "Engine",
+    "InputFileError",
+    "MemoryLimitError",
+    "TIER_NAMES",
+    "TTSError",
+    "TextError",
+    "TierConfig",
+    "UnspeakableTextError",
+    "VOICE_NAMES",
+    "VoiceError",
+    "resolve_tier",
+]

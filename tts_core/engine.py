@@ -1,0 +1,367 @@
+"""`Engine`: the public face of tts_core. Text in, audio out, as a stream or whole.
+
+    engine = Engine.load(voice="joe-medium", device="cpu", tier="optimized")
+    for chunk in engine.stream("Hello there. How are you?"):
+        play(chunk.samples)
+
+The pipeline reads as its stages: normalize -> phonemize -> ids (the text front-end) -> model -> audio
+(the renderer). `stream` is the primitive; `synthesize` concatenates it; `synthesize_batch` groups the
+sentences of many texts into length-bucketed batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from os import PathLike
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from tts_core.audio import Audio
+from tts_core.constants import DEFAULT_MAX_TEXT_CHARS, ENV_MAX_TEXT_CHARS, env_float
+from tts_core.errors import TextError
+from tts_core.render import Renderer, Scales, sentence_generator
+from tts_core.setup import EngineParts, build_parts
+from tts_core.text import Sentence
+from tts_core.tiers import TierConfig
+
+log = logging.getLogger("tts_core")
+
+_REGISTRY: dict[tuple[str, str, str, int | None], "Engine"] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+class Engine:
+    """A loaded voice on a device under a tier. Build it with `Engine.load`; thread-safe (calls are serialized)."""
+
+    def __init__(self, parts: EngineParts, seed: int | None) -> None:
+        self._parts = parts
+        self.voice = parts.voice
+        self.tier: TierConfig = parts.tier
+        self.device = str(parts.device)
+        self.sample_rate: int = parts.voice.sample_rate
+        self.seed = seed
+        self.load_info: dict[str, Any] = dict(parts.load_info)
+        self._renderer = Renderer(parts.model, parts.device, grad=not parts.tier.inference_mode, pool=parts.pool)
+        self._lock = threading.RLock()
+        self._closed = False
+        self._n_calls = 0
+        self._n_sentences = 0
+        self._busy_s = 0.0
+        self._audio_s = 0.0
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        voice: str = "joe-medium",
+        device: str = "cpu",
+        tier: str | TierConfig = "baseline",
+        seed: int | None = 0,
+    ) -> "Engine":
+        """Load `voice` ("joe-medium" or "tiny") on `device` ("cpu", "cuda", "cuda:N", "auto") under `tier`
+        (a name such as "baseline", "optimized", "advanced", an ablation such as "baseline+compile", or a
+        `TierConfig`). `seed` makes sampling reproducible (same text, same seed, same samples); None draws
+        fresh noise each call. Raises `VoiceError` / `ConfigError` for a bad name, device or tier."""
+        from tts_core.tiers import resolve_tier
+
+        tier_cfg = resolve_tier(tier)
+        key = (voice, device, tier_cfg.name, seed)
+        if tier_cfg.engine_registry:
+            with _REGISTRY_LOCK:
+                cached = _REGISTRY.get(key)
+                if cached is not None and not cached._closed:
+                    t0 = time.perf_counter()
+                    cached.load_info = dict(cached.load_info, source="registry", seconds=time.perf_counter() - t0)
+                    log.info("engine %s/%s/%s reused from the in-process registry", voice, device, tier_cfg.name)
+                    return cached
+        t0 = time.perf_counter()
+        parts = build_parts(voice, device, tier_cfg, seed)
+        engine = cls(parts, seed)
+        engine._warmup(tier_cfg.warmup)
+        engine.load_info["total_seconds"] = time.perf_counter() - t0
+        log.info(
+            "loaded voice %s on %s, tier %s, in %.2f s (weights from %s)",
+            voice, engine.device, tier_cfg.name, engine.load_info["total_seconds"], parts.load_info.get("source"),
+        )
+        if tier_cfg.engine_registry:
+            with _REGISTRY_LOCK:
+                _REGISTRY[key] = engine
+        return engine
+
+    def _warmup(self, runs: int) -> None:
+        if runs <= 0:
+            return
+        t0 = time.perf_counter()
+        for _ in range(runs):
+            for text in ("Warming up the voice.", "A second, somewhat longer sentence warms up larger shapes too."):
+                self._render_batch([s.ids for s in self._parts.frontend.sentences(text)], self._scales())
+        self.load_info["warmup_seconds"] = time.perf_counter() - t0
+
+    # ---- text -> ids --------------------------------------------------------------------------
+    def _check_text(self, text: str) -> str:
+        if not isinstance(text, str):
+            raise TextError(f"text must be a str, got {type(text).__name__}; decode bytes with .decode('utf-8').")
+        limit = int(env_float(ENV_MAX_TEXT_CHARS, DEFAULT_MAX_TEXT_CHARS))
+        if len(text) > limit:
+            raise TextError(
+                f"text has {len(text):,} characters, more than the {limit:,} accepted in one call; "
+                f"stream it from a file (Engine.stream_file / --file) or raise {ENV_MAX_TEXT_CHARS}."
+            )
+        return text
+
+    def sentences(self, text: str) -> Iterator[Sentence]:
+        """Lazily normalize, split and phonemize `text`; raises `TextError` if nothing is speakable."""
+        return self._parts.frontend.sentences(self._check_text(text))
+
+    def text_to_ids(self, text: str) -> list[list[int]]:
+        """Phoneme ids, one list per sentence, in Piper's layout (BOS, phoneme + pad ..., EOS)."""
+        return [s.ids for s in self.sentences(text)]
+
+    # ---- ids -> audio -------------------------------------------------------------------------
+    def _scales(
+        self, noise_scale: float | None = None, length_scale: float | None = None, noise_w: float | None = None
+    ) -> Scales:
+        v = self.voice
+        scales = Scales(
+            v.noise_scale if noise_scale is None else float(noise_scale),
+            v.length_scale if length_scale is None else float(length_scale),
+            v.noise_w if noise_w is None else float(noise_w),
+        )
+        if scales.noise_scale < 0 or scales.noise_w < 0 or not 0 < scales.length_scale <= 20:
+            raise ValueError(
+                f"scales {scales} out of range: noise_scale and noise_w must be >= 0, length_scale in (0, 20]."
+            )
+        return scales
+
+    def _cache_key(self, ids: Sequence[int], scales: Scales) -> str | None:
+        cache = self._parts.audio_cache
+        deterministic = self.seed is not None or (scales.noise_scale == 0 and scales.noise_w == 0)
+        if cache is None or not deterministic:
+            return None
+        return cache.key(
+            self.voice.name, self.voice.weights_key, " ".join(map(str, ids)), vars(scales), self.seed, self.tier.precision
+        )
+
+    def _render_batch(self, batch: list[list[int]], scales: Scales) -> list[np.ndarray]:
+        """Audio for each id sequence: cache hits first, the rest rendered in length-bucketed batches."""
+        cache = self._parts.audio_cache
+        keys = [self._cache_key(ids, scales) for ids in batch]
+        out: list[np.ndarray | None] = [cache.get(k) if k else None for k in keys]
+        todo = [i for i, a in enumerate(out) if a is None]
+        if todo:
+            self._parts.check_memory(sum(len(batch[i]) for i in todo))
+            dev = self._parts.device
+
+            def run(indices: list[int]) -> list[np.ndarray]:
+                gens = [sentence_generator(self.seed, batch[i], dev) for i in indices]
+                return self._renderer.render([batch[i] for i in indices], scales, gens)
+
+            for i, audio in zip(todo, self._parts.batcher.run(run, todo, [len(batch[i]) for i in todo])):
+                out[i] = audio
+                if keys[i]:
+                    cache.put(keys[i], audio, self.sample_rate)
+        return out  # type: ignore[return-value]
+
+    def ids_to_audio(
+        self,
+        ids: list[int],
+        noise_scale: float | None = None,
+        length_scale: float | None = None,
+        noise_w: float | None = None,
+    ) -> Audio:
+        """Audio for one id sequence. None = the voice's default; noise_scale = noise_w = 0 is deterministic."""
+        if not ids or any((not isinstance(i, int)) or i < 0 for i in ids):
+            raise ValueError("ids must be a non-empty list of non-negative ints (see Engine.text_to_ids).")
+        n_vocab = int(self._parts.model.config.n_vocab)
+        if max(ids) >= n_vocab:
+            raise ValueError(f"id {max(ids)} is outside this voice's range 0..{n_vocab - 1}.")
+        with self._call():
+            samples = self._render_batch([list(ids)], self._scales(noise_scale, length_scale, noise_w))[0]
+        return self._account(Audio(samples, self.sample_rate))
+
+    # ---- text -> audio ------------------------------------------------------------------------
+    def stream(
+        self,
+        text: str | Iterable[str],
+        *,
+        noise_scale: float | None = None,
+        length_scale: float | None = None,
+        noise_w: float | None = None,
+    ) -> Iterator[Audio]:
+        """Audio chunks as soon as each is ready: one per sentence, or sub-sentence chunks when the tier
+        streams. Text is read lazily, so memory stays bounded for any length."""
+        scales = self._scales(noise_scale, length_scale, noise_w)
+        source = self.sentences(text) if isinstance(text, str) else self._parts.frontend.sentences(text)
+        return self._stream(source, scales, chunked=self._parts.streaming)
+
+    def stream_file(self, path: str | PathLike[str], **scales: float | None) -> Iterator[Audio]:
+        """Like `stream`, reading a UTF-8 text file lazily. Raises `InputFileError` for a bad file."""
+        return self._stream(self._parts.frontend.sentences_from_file(Path(path)), self._scales(**scales), chunked=self._parts.streaming)
+
+    def _stream(self, sentences: Iterator[Sentence], scales: Scales, chunked: bool) -> Iterator[Audio]:
+        tier = self.tier
+        group = tier.max_batch if tier.batch_sentences and not chunked else 1
+        pending: list[Sentence] = []
+
+        def flush() -> Iterator[Audio]:
+            with self._call():
+                audios = self._render_batch([s.ids for s in pending], scales)
+            for s, samples in zip(pending, audios):
+                yield self._account(Audio(samples, self.sample_rate, s.text))
+            pending.clear()
+            self._parts.housekeep()
+
+        for sentence in sentences:
+            if chunked:
+                yield from self._stream_sentence(sentence, scales)
+                continue
+            pending.append(sentence)
+            if len(pending) >= group:
+                yield from flush()
+        if pending:
+            yield from flush()
+
+    def _stream_sentence(self, sentence: Sentence, scales: Scales) -> Iterator[Audio]:
+        """Sub-sentence chunks of one sentence; a cache hit comes out whole, a miss is cached whole."""
+        cache, key = self._parts.audio_cache, self._cache_key(sentence.ids, scales)
+        hit = cache.get(key) if key else None
+        if hit is not None:
+            yield self._account(Audio(hit, self.sample_rate, sentence.text))
+            return
+        tier, parts = self.tier, []
+        gen = sentence_generator(self.seed, sentence.ids, self._parts.device)
+        chunks = self._renderer.stream(
+            sentence.ids, scales, gen, tier.first_chunk_frames, tier.chunk_frames, tier.flow_margin, tier.decoder_margin
+        )
+        while True:
+            with self._call():
+                samples = next(chunks, None)
+            if samples is None:
+                break
+            parts.append(samples)
+            yield self._account(Audio(samples, self.sample_rate, sentence.text))
+        if key and parts:
+            cache.put(key, np.concatenate(parts), self.sample_rate)
+
+    def synthesize(self, text: str, **scales: float | None) -> Audio:
+        """The whole utterance: the sentence stream, concatenated (batched when the tier batches)."""
+        chunks = self._stream(self.sentences(text), self._scales(**scales), chunked=False)
+        return Audio.concat(chunks, self.sample_rate)
+
+    def synthesize_batch(self, texts: Sequence[str], **scales: float | None) -> list[Audio]:
+        """One `Audio` per text; the sentences of all texts are batched together by length."""
+        texts = list(texts)
+        if self._parts.workers is not None and len(texts) > 1:
+            return self._parts.workers.map("synthesize", texts)
+        params = self._scales(**scales)
+        owners, ids = [], []
+        for t, text in enumerate(texts):
+            for s in self.sentences(text):
+                owners.append(t)
+                ids.append(s.ids)
+        with self._call():
+            audios = self._render_batch(ids, params)
+        per_text: list[list[np.ndarray]] = [[] for _ in texts]
+        for t, a in zip(owners, audios):
+            per_text[t].append(a)
+        self._parts.housekeep()
+        return [self._account(Audio(np.concatenate(p), self.sample_rate, texts[t])) for t, p in enumerate(per_text)]
+
+    # ---- measurement hooks --------------------------------------------------------------------
+    def profile_stages(self, text: str, **scales: float | None) -> dict[str, float]:
+        """Seconds spent per stage for one synthesis of `text`: frontend (normalize + phonemize),
+        encoder (text encoder + durations + prior), flow, decoder. Synchronizes CUDA at each boundary.
+        Bypasses the audio cache."""
+        params = self._scales(**scales)
+        t0 = time.perf_counter()
+        sentences = list(self.sentences(text))
+        timings = {"frontend": time.perf_counter() - t0}
+        with self._call():
+            self._renderer.timings = timings
+            try:
+                for s in sentences:
+                    self._renderer.render([s.ids], params, [sentence_generator(self.seed, s.ids, self._parts.device)])
+            finally:
+                self._renderer.timings = None
+        return {k: timings.get(k, 0.0) for k in ("frontend", "encoder", "flow", "decoder")}
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The underlying `VitsModel` (for FLOP counting and inspection)."""
+        return self._parts.model
+
+    # ---- bookkeeping --------------------------------------------------------------------------
+    def _call(self):
+        engine = self
+
+        class _Call:
+            def __enter__(self_inner) -> None:
+                if engine._closed:
+                    raise RuntimeError("this Engine is closed; load a new one with Engine.load(...).")
+                engine._lock.acquire()
+                self_inner.t0 = time.perf_counter()
+
+            def __exit__(self_inner, *exc: object) -> None:
+                engine._busy_s += time.perf_counter() - self_inner.t0
+                engine._n_calls += 1
+                engine._lock.release()
+
+        return _Call()
+
+    def _account(self, audio: Audio) -> Audio:
+        self._audio_s += audio.duration
+        return audio
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since load: calls, audio seconds, busy seconds, cache and pool statistics, device, tier,
+        and the calibration choices of "auto" switches."""
+        parts = self._parts
+        return {
+            "voice": self.voice.name,
+            "device": self.device,
+            "tier": self.tier.name,
+            "calls": self._n_calls,
+            "audio_s": self._audio_s,
+            "busy_s": self._busy_s,
+            "mean_call_s": self._busy_s / self._n_calls if self._n_calls else None,
+            "rtf": self._busy_s / self._audio_s if self._audio_s else None,
+            "audio_cache": parts.audio_cache.stats() if parts.audio_cache else None,
+            "memory_pool": parts.pool.stats() if parts.pool else None,
+            "batching": parts.batcher.stats(),
+            "calibration": parts.calibration,
+            "not_applicable": parts.not_applicable,
+            "load": self.load_info,
+        }
+
+    def clear_cache(self) -> None:
+        """Empty the audio cache (memory and disk) and the buffer pool."""
+        if self._parts.audio_cache:
+            self._parts.audio_cache.clear()
+        if self._parts.pool:
+            self._parts.pool.clear()
+
+    def close(self) -> None:
+        """Release the model, worker processes and caches; later calls raise. Safe to call twice."""
+        if self._closed:
+            return
+        with self._lock:
+            self._closed = True
+            with _REGISTRY_LOCK:
+                for k, v in list(_REGISTRY.items()):
+                    if v is self:
+                        del _REGISTRY[k]
+            self._parts.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Engine(voice={self.voice.name!r}, device={self.device!r}, tier={self.tier.name!r})"

@@ -1,0 +1,138 @@
+"""Model execution: phoneme-id sequences -> waveforms, in padded batches or as a chunked stream.
+
+This is the `ids -> model -> audio` end of the pipeline. It knows nothing of text, caches or tiers
+beyond the few numbers it is handed.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from tts_core.streaming import receptive_frames, stream_latents
+from tts_core.tiers.precision import compute_dtype
+
+
+@dataclass(frozen=True)
+class Scales:
+    """Sampling parameters of one call; zeros give a deterministic result."""
+
+    noise_scale: float
+    length_scale: float
+    noise_w: float
+
+
+def sentence_generator(seed: int | None, ids: Sequence[int], device: torch.device) -> torch.Generator | None:
+    """A generator seeded from the call's seed and the sentence's ids, so a sentence's audio does not
+    depend on which sentences came before it (batching, streaming and caching all agree)."""
+    if seed is None:
+        return None
+    gen = torch.Generator(device=device)
+    gen.manual_seed((hash((seed, tuple(ids))) & 0x7FFF_FFFF_FFFF) or 1)
+    return gen
+
+
+class Renderer:
+    """Runs a VITS model's stages. `timings`, when a dict, accumulates seconds per stage."""
+
+    def __init__(self, model: nn.Module, device: torch.device, grad: bool = False, pool: Any = None) -> None:
+        self.model = model
+        self.pool = pool  # a BufferPool for the padded id tensors, or None
+        self.device = device
+        self.grad = grad  # baseline runs with autograd on, as commonly written
+        self.hop = int(model.config.hop_length)
+        flow_rf, dec_rf = receptive_frames(model.config)
+        self.default_margins = (flow_rf + 1, dec_rf + 1)  # (flow, decoder) frames
+        self.timings: dict[str, float] | None = None
+
+    def _context(self):
+        return nullcontext() if self.grad else torch.inference_mode()
+
+    def _tick(self, stage: str, t0: float) -> float:
+        if self.timings is not None:
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            now = time.perf_counter()
+            self.timings[stage] = self.timings.get(stage, 0.0) + now - t0
+            return now
+        return t0
+
+    def _pad(self, batch: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = torch.tensor([len(s) for s in batch], dtype=torch.long)
+        shape = (len(batch), int(lengths.max()))
+        if self.pool is not None:
+            ids = self.pool.acquire(shape, torch.long, "cpu").zero_()  # (B, T)
+        else:
+            ids = torch.zeros(shape, dtype=torch.long)  # (B, T)
+        for b, seq in enumerate(batch):
+            ids[b, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+        if self.pool is not None and self.device.type != "cpu":
+            moved = ids.to(self.device)
+            self.pool.release(ids)
+            return moved, lengths.to(self.device)
+        return ids.to(self.device), lengths.to(self.device)
+
+    def _prior(self, batch: Sequence[Sequence[int]], scales: Scales, gens: list[torch.Generator | None]):
+        """Encoder, durations and prior sample: z_p (B, C, F), y_mask (B, 1, F), y_lengths (B,)."""
+        t0 = time.perf_counter() if self.timings is not None else 0.0
+        ids, lengths = self._pad(batch)
+        m = self.model
+        x, m_p, logs_p, x_mask = m.encode(ids, lengths)
+        gen = gens if len(gens) > 1 else gens[0]
+        w_ceil = m.predict_durations(x, x_mask, scales.noise_w, scales.length_scale, generator=gen)
+        m_p, logs_p, y_mask, y_lengths = m.expand(m_p, logs_p, w_ceil, x_mask)
+        z_p = m.sample_prior(m_p, logs_p, scales.noise_scale, generator=gen)
+        if self.pool is not None and self.device.type == "cpu":
+            self.pool.release(ids)  # the encoder is done with it
+        self._tick("encoder", t0)
+        dtype = compute_dtype(m)
+        return z_p.to(dtype), y_mask.to(dtype), y_lengths
+
+    def render(
+        self, batch: Sequence[Sequence[int]], scales: Scales, gens: list[torch.Generator | None]
+    ) -> list[np.ndarray]:
+        """One padded batch -> one float32 waveform per item, each trimmed to its own length."""
+        with self._context():
+            z_p, y_mask, y_lengths = self._prior(batch, scales, gens)
+            t0 = time.perf_counter() if self.timings is not None else 0.0
+            z = self.model.flow_reverse(z_p, y_mask)
+            t0 = self._tick("flow", t0)
+            audio = self.model.decode(z * y_mask, y_mask if len(batch) > 1 else None)  # (B, 1, F*hop)
+            self._tick("decoder", t0)
+            audio = audio.float().detach().cpu()
+        return [audio[b, 0, : int(n) * self.hop].numpy().copy() for b, n in enumerate(y_lengths.tolist())]
+
+    def stream(
+        self,
+        ids: Sequence[int],
+        scales: Scales,
+        gen: torch.Generator | None,
+        first: int,
+        largest: int,
+        flow_margin: int | None,
+        decoder_margin: int | None,
+    ) -> Iterator[np.ndarray]:
+        """One sentence -> float32 chunks whose concatenation equals `render([ids])[0]`.
+        A margin of None is the model's receptive field plus one frame."""
+        flow_margin = self.default_margins[0] if flow_margin is None else flow_margin
+        decoder_margin = self.default_margins[1] if decoder_margin is None else decoder_margin
+        with self._context():
+            z_p, _, _ = self._prior([ids], scales, [gen])
+        m = self.model
+
+        def flow(window: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            with self._context():
+                return m.flow_reverse(window, mask)
+
+        def decode(window: torch.Tensor) -> torch.Tensor:
+            with self._context():
+                return m.decode(window)
+
+        for chunk in stream_latents(z_p, flow, decode, self.hop, first, largest, flow_margin, decoder_margin):
+            yield chunk.float().detach().cpu().numpy().copy()

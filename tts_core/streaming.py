@@ -1,0 +1,83 @@
+"""Chunked flow + decoder: audio of one sentence as a stream of exact chunks.
+
+The reverse flow and the HiFi-GAN decoder are convolutional with finite receptive fields (about +-32
+and +-11 latent frames). Running them on a window that extends `margin` frames past each side of a
+chunk, then cropping, gives the same samples as one-shot decoding up to float noise. The first chunk
+is small so the first audio arrives fast; later chunks double up to `chunk_frames` so the margins'
+extra work stays small.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import math
+
+import torch
+
+Stage = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def receptive_frames(config: object) -> tuple[int, int]:
+    """(flow, decoder) receptive-field radius in latent frames, from a VitsConfig, rounded up.
+
+    Flow: each coupling layer's WaveNet widens it by (kernel-1)/2 * dilation**i per layer. Decoder:
+    conv_pre (kernel 7), then per upsampling stage the transposed conv and the widest ResBlock's
+    dilated convs at that stage's resolution (in samples, divided by the upsampling so far), conv_post.
+    """
+    c = config
+    per_coupling = sum((c.flow_kernel_size - 1) // 2 * c.flow_dilation_rate**i for i in range(c.flow_n_layers))
+    flow = per_coupling * c.flow_n_flows
+    dec, rate = 3.0, 1  # conv_pre
+    for u, k in zip(c.upsample_rates, c.upsample_kernel_sizes):
+        rate *= u
+        dec += k / 2 / rate
+        widest = max(sum((ks - 1) / 2 * d for d in ds) for ks, ds in zip(c.resblock_kernel_sizes, c.resblock_dilation_sizes))
+        dec += widest / rate
+    dec += 3 / rate  # conv_post
+    return flow, math.ceil(dec)
+
+
+def chunk_bounds(n_frames: int, first: int, largest: int) -> list[tuple[int, int]]:
+    """[(start, end)) frame ranges covering n_frames: first, then doubling sizes up to `largest`."""
+    bounds, start, size = [], 0, first
+    while start < n_frames:
+        end = min(n_frames, start + size)
+        bounds.append((start, end))
+        start, size = end, min(largest, size * 2)
+    return bounds
+
+
+def stream_latents(
+    z_p: torch.Tensor,  # (1, C, F) prior sample of one sentence
+    flow: Stage,  # (z_p window, mask window) -> z window
+    decode: Callable[[torch.Tensor], torch.Tensor],  # z window (1, C, W) -> audio (1, 1, W*hop)
+    hop: int,
+    first: int,
+    largest: int,
+    flow_margin: int,
+    decoder_margin: int,
+) -> Iterator[torch.Tensor]:
+    """Yield audio chunks (1-D tensors of samples) whose concatenation equals one-shot decoding."""
+    n_frames = z_p.shape[-1]
+    bounds = chunk_bounds(n_frames, first, largest)
+    # z is produced by the flow lazily: enough for the first chunk, then for the rest at once.
+    z = torch.empty_like(z_p)
+    z_ready = 0
+
+    def ensure_z(upto: int) -> None:
+        nonlocal z_ready
+        if upto <= z_ready:
+            return
+        lo, hi = max(0, z_ready - flow_margin), min(n_frames, upto + flow_margin)
+        window = z_p[..., lo:hi]
+        mask = torch.ones(1, 1, hi - lo, dtype=z_p.dtype, device=z_p.device)
+        out = flow(window, mask)  # (1, C, hi-lo)
+        z[..., z_ready:upto] = out[..., z_ready - lo : upto - lo]
+        z_ready = upto
+
+    for i, (start, end) in enumerate(bounds):
+        lo, hi = max(0, start - decoder_margin), min(n_frames, end + decoder_margin)
+        ensure_z(hi if i == 0 else n_frames)
+        audio = decode(z[..., lo:hi])  # (1, 1, (hi-lo)*hop)
+        yield audio[0, 0, (start - lo) * hop : (end - lo) * hop]

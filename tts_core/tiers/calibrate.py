@@ -1,0 +1,183 @@
+"""Decide the advanced tier's "auto" switches by measurement on the device at hand.
+
+For each candidate (FP16, BF16, INT8, torch.compile, the buffer pool, streaming) the calibration renders
+a fixed set of sentences with noise zeroed, interleaving candidate and fp32 reference runs (A B A B) so
+machine drift cancels, checks the candidate's audio against the reference with the fidelity gate of its
+kind, and keeps it only if it passes and is at least `MIN_SPEEDUP` faster (streaming: if it cuts the time
+to first audio). The choice and every figure behind it are stored as JSON under the cache directory,
+keyed by voice weights, device, CPU, torch version and threads, and reported by `Engine.stats()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from tts_core.constants import cache_dir, recalibrate_requested
+from tts_core.fidelity import compare, gate_for
+from tts_core.render import Renderer, Scales
+from tts_core.tiers.config import AUTO, TierConfig
+from tts_core.tiers.precision import apply_compile, apply_precision
+
+log = logging.getLogger("tts_core")
+
+CALIBRATION_VERSION = 1
+MIN_SPEEDUP = 1.05  # a switch must buy at least 5% to be worth its complexity
+MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third
+ROUNDS = 3
+TEXT = (
+    "Calibration measures each optimization on this machine before the advanced tier uses it. "
+    "A second sentence, of a different length, checks that shapes vary."
+)
+ZERO = Scales(0.0, 1.0, 0.0)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _key(weights_key: str, device: torch.device, tier: TierConfig) -> str:
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
+    parts = [CALIBRATION_VERSION, weights_key, str(device), gpu, cpu_model(), torch.__version__,
+             torch.get_num_threads(), sorted(tier.auto_fields), tier.max_batch]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
+
+
+def _render_all(renderer: Renderer, batches: list[list[int]]) -> tuple[float, np.ndarray]:
+    t0 = time.perf_counter()
+    out = [renderer.render([ids], ZERO, [None])[0] for ids in batches]
+    if renderer.device.type == "cuda":
+        torch.cuda.synchronize(renderer.device)
+    return time.perf_counter() - t0, np.concatenate(out)
+
+
+def _ttfa(renderer: Renderer, ids: list[int], tier: TierConfig, chunked: bool) -> tuple[float, np.ndarray]:
+    t0 = time.perf_counter()
+    if chunked:
+        stream = renderer.stream(ids, ZERO, None, tier.first_chunk_frames, tier.chunk_frames,
+                                 tier.flow_margin, tier.decoder_margin)
+        first = next(stream)
+        ttfa = time.perf_counter() - t0
+        return ttfa, np.concatenate([first, *stream])
+    audio = renderer.render([ids], ZERO, [None])[0]
+    return time.perf_counter() - t0, audio
+
+
+def _interleaved(ref: Callable[[], float], cand: Callable[[], float], rounds: int, give_up: float) -> dict[str, Any]:
+    """Median seconds of each, alternating; stops early when the candidate is hopelessly slower."""
+    ref_t, cand_t = [], []
+    for _ in range(rounds):
+        ref_t.append(ref())
+        cand_t.append(cand())
+        if cand_t[-1] > give_up * ref_t[-1]:
+            break
+    r, c = statistics.median(ref_t), statistics.median(cand_t)
+    return {"reference_s": r, "candidate_s": c, "speedup": r / c if c > 0 else float("inf"), "rounds": len(cand_t)}
+
+
+def _measure(name: str, model: nn.Module, ref: Renderer, batches: list[list[int]], device: torch.device,
+             reference_audio: np.ndarray, sample_rate: int, precision: str = "fp32") -> dict[str, Any]:
+    t0 = time.perf_counter()
+    try:
+        cand = Renderer(model, device)
+        _, audio = _render_all(cand, batches)  # warm-up (compiles, if compiled)
+        setup_s = time.perf_counter() - t0
+        timing = _interleaved(lambda: _render_all(ref, batches)[0], lambda: _render_all(cand, batches)[0], ROUNDS, 3.0)
+    except Exception as exc:  # a candidate that cannot run here is reported, never fatal
+        log.warning("calibration: %s failed on %s: %s", name, device, exc)
+        return {"error": f"{type(exc).__name__}: {exc}", "pays": False}
+    fid = compare(reference_audio, audio, sample_rate)
+    gate = gate_for(precision)
+    failures = fid.failures(gate)
+    pays = not failures and timing["speedup"] >= MIN_SPEEDUP
+    return {**timing, "setup_s": setup_s, "gate": gate, "fidelity": fid.to_dict(), "gate_failures": failures, "pays": pays}
+
+
+def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device, tier: TierConfig) -> dict[str, Any]:
+    """Choices for `tier.auto_fields` on this device, measured (or read back from a stored calibration)."""
+    key = _key(voice.weights_key, device, tier)
+    path = cache_dir() / "calibration" / f"{voice.name}-{key}.json"
+    if path.is_file() and not recalibrate_requested():
+        try:
+            stored = json.loads(path.read_text())
+            if stored.get("version") == CALIBRATION_VERSION:
+                return dict(stored, cached=True)
+        except (OSError, ValueError):
+            log.warning("calibration file %s is unreadable; measuring again", path)
+
+    log.info("calibrating %s on %s for %s (stored for next time in %s)", voice.name, device, tier.auto_fields, path)
+    t_start = time.perf_counter()
+    batches = [s.ids for s in frontend.sentences(TEXT)]
+    ref = Renderer(model, device)
+    _render_all(ref, batches)  # warm-up
+    _, reference_audio = _render_all(ref, batches)
+    sr = voice.sample_rate
+    choices: dict[str, Any] = {}
+    measurements: dict[str, Any] = {}
+
+    if tier.precision == AUTO:
+        best, best_speed = "fp32", 1.0
+        for precision in ("fp16", "bf16", "int8"):
+            m = _measure(precision, apply_precision(model, precision), ref, batches, device, reference_audio, sr, precision)
+            measurements[precision] = m
+            if m["pays"] and m["speedup"] > best_speed:
+                best, best_speed = precision, m["speedup"]
+        choices["precision"] = best
+    if tier.compile == AUTO:
+        import copy
+
+        m = _measure("compile", apply_compile(copy.copy(model)), ref, batches, device, reference_audio, sr)
+        measurements["compile"] = m
+        choices["compile"] = bool(m["pays"])
+    if tier.memory_pool == AUTO:
+        measurements["memory_pool"] = _measure_pool(model, ref, batches)
+        choices["memory_pool"] = bool(measurements["memory_pool"]["pays"])
+    if tier.streaming == AUTO:
+        longest = max(batches, key=len)
+        whole = statistics.median(_ttfa(ref, longest, tier, False)[0] for _ in range(ROUNDS))
+        runs = [_ttfa(ref, longest, tier, True) for _ in range(ROUNDS)]
+        chunked = statistics.median(r[0] for r in runs)
+        fid = compare(_ttfa(ref, longest, tier, False)[1], runs[-1][1], sr)
+        failures = fid.failures("exact")
+        gain = whole / chunked if chunked > 0 else float("inf")
+        measurements["streaming"] = {"whole_sentence_first_audio_s": whole, "chunked_first_audio_s": chunked,
+                                     "ttfa_gain": gain, "fidelity": fid.to_dict(), "gate": "exact",
+                                     "gate_failures": failures, "pays": not failures and gain >= MIN_TTFA_GAIN}
+        choices["streaming"] = measurements["streaming"]["pays"]
+
+    result = {"version": CALIBRATION_VERSION, "key": key, "device": str(device), "cpu": cpu_model(),
+              "torch": torch.__version__, "threads": torch.get_num_threads(), "choices": choices,
+              "measurements": measurements, "seconds": time.perf_counter() - t_start, "cached": False}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(result, indent=1, default=str))
+    os.replace(tmp, path)
+    log.info("calibration chose %s in %.1f s", choices, result["seconds"])
+    return result
+
+
+def _measure_pool(model: nn.Module, ref: Renderer, batches: list[list[int]]) -> dict[str, Any]:
+    from tts_core.runtime import BufferPool
+
+    pool = BufferPool()
+    cand = Renderer(model, ref.device, pool=pool)
+    timing = _interleaved(lambda: _render_all(ref, batches)[0], lambda: _render_all(cand, batches)[0], ROUNDS, 3.0)
+    return {**timing, "pool": pool.stats(), "pays": timing["speedup"] >= MIN_SPEEDUP}

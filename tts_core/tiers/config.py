@@ -1,0 +1,112 @@
+"""`TierConfig`: every inference optimization as one independent switch.
+
+A tier is a named preset of these fields (see `presets.py`). Each switch can be turned on alone on top
+of `baseline` or removed from `advanced`, so its effect can be measured by itself (ablation).
+Fields that take "auto" are decided by measurement on the device at hand (`calibrate.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from tts_core.errors import bad_field
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class TierConfig:
+    """Switches of one tier. Units: frames are latent frames (hop samples each), memory in MB."""
+
+    name: str = "custom"
+
+    # autograd and threads
+    inference_mode: bool = False  # torch.inference_mode(): no autograd graph, less memory and time
+    threads: int | None = None  # intra-op threads; None = torch's default (all cores)
+    interop_threads: int | None = None  # inter-op threads; None = torch's default
+
+    # CUDA flags (recorded as not applicable on a CPU)
+    cudnn_benchmark: bool = False  # autotune conv algorithms per shape; pays when shapes repeat
+    tf32: bool = False  # TF32 matmul/conv on Ampere+; exact tier gate still applies
+    allow_nondeterministic: bool = False  # allow non-deterministic CUDA algorithms
+    cuda_memory_fraction: float | None = None  # cap this process's share of GPU memory
+
+    # start-up
+    warmup: int = 0  # synthesis runs before the engine is handed out (first-call cost moved to load)
+    weight_cache: bool = False  # converted weights cached on disk (safetensors, memory-mapped)
+    engine_registry: bool = False  # reuse a loaded engine in this process for the same voice/device/tier
+
+    # work reuse
+    audio_cache: bool = False  # LRU in memory + content-addressed disk cache of sentence audio
+    batch_sentences: bool = False  # synthesize sentences in length-bucketed batches with masks
+    max_batch: int = 8  # upper bound of sentences per batch
+    batch_optimizer: bool = False  # pick the largest batch that fits the memory budget; back off on OOM
+    memory_pool: bool | str = False  # reuse large buffers; "auto" = keep only if it measures faster
+
+    # numerics and graphs
+    precision: str = "fp32"  # fp32, fp16, bf16, int8 (duration predictor always fp32), or "auto"
+    compile: bool | str = False  # torch.compile the flow and decoder; "auto" = keep only if it pays
+
+    # streaming
+    streaming: bool | str = False  # flow + decoder in chunks with receptive-field margins
+    first_chunk_frames: int = 8  # first chunk, small for fast first audio (8 frames = 93 ms)
+    chunk_frames: int = 64  # later chunks
+    decoder_margin: int | None = None  # frames each side; None = the model's receptive field + 1
+    flow_margin: int | None = None  # frames each side; None = the model's receptive field + 1
+
+    # processes and housekeeping
+    workers: int = 1  # processes for synthesize_batch, each with cores/workers threads
+    housekeeping: bool = False  # gc + CUDA cache release after large jobs, memory monitor
+    memory_limit_mb: float | None = None  # refuse (or chunk) jobs that would exceed this RSS
+
+    def __post_init__(self) -> None:
+        owner = f"TierConfig({self.name})"
+        if self.threads is not None and self.threads < 1:
+            raise bad_field(owner, "threads", self.threads, "a positive integer or None (torch default)")
+        if self.interop_threads is not None and self.interop_threads < 1:
+            raise bad_field(owner, "interop_threads", self.interop_threads, "a positive integer or None")
+        if self.cuda_memory_fraction is not None and not 0 < self.cuda_memory_fraction <= 1:
+            raise bad_field(owner, "cuda_memory_fraction", self.cuda_memory_fraction, "a number in (0, 1] or None")
+        if self.warmup < 0:
+            raise bad_field(owner, "warmup", self.warmup, "an integer >= 0")
+        if self.max_batch < 1:
+            raise bad_field(owner, "max_batch", self.max_batch, "an integer >= 1")
+        if self.precision not in PRECISIONS + (AUTO,):
+            raise bad_field(owner, "precision", self.precision, f"one of {', '.join(PRECISIONS + (AUTO,))}")
+        for name in ("memory_pool", "compile", "streaming"):
+            value = getattr(self, name)
+            if not isinstance(value, bool) and value != AUTO:
+                raise bad_field(owner, name, value, "true, false or 'auto'")
+        for name in ("first_chunk_frames", "chunk_frames"):
+            if getattr(self, name) < 1:
+                raise bad_field(owner, name, getattr(self, name), "an integer >= 1")
+        for name in ("decoder_margin", "flow_margin"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise bad_field(owner, name, getattr(self, name), "an integer >= 0, or None (from the model)")
+        if self.workers < 1:
+            raise bad_field(owner, "workers", self.workers, "an integer >= 1")
+        if self.memory_limit_mb is not None and self.memory_limit_mb <= 0:
+            raise bad_field(owner, "memory_limit_mb", self.memory_limit_mb, "a positive number of MB or None")
+
+    @property
+    def auto_fields(self) -> list[str]:
+        """Switches left to calibration."""
+        return [f.name for f in fields(self) if getattr(self, f.name) == AUTO]
+
+    def with_(self, **changes: Any) -> "TierConfig":
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TierConfig":
+        """Build from a mapping (YAML, JSON); an unknown key is an error naming it."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise bad_field("TierConfig", unknown[0], data[unknown[0]], f"a known field: {', '.join(sorted(known))}")
+        return cls(**data)

@@ -1,0 +1,82 @@
+"""Numeric and graph transforms of a loaded model: FP16/BF16, INT8 weight-only, torch.compile.
+
+The text encoder and the duration predictor always stay fp32: drift through `ceil` would change frame
+counts. Only the flow and the decoder (about 97% of the FLOPs) are converted.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class Int8Conv(nn.Module):
+    """A Conv1d / ConvTranspose1d with int8 weights (symmetric, per output channel), dequantized per call.
+
+    It cuts the weights' memory by 4x; it does not make the arithmetic int8, so on a CPU it is not
+    expected to be faster: measurements decide whether a tier uses it.
+    """
+
+    def __init__(self, conv: nn.Conv1d | nn.ConvTranspose1d) -> None:
+        super().__init__()
+        self.transposed = isinstance(conv, nn.ConvTranspose1d)
+        w = conv.weight.detach().float()  # Conv1d (out, in, k); ConvTranspose1d (in, out, k)
+        axis = 1 if self.transposed else 0
+        reduce_dims = tuple(d for d in range(w.dim()) if d != axis)
+        scale = w.abs().amax(dim=reduce_dims, keepdim=True).clamp_min(1e-12) / 127.0
+        self.register_buffer("qweight", torch.round(w / scale).to(torch.int8))
+        self.register_buffer("scale", scale)
+        self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().float().clone())
+        self.stride, self.padding, self.dilation, self.groups = conv.stride, conv.padding, conv.dilation, conv.groups
+        self.output_padding = getattr(conv, "output_padding", (0,))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.qweight.to(x.dtype) * self.scale.to(x.dtype)
+        if self.transposed:
+            return F.conv_transpose1d(
+                x, w, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation
+            )
+        return F.conv1d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def _quantize_convs(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, (nn.Conv1d, nn.ConvTranspose1d)) and child.weight.numel() >= 1024:
+            setattr(module, name, Int8Conv(child))
+        else:
+            _quantize_convs(child)
+
+
+def apply_precision(model: nn.Module, precision: str) -> nn.Module:
+    """A copy of `model` whose flow and decoder run in `precision`; "fp32" returns `model` itself."""
+    if precision == "fp32":
+        return model
+    model = copy.deepcopy(model)
+    if precision in ("fp16", "bf16"):
+        model.flow.to(DTYPES[precision])
+        model.dec.to(DTYPES[precision])
+    elif precision == "int8":
+        _quantize_convs(model.flow)
+        _quantize_convs(model.dec)
+    else:
+        raise ValueError(f"apply_precision: `precision` = {precision!r}; expected fp32, fp16, bf16 or int8.")
+    return model
+
+
+def compute_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype the decoder expects its input in."""
+    for p in model.dec.parameters():
+        return p.dtype
+    return torch.float32
+
+
+def apply_compile(model: nn.Module) -> nn.Module:
+    """Compile the flow and decoder with dynamic shapes (one graph for all lengths, after a recompile or two)."""
+    model.flow = torch.compile(model.flow, dynamic=True)
+    model.dec = torch.compile(model.dec, dynamic=True)
+    return model

@@ -1,0 +1,92 @@
+"""The shipped tiers and ablation specs such as "baseline+compile" or "advanced-streaming"."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from tts_core.errors import ConfigError
+from tts_core.tiers.config import AUTO, TierConfig
+
+BASELINE = TierConfig(name="baseline")  # fp32 eager as commonly written: autograd on, nothing cached
+
+OPTIMIZED = TierConfig(
+    name="optimized",
+    inference_mode=True,
+    threads=None,
+    cudnn_benchmark=True,
+    warmup=1,
+    weight_cache=True,
+    engine_registry=True,
+    batch_sentences=True,
+    housekeeping=True,
+)
+
+ADVANCED = OPTIMIZED.with_(
+    name="advanced",
+    audio_cache=True,
+    batch_optimizer=True,
+    precision=AUTO,
+    compile=AUTO,
+    memory_pool=AUTO,
+    streaming=AUTO,
+)
+
+TIERS: dict[str, TierConfig] = {t.name: t for t in (BASELINE, OPTIMIZED, ADVANCED)}
+TIER_NAMES: tuple[str, ...] = tuple(TIERS)
+
+# One value per switch that turns it "on" when added to baseline (ablation: baseline+<switch>).
+SWITCHES: dict[str, dict[str, object]] = {
+    "inference_mode": {"inference_mode": True},
+    "threads1": {"threads": 1},
+    "warmup": {"warmup": 1},
+    "weight_cache": {"weight_cache": True},
+    "engine_registry": {"engine_registry": True, "weight_cache": True},
+    "audio_cache": {"audio_cache": True},
+    "batching": {"batch_sentences": True},
+    "batch_optimizer": {"batch_sentences": True, "batch_optimizer": True},
+    "memory_pool": {"memory_pool": True},
+    "fp16": {"precision": "fp16"},
+    "bf16": {"precision": "bf16"},
+    "int8": {"precision": "int8"},
+    "compile": {"compile": True},
+    "streaming": {"streaming": True},
+    "workers": {"workers": 2},
+    "housekeeping": {"housekeeping": True},
+    "cuda_flags": {"cudnn_benchmark": True, "tf32": True},
+}
+SWITCH_NAMES: tuple[str, ...] = tuple(SWITCHES)
+
+_OFF = {f.name: f.default for f in fields(TierConfig)}
+
+
+def _switch(spec: str, name: str) -> dict[str, object]:
+    if name not in SWITCHES:
+        raise ConfigError(f"tier {spec!r}: unknown switch `{name}`; expected one of {', '.join(SWITCH_NAMES)}.")
+    return SWITCHES[name]
+
+
+def resolve_tier(spec: str | TierConfig) -> TierConfig:
+    """A tier from its name, or an ablation: "<tier>+<switch>" adds a switch, "<tier>-<switch>" removes it.
+
+    Raises `ConfigError` naming the allowed tiers and switches.
+    """
+    if isinstance(spec, TierConfig):
+        return spec
+    base_name, op, switch = spec, "", ""
+    for sep in ("+", "-"):
+        if sep in spec and spec.split(sep, 1)[0] in TIERS:
+            base_name, switch = spec.split(sep, 1)
+            op = sep
+            break
+    if base_name not in TIERS:
+        raise ConfigError(
+            f"`tier` = {spec!r} is unknown; expected one of {', '.join(TIER_NAMES)}, "
+            f"or '<tier>+<switch>' / '<tier>-<switch>' with a switch in {', '.join(SWITCH_NAMES)}."
+        )
+    tier = TIERS[base_name]
+    if not op:
+        return tier
+    changes = _switch(spec, switch)
+    if op == "-":
+        changes = {k: _OFF[k] for k in changes}
+    return tier.with_(name=spec, **changes)
