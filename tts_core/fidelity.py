@@ -102,6 +102,14 @@ def _mel(x: np.ndarray, sample_rate: int) -> np.ndarray:
     return _magnitude(x) @ _mel_basis(sample_rate).T  # (frames, N_MELS)
 
 
+def mel_cepstrum(log_mel: np.ndarray) -> np.ndarray:
+    """(frames, N_MFCC) cepstral coefficients c1..c13 of a natural-log mel spectrum, scaled as the real
+    cepstrum (log|X| = c0 + 2 * sum c_n cos(...)), the scale the usual MCD formula
+    10/ln(10) * sqrt(2 * sum (c - c')^2) assumes. c0 (overall gain) is left out."""
+    m = log_mel.shape[1]
+    return dct(log_mel, type=2, axis=1)[:, 1 : N_MFCC + 1] / (2 * m)
+
+
 def _floor_db(x: np.ndarray, quiet_frames: np.ndarray) -> float:
     """Mean energy in dB of the given frames (the reference's quietest)."""
     frames = np.lib.stride_tricks.sliding_window_view(x, HOP)[::HOP][: len(quiet_frames)]
@@ -130,8 +138,7 @@ def compare(reference: np.ndarray, candidate: np.ndarray, sample_rate: int) -> F
     floor = max(float(mel_r.max()) * DYNAMIC_RANGE, 1e-8)
     mel_r, mel_c = np.log(np.maximum(mel_r, floor)), np.log(np.maximum(mel_c, floor))
     logmel_l1 = float(np.mean(np.abs(mel_r - mel_c)))
-    cep_r = dct(mel_r, type=2, norm="ortho", axis=1)[:, 1 : N_MFCC + 1]
-    cep_c = dct(mel_c, type=2, norm="ortho", axis=1)[:, 1 : N_MFCC + 1]
+    cep_r, cep_c = mel_cepstrum(mel_r), mel_cepstrum(mel_c)
     mcd_db = float(np.mean(10.0 / np.log(10) * np.sqrt(2.0 * np.sum((cep_r - cep_c) ** 2, axis=1))))
     flat_r, flat_c = mel_r.ravel(), mel_c.ravel()
     spec_corr = 1.0 if np.allclose(flat_r, flat_c) else float(np.corrcoef(flat_r, flat_c)[0, 1])

@@ -1,0 +1,193 @@
+"""The engine's public contract, on the tiny voice (fast) and, where it matters, the real voice."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+import tts_core
+from tts_core import Audio, EmptyTextError, Engine, TextError, UnspeakableTextError
+from tts_core.fidelity import compare
+
+TEXT = "Hello there. This is a test of the engine, with a second and somewhat longer sentence."
+ZERO = {"noise_scale": 0.0, "noise_w": 0.0}
+
+
+def test_public_surface_is_pinned():
+    assert sorted(tts_core.__all__) == sorted([
+        "Audio", "ConfigError", "EmptyTextError", "Engine", "InputFileError", "MemoryLimitError", "TIER_NAMES",
+        "TTSError", "TextError", "TierConfig", "UnspeakableTextError", "VOICE_NAMES", "VoiceError", "resolve_tier",
+    ])
+    public = {n for n, _ in inspect.getmembers(Engine) if not n.startswith("_")}
+    assert public == {
+        "load", "stream", "stream_file", "synthesize", "synthesize_batch", "text_to_ids", "ids_to_audio",
+        "sentences", "profile_stages", "model", "stats", "clear_cache", "close",
+    }
+    assert set(inspect.signature(Engine.load).parameters) == {"voice", "device", "tier", "seed"}
+    assert {"samples", "sample_rate", "duration", "save_wav"} <= set(dir(Audio))
+
+
+def test_synthesize_returns_float32_audio(tiny_engine):
+    audio = tiny_engine.synthesize(TEXT)
+    assert audio.samples.dtype == np.float32 and audio.samples.ndim == 1
+    assert audio.sample_rate == tiny_engine.sample_rate
+    assert audio.duration == pytest.approx(len(audio.samples) / audio.sample_rate)
+    assert audio.duration > 0.5
+
+
+def test_same_seed_same_samples_other_seed_other_samples():
+    a = Engine.load(voice="tiny", seed=7).synthesize(TEXT)
+    b = Engine.load(voice="tiny", seed=7).synthesize(TEXT)
+    c = Engine.load(voice="tiny", seed=8).synthesize(TEXT)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    assert len(a.samples) != len(c.samples) or not np.array_equal(a.samples, c.samples)
+
+
+def test_stream_concatenates_to_synthesize(tiny_engine):
+    chunks = list(tiny_engine.stream(TEXT))
+    assert len(chunks) == 2  # one per sentence under baseline
+    np.testing.assert_array_equal(np.concatenate([c.samples for c in chunks]), tiny_engine.synthesize(TEXT).samples)
+
+
+def test_batch_items_equal_single_syntheses():
+    engine = Engine.load(voice="tiny", tier="baseline+batching")
+    texts = ["Short one.", "A much longer sentence, with many more words in it than the first.", "Mid length here."]
+    batch = engine.synthesize_batch(texts, **ZERO)
+    for text, audio in zip(texts, batch):
+        single = engine.synthesize(text, **ZERO)
+        assert len(single.samples) == len(audio.samples)
+        assert compare(single.samples, audio.samples, audio.sample_rate).passes("exact")
+
+
+def test_batch_with_noise_is_reproducible_per_sentence():
+    engine = Engine.load(voice="tiny", tier="baseline+batching", seed=3)
+    texts = ["Short one.", "A much longer sentence, with many more words in it than the first."]
+    batch = engine.synthesize_batch(texts)
+    for text, audio in zip(texts, batch):
+        assert compare(engine.synthesize(text).samples, audio.samples, audio.sample_rate).passes("exact")
+
+
+def test_streaming_chunks_equal_one_shot(tiny_engine):
+    streaming = Engine.load(voice="tiny", tier="baseline+streaming")
+    chunks = list(streaming.stream(TEXT, **ZERO))
+    assert len(chunks) > 2  # sub-sentence chunks
+    whole = tiny_engine.synthesize(TEXT, **ZERO).samples
+    assert compare(whole, np.concatenate([c.samples for c in chunks]), 22050).passes("exact")
+
+
+def test_ids_api(tiny_engine):
+    ids = tiny_engine.text_to_ids(TEXT)
+    assert len(ids) == 2 and all(isinstance(i, int) for seq in ids for i in seq)
+    a = tiny_engine.ids_to_audio(ids[0], noise_scale=0, noise_w=0, length_scale=1)
+    b = tiny_engine.ids_to_audio(ids[0], noise_scale=0, noise_w=0, length_scale=1)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    slow = tiny_engine.ids_to_audio(ids[0], noise_scale=0, noise_w=0, length_scale=2)
+    assert slow.duration > a.duration
+    with pytest.raises(ValueError, match="ids"):
+        tiny_engine.ids_to_audio([])
+    with pytest.raises(ValueError, match="outside"):
+        tiny_engine.ids_to_audio([1, 10_000, 2])
+    with pytest.raises(ValueError, match="length_scale"):
+        tiny_engine.synthesize("Hello.", length_scale=-1)
+
+
+@pytest.mark.parametrize("text, error", [
+    ("", EmptyTextError),
+    ("   \n\t ", EmptyTextError),
+    ("?!... ;;", UnspeakableTextError),
+    ("\U0001F600\U0001F680\U0001F389", UnspeakableTextError),
+    ("\x00\x01\x02\x1b", TextError),
+])
+def test_unspeakable_text_raises_a_clear_value_error(tiny_engine, text, error):
+    with pytest.raises(error) as info:
+        tiny_engine.synthesize(text)
+    assert isinstance(info.value, ValueError)
+    assert len(str(info.value)) > 20  # a sentence that says what is wrong
+
+
+@pytest.mark.parametrize("text", ["Hello\x00 world\x07.", "Hello Привет 你好 world.", "Price: $5 & 10% off!"])
+def test_odd_but_speakable_text_gives_audio(tiny_engine, text):
+    assert tiny_engine.synthesize(text).duration > 0
+
+
+def test_huge_text_streams_lazily(tiny_engine):
+    text = "This sentence is repeated to make a very long text. " * 4000  # ~210,000 characters
+    first = next(iter(tiny_engine.stream(text)))
+    assert first.duration > 0
+
+
+def test_too_long_for_one_call_says_what_to_do(tiny_engine, monkeypatch):
+    monkeypatch.setenv("TTS_CORE_MAX_TEXT_CHARS", "100")
+    with pytest.raises(TextError, match="stream it from a file"):
+        tiny_engine.synthesize("word " * 50)
+
+
+def test_registry_and_close():
+    a = Engine.load(voice="tiny", tier="optimized")
+    b = Engine.load(voice="tiny", tier="optimized")
+    assert a is b and b.load_info["source"] == "registry"
+    a.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        a.synthesize("Hello.")
+    c = Engine.load(voice="tiny", tier="optimized")
+    assert c is not a
+    c.close()
+
+
+def test_audio_cache_hits_and_clear():
+    with Engine.load(voice="tiny", tier="baseline+audio_cache") as engine:
+        first = engine.synthesize(TEXT)
+        second = engine.synthesize(TEXT)
+        np.testing.assert_array_equal(first.samples, second.samples)
+        stats = engine.stats()["audio_cache"]
+        assert stats["hits_memory"] + stats["hits_disk"] >= 2
+        engine.clear_cache()
+        assert engine.stats()["audio_cache"]["entries"] == 0
+
+
+def test_stats_report_device_tier_and_calls(tiny_engine):
+    tiny_engine.synthesize("Counting calls.")
+    stats = tiny_engine.stats()
+    assert stats["device"] == "cpu" and stats["tier"] == "baseline" and stats["calls"] >= 1
+    assert stats["audio_s"] > 0
+
+
+def test_profile_stages_cover_the_pipeline(tiny_engine):
+    stages = tiny_engine.profile_stages(TEXT)
+    assert set(stages) == {"frontend", "encoder", "flow", "decoder"}
+    assert all(v > 0 for v in stages.values())
+
+
+def test_unknown_voice_device_and_tier_are_clear():
+    with pytest.raises(ValueError, match="joe-medium"):
+        Engine.load(voice="nobody")
+    with pytest.raises(ValueError, match="baseline"):
+        Engine.load(voice="tiny", tier="turbo")
+    with pytest.raises(ValueError, match="device"):
+        Engine.load(voice="tiny", device="tpu")
+
+
+def test_cuda_flags_are_recorded_not_applicable_on_cpu():
+    engine = Engine.load(voice="tiny", tier="baseline+cuda_flags")
+    assert any("cudnn_benchmark" in s for s in engine.stats()["not_applicable"])
+
+
+def test_real_voice_speaks_plausibly(joe_engine):
+    text = "The quick brown fox jumps over the lazy dog. It was a bright, cold day in April."
+    audio = joe_engine.synthesize(text)
+    assert 3.0 < audio.duration < 9.0  # about 13 characters per second of speech
+    assert float(np.sqrt(np.mean(audio.samples**2))) > 0.01  # not silent
+
+
+def test_real_voice_streaming_is_exact(joe_engine):
+    from tts_core import Engine
+
+    streaming = Engine.load(voice="joe-medium", tier="optimized+streaming")
+    text = "Streaming decodes this sentence in chunks, and the chunks must join without a seam."
+    chunks = [c.samples for c in streaming.stream(text, **ZERO)]
+    assert len(chunks) > 3
+    whole = joe_engine.synthesize(text, **ZERO).samples
+    fid = compare(whole, np.concatenate(chunks), 22050)
+    assert fid.passes("exact"), fid.failures("exact")
