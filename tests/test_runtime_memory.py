@@ -1,0 +1,198 @@
+"""Memory readings, the background monitor, memory limits, release and reference-cycle checks."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from tts_core import constants
+from tts_core.errors import ConfigError, MemoryLimitError
+from tts_core.runtime import memory
+from tts_core.runtime.memory import (
+    MemoryMonitor,
+    check_memory,
+    cuda_memory_mb,
+    find_reference_cycles,
+    memory_limit,
+    release_memory,
+    rss_mb,
+)
+
+BIG_MB = 200
+
+
+def _allocate_and_hold(mb: int, hold_s: float = 0.15) -> None:
+    block = np.ones(mb * 1024 * 1024 // 8)  # ones() touches every page, so RSS really grows
+    time.sleep(hold_s)
+    del block
+
+
+def test_readings() -> None:
+    assert 10 < rss_mb() < 100_000
+    if not torch.cuda.is_available():
+        assert cuda_memory_mb() is None
+
+
+def test_monitor_samples_near_its_rate_when_idle() -> None:
+    with MemoryMonitor(hz=100) as mon:
+        time.sleep(0.5)
+    n = len(mon.samples)
+    assert n >= 30, f"only {n} samples in 0.5 s at 100 Hz"  # loose: a busy CI box can stall the thread
+    times = [t for t, _ in mon.samples]
+    assert times == sorted(times) and all(v > 0 for _, v in mon.samples)
+    assert not mon.running
+
+
+def test_monitor_rate_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(constants.ENV_MONITOR_HZ, "250")
+    assert MemoryMonitor().hz == 250
+    monkeypatch.setenv(constants.ENV_MONITOR_HZ, "fast")
+    with pytest.raises(ValueError, match=constants.ENV_MONITOR_HZ):
+        MemoryMonitor()
+    with pytest.raises(ConfigError, match="`hz`"):
+        MemoryMonitor(hz=0)
+
+
+def test_monitor_catches_a_200_mb_peak() -> None:
+    gc.collect()
+    with MemoryMonitor(hz=100) as mon:
+        base = mon.current_mb
+        _allocate_and_hold(BIG_MB)
+    assert mon.peak_rss_mb - base > 0.8 * BIG_MB
+    mon.reset_peak()
+    assert mon.peak_rss_mb < base + 0.5 * BIG_MB  # numpy returned the block to the OS
+
+
+def test_monitor_alerts_once_per_crossing(caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[float] = []
+    limit = rss_mb() + BIG_MB / 2
+    with caplog.at_level(logging.WARNING, logger=memory.__name__):
+        with MemoryMonitor(hz=100, limit_mb=limit, on_alert=seen.append) as mon:
+            _allocate_and_hold(BIG_MB)
+            time.sleep(0.05)
+            _allocate_and_hold(BIG_MB)
+    assert mon.alerts == 2 and len(seen) == 2 and all(v > limit for v in seen)
+    warnings = [r for r in caplog.records if "above the limit" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_monitor_survives_a_failing_callback() -> None:
+    def boom(_: float) -> None:
+        raise RuntimeError("callback bug")
+
+    with MemoryMonitor(hz=100, limit_mb=1.0, on_alert=boom) as mon:  # already above 1 MB
+        time.sleep(0.05)
+        assert mon.running
+    assert mon.alerts == 1
+
+
+def test_memory_limit_raises_when_a_block_exceeds_it() -> None:
+    gc.collect()
+    with pytest.raises(MemoryLimitError, match=constants.ENV_MEMORY_LIMIT_MB) as info:
+        with memory_limit(rss_mb() + BIG_MB / 2) as guard:
+            _allocate_and_hold(BIG_MB)
+            assert guard.exceeded
+    assert "chunk" in str(info.value) and "RSS" in str(info.value)
+
+
+def test_memory_limit_guard_check_stops_early() -> None:
+    with memory_limit(rss_mb() + 100) as guard:
+        with pytest.raises(MemoryLimitError, match="decoder"):
+            guard.check(needed_mb=500, what="the decoder")
+        with pytest.raises(MemoryLimitError):
+            check_memory(needed_mb=500)  # no limit given: the block's limit applies
+        assert guard.check(needed_mb=1) > 0
+
+
+def test_memory_limit_passes_quietly_within_the_limit() -> None:
+    with memory_limit(rss_mb() + 2 * BIG_MB) as guard:
+        _allocate_and_hold(BIG_MB // 4, hold_s=0.05)
+    assert not guard.exceeded and guard.peak_mb > 0
+
+
+def test_memory_limit_on_entry_and_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(MemoryLimitError, match="over the limit of 1 MB"):
+        with memory_limit(1.0):
+            pass
+    monkeypatch.setenv(constants.ENV_MEMORY_LIMIT_MB, "1")
+    with pytest.raises(MemoryLimitError):
+        check_memory()
+    with pytest.raises(MemoryLimitError):
+        with memory_limit():
+            pass
+    monkeypatch.setenv(constants.ENV_MEMORY_LIMIT_MB, "0")  # 0 = no limit
+    with memory_limit() as guard:
+        assert check_memory(needed_mb=10**9) > 0 and guard.limit_mb == 0
+
+
+def test_release_memory_reports_rss() -> None:
+    out = release_memory("cpu")
+    assert {"rss_before_mb", "rss_after_mb", "freed_mb", "collected"} <= out.keys()
+    assert "cuda_reserved_before_mb" not in out
+
+
+def test_release_memory_empties_the_cuda_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    fake = {"allocated": 1.0, "reserved": 8.0, "max_allocated": 2.0, "free": 10.0, "total": 20.0}
+    monkeypatch.setattr(memory, "cuda_memory_mb", lambda device=None: dict(fake))
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append("sync"))
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append("empty"))
+    out = release_memory("cuda")
+    assert calls == ["sync", "empty"] and out["cuda_reserved_before_mb"] == 8.0
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.other: _Node | None = None
+        self.buffer = torch.zeros(4)
+
+
+def test_no_cycles_when_clean() -> None:
+    lone = _Node()
+    assert find_reference_cycles(lone) == []
+    assert find_reference_cycles(torch.nn.Sequential(torch.nn.Conv1d(2, 2, 3))) == []
+
+
+def test_cycles_through_an_object_are_described() -> None:
+    a, b = _Node(), _Node()
+    a.other, b.other = b, a
+    found = find_reference_cycles(a)
+    assert found and all("_Node" in line for line in found)
+
+    class Holder:
+        def __init__(self) -> None:
+            self.callback = self.run  # a bound method stored on self is a classic cycle
+
+        def run(self) -> None:
+            pass
+
+    assert any("method" in line for line in find_reference_cycles(Holder()))
+
+
+def test_cyclic_garbage_is_found_then_freed() -> None:
+    gc.collect()
+    a, b = _Node(), _Node()
+    a.other, b.other = b, a
+    del a, b
+    found = find_reference_cycles()
+    assert any("_Node" in line for line in found), found
+    assert not any("_Node" in line for line in find_reference_cycles())  # reported once, then freed
+
+
+def test_cuda_readings_when_a_gpu_is_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    mib = 1024 * 1024
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (6 * 1024 * mib, 8 * 1024 * mib))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 5 * mib)
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 8 * mib)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 7 * mib)
+    assert cuda_memory_mb() == {"allocated": 5, "reserved": 8, "max_allocated": 7, "free": 6144, "total": 8192}
+    with MemoryMonitor(hz=100) as mon:
+        time.sleep(0.05)
+    assert (mon.peak_cuda_mb, mon.peak_cuda_reserved_mb) == (5, 8)
+    assert MemoryMonitor(device="cpu").start().peak_cuda_mb is None
