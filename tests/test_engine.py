@@ -191,3 +191,12 @@ def test_real_voice_streaming_is_exact(joe_engine):
     whole = joe_engine.synthesize(text, **ZERO).samples
     fid = compare(whole, np.concatenate(chunks), 22050)
     assert fid.passes("exact"), fid.failures("exact")
+
+
+def test_worker_processes_give_the_single_process_results():
+    texts = ["Hello there one.", "Second text here.", "Third one, the longest of them all."]
+    single = Engine.load(voice="tiny", tier="baseline")
+    with Engine.load(voice="tiny", tier="baseline+workers") as engine:
+        results = engine.synthesize_batch(texts, noise_scale=0.3)
+    for text, audio in zip(texts, results):
+        np.testing.assert_array_equal(audio.samples, single.synthesize(text, noise_scale=0.3).samples)

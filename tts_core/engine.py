@@ -257,7 +257,7 @@ class Engine:
         """One `Audio` per text; the sentences of all texts are batched together by length."""
         texts = list(texts)
         if self._parts.workers is not None and len(texts) > 1:
-            return self._parts.workers.map("synthesize", texts)
+            return self._parts.workers.map("_synthesize_item", [(t, scales) for t in texts])
         params = self._scales(**scales)
         owners, ids = [], []
         for t, text in enumerate(texts):
@@ -271,6 +271,11 @@ class Engine:
             per_text[t].append(a)
         self._parts.housekeep()
         return [self._account(Audio(np.concatenate(p), self.sample_rate, texts[t])) for t, p in enumerate(per_text)]
+
+    def _synthesize_item(self, item: tuple[str, dict[str, float | None]]) -> Audio:
+        """`synthesize(text, **scales)` for a worker process (items travel as one picklable tuple)."""
+        text, scales = item
+        return self.synthesize(text, **scales)
 
     # ---- measurement hooks --------------------------------------------------------------------
     def profile_stages(self, text: str, **scales: float | None) -> dict[str, float]:
