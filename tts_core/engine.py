@@ -150,7 +150,7 @@ class Engine:
     def _render_batch(self, batch: list[list[int]], scales: Scales) -> list[np.ndarray]:
         """Audio for each id sequence: cache hits first, the rest rendered in length-bucketed batches."""
         cache = self._parts.audio_cache
-        keys = [self._cache_key(ids, scales) for ids in batch]
+        keys = [self._cache_key(ids, scales) for ids in batch]  # None where caching is off
         out: list[np.ndarray | None] = [cache.get(k) if k else None for k in keys]
         todo = [i for i, a in enumerate(out) if a is None]
         if todo:
@@ -335,8 +335,8 @@ class Engine:
             "busy_s": self._busy_s,
             "mean_call_s": self._busy_s / self._n_calls if self._n_calls else None,
             "rtf": self._busy_s / self._audio_s if self._audio_s else None,
-            "audio_cache": parts.audio_cache.stats() if parts.audio_cache else None,
-            "memory_pool": parts.pool.stats() if parts.pool else None,
+            "audio_cache": parts.audio_cache.stats() if parts.audio_cache is not None else None,
+            "memory_pool": parts.pool.stats() if parts.pool is not None else None,
             "batching": parts.batcher.stats(),
             "calibration": parts.calibration,
             "not_applicable": parts.not_applicable,
@@ -345,9 +345,9 @@ class Engine:
 
     def clear_cache(self) -> None:
         """Empty the audio cache (memory and disk) and the buffer pool."""
-        if self._parts.audio_cache:
+        if self._parts.audio_cache is not None:
             self._parts.audio_cache.clear()
-        if self._parts.pool:
+        if self._parts.pool is not None:
             self._parts.pool.clear()
 
     def close(self) -> None:

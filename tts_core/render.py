@@ -87,7 +87,7 @@ class Renderer:
         gen = gens if len(gens) > 1 else gens[0]
         w_ceil = m.predict_durations(x, x_mask, scales.noise_w, scales.length_scale, generator=gen)
         m_p, logs_p, y_mask, y_lengths = m.expand(m_p, logs_p, w_ceil, x_mask)
-        z_p = m.sample_prior(m_p, logs_p, scales.noise_scale, generator=gen)
+        z_p = m.sample_prior(m_p, logs_p, scales.noise_scale, generator=gen, y_mask=y_mask)
         if self.pool is not None and self.device.type == "cpu":
             self.pool.release(ids)  # the encoder is done with it
         self._tick("encoder", t0)
