@@ -90,7 +90,7 @@ class Batcher:
         results: dict[int, T] = {}
         for bucket in bucket_by_length(lengths, self.max_batch):
             chosen = [indices[j] for j in bucket]
-            outs = self.optimizer.run(fn, chosen) if self.optimizer else fn(chosen)
+            outs = self.optimizer.run(fn, chosen, [lengths[j] for j in bucket]) if self.optimizer else fn(chosen)
             self.batches += 1
             results.update(zip(chosen, outs))
         return [results[i] for i in indices]
@@ -204,6 +204,7 @@ def build_parts(voice_name: str, device: str, tier: TierConfig, seed: int | None
         threads = max(1, (os.cpu_count() or 1) // tier.workers)
         worker_tier = tier.with_(name=f"{tier.name}/worker", workers=1, threads=threads, engine_registry=False)
         parts.workers = WorkerPool(
-            tier.workers, worker_engine, voice=voice_name, device=device, tier=worker_tier, seed=seed
+            worker_engine, n_workers=tier.workers,
+            kwargs={"voice": voice_name, "device": device, "tier": worker_tier, "seed": seed},
         )
     return parts

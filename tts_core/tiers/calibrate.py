@@ -33,9 +33,12 @@ from tts_core.tiers.precision import apply_compile, apply_precision
 log = logging.getLogger("tts_core")
 
 CALIBRATION_VERSION = 1
-MIN_SPEEDUP = 1.05  # a switch must buy at least 5% to be worth its complexity
+MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median) to be worth its complexity...
+# ...and win every interleaved round pair, so a noisy machine cannot talk a switch in.
 MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third
-ROUNDS = 3
+ROUNDS = 5
+GIVE_UP = 2.0  # a candidate this many times slower than the reference on a probe sentence is dropped
+PROBE = "Short probe."  # drops hopeless candidates (BF16 on a CPU without AMX, say) in a second
 TEXT = (
     "Calibration measures each optimization on this machine before the advanced tier uses it. "
     "A second sentence, of a different length, checks that shapes vary."
@@ -82,32 +85,57 @@ def _ttfa(renderer: Renderer, ids: list[int], tier: TierConfig, chunked: bool) -
 
 
 def _interleaved(ref: Callable[[], float], cand: Callable[[], float], rounds: int, give_up: float) -> dict[str, Any]:
-    """Median seconds of each, alternating; stops early when the candidate is hopelessly slower."""
+    """Median seconds of each, alternating A B A B; stops early when the candidate is hopelessly slower
+    or has already lost a round (it can no longer win them all)."""
     ref_t, cand_t = [], []
-    for _ in range(rounds):
-        ref_t.append(ref())
-        cand_t.append(cand())
-        if cand_t[-1] > give_up * ref_t[-1]:
+    for i in range(rounds):
+        if i % 2:  # A B, then B A: neither side always runs first (warm caches, clock boost)
+            cand_t.append(cand())
+            ref_t.append(ref())
+        else:
+            ref_t.append(ref())
+            cand_t.append(cand())
+        if cand_t[-1] > give_up * ref_t[-1] or cand_t[-1] >= ref_t[-1]:
             break
     r, c = statistics.median(ref_t), statistics.median(cand_t)
-    return {"reference_s": r, "candidate_s": c, "speedup": r / c if c > 0 else float("inf"), "rounds": len(cand_t)}
+    wins = sum(ct < rt for rt, ct in zip(ref_t, cand_t))
+    return {"reference_s": r, "candidate_s": c, "speedup": r / c if c > 0 else float("inf"),
+            "rounds": len(cand_t), "won_rounds": wins, "won_all": wins == len(cand_t) == rounds}
 
 
-def _measure(name: str, model: nn.Module, ref: Renderer, batches: list[list[int]], device: torch.device,
-             reference_audio: np.ndarray, sample_rate: int, precision: str = "fp32") -> dict[str, Any]:
+def _shell(model: nn.Module) -> nn.Module:
+    """A shallow copy whose submodule table is its own: replacing `flow`/`dec` leaves `model` untouched."""
+    import copy
+
+    shell = copy.copy(model)
+    shell._modules = dict(model._modules)
+    return shell
+
+
+def _measure(name: str, model: nn.Module, ref: Renderer, batches: list[list[int]], probe_ids: list[list[int]],
+             device: torch.device, reference_audio: np.ndarray, sample_rate: int,
+             precision: str = "fp32") -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         cand = Renderer(model, device)
-        _, audio = _render_all(cand, batches)  # warm-up (compiles, if compiled)
+        probe = probe_ids
+        probe_cand, _ = _render_all(cand, probe)  # also the warm-up (compiles, if compiled)
         setup_s = time.perf_counter() - t0
-        timing = _interleaved(lambda: _render_all(ref, batches)[0], lambda: _render_all(cand, batches)[0], ROUNDS, 3.0)
+        probe_ref, _ = _render_all(ref, probe)
+        probe_cand, _ = _render_all(cand, probe)
+        if probe_cand > GIVE_UP * probe_ref:
+            return {"reference_s": probe_ref, "candidate_s": probe_cand, "speedup": probe_ref / probe_cand,
+                    "rounds": 1, "setup_s": setup_s, "pays": False,
+                    "note": f"{probe_cand / probe_ref:.1f}x slower on a probe sentence; not measured further"}
+        _, audio = _render_all(cand, batches)
+        timing = _interleaved(lambda: _render_all(ref, batches)[0], lambda: _render_all(cand, batches)[0], ROUNDS, GIVE_UP)
     except Exception as exc:  # a candidate that cannot run here is reported, never fatal
         log.warning("calibration: %s failed on %s: %s", name, device, exc)
         return {"error": f"{type(exc).__name__}: {exc}", "pays": False}
     fid = compare(reference_audio, audio, sample_rate)
     gate = gate_for(precision)
     failures = fid.failures(gate)
-    pays = not failures and timing["speedup"] >= MIN_SPEEDUP
+    pays = not failures and timing["speedup"] >= MIN_SPEEDUP and timing["won_all"]
     return {**timing, "setup_s": setup_s, "gate": gate, "fidelity": fid.to_dict(), "gate_failures": failures, "pays": pays}
 
 
@@ -126,6 +154,7 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
     log.info("calibrating %s on %s for %s (stored for next time in %s)", voice.name, device, tier.auto_fields, path)
     t_start = time.perf_counter()
     batches = [s.ids for s in frontend.sentences(TEXT)]
+    probe = [s.ids for s in frontend.sentences(PROBE)]
     ref = Renderer(model, device)
     _render_all(ref, batches)  # warm-up
     _, reference_audio = _render_all(ref, batches)
@@ -136,15 +165,14 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
     if tier.precision == AUTO:
         best, best_speed = "fp32", 1.0
         for precision in ("fp16", "bf16", "int8"):
-            m = _measure(precision, apply_precision(model, precision), ref, batches, device, reference_audio, sr, precision)
+            m = _measure(precision, apply_precision(model, precision), ref, batches, probe, device, reference_audio, sr,
+                         precision)
             measurements[precision] = m
             if m["pays"] and m["speedup"] > best_speed:
                 best, best_speed = precision, m["speedup"]
         choices["precision"] = best
     if tier.compile == AUTO:
-        import copy
-
-        m = _measure("compile", apply_compile(copy.copy(model)), ref, batches, device, reference_audio, sr)
+        m = _measure("compile", apply_compile(_shell(model)), ref, batches, probe, device, reference_audio, sr)
         measurements["compile"] = m
         choices["compile"] = bool(m["pays"])
     if tier.memory_pool == AUTO:
@@ -180,4 +208,4 @@ def _measure_pool(model: nn.Module, ref: Renderer, batches: list[list[int]]) -> 
     pool = BufferPool()
     cand = Renderer(model, ref.device, pool=pool)
     timing = _interleaved(lambda: _render_all(ref, batches)[0], lambda: _render_all(cand, batches)[0], ROUNDS, 3.0)
-    return {**timing, "pool": pool.stats(), "pays": timing["speedup"] >= MIN_SPEEDUP}
+    return {**timing, "pool": pool.stats(), "pays": timing["speedup"] >= MIN_SPEEDUP and timing["won_all"]}

@@ -76,7 +76,8 @@ def compute_dtype(model: nn.Module) -> torch.dtype:
 
 
 def apply_compile(model: nn.Module) -> nn.Module:
-    """Compile the flow and decoder with dynamic shapes (one graph for all lengths, after a recompile or two)."""
+    """Compile the flow and decoder in place with dynamic shapes (one graph for all lengths, after a
+    recompile or two). Returns `model`."""
     model.flow = torch.compile(model.flow, dynamic=True)
     model.dec = torch.compile(model.dec, dynamic=True)
     return model
