@@ -25,6 +25,7 @@ class ResultRow:
     timestamp: float = 0.0  # unix seconds when the row was written
     host: str = ""
     schema_version: int = SCHEMA_VERSION
+    code_version: str = ""  # hash of the measured and measuring code; resume and stored baselines match on it
 
     # axes
     engine: str = "tts_core"  # adapter name: tts_core, piper-onnxruntime, espeak-ng, ...
@@ -50,6 +51,13 @@ class ResultRow:
     latency_p99_s: float | None = None
     latencies_s: list[float] = field(default_factory=list)  # every steady-state round
     noisy: bool | None = None  # latency_cv > 0.10
+
+    # speedup against the baseline tier (same engine, hardware, model, text, workload, cached)
+    compare: str | None = None  # separate (baseline from its own process or the store) or interleaved (A B A B in one child)
+    baseline_config_id: str | None = None
+    speedup: float | None = None  # ratio of medians: baseline latency / this latency
+    speedup_ci_low: float | None = None  # 95% bootstrap confidence interval
+    speedup_ci_high: float | None = None
 
     # throughput
     audio_s: float | None = None  # audio seconds produced by one round

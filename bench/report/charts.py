@@ -53,8 +53,10 @@ def _png(fig: plt.Figure) -> bytes:
 
 
 def _short(label: object, n: int = 28) -> str:
+    """`label` cut to `n` characters, with `$` escaped so matplotlib never parses a label as mathtext."""
     s = str(label)
-    return s if len(s) <= n else s[: n - 1] + "…"
+    s = s if len(s) <= n else s[: n - 1] + "…"
+    return s.replace("$", r"\$")
 
 
 def _grouped_bars(ax: plt.Axes, series: dict[str, dict[str, tuple]], xs: list[str], fmt: str = "{:.2f}") -> None:

@@ -54,6 +54,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             data = json.loads(line)
+            if not isinstance(data, dict):  # `null`, a list, a number: not a row
+                raise TypeError(f"a JSON {type(data).__name__}, not a row object")
             rows.append(ResultRow.from_dict(data).to_dict())
         except (ValueError, TypeError) as exc:
             # the last line may be cut short by a killed worker: expected, not worth a warning

@@ -1,0 +1,202 @@
+"""Typed schemas of the sweep's configuration, registered in Hydra's ConfigStore.
+
+Values live in YAML under `configs/<group>/`; each group file starts with
+`defaults: [base_<group>, _self_]`, so Hydra checks keys and types against these dataclasses.
+`OmegaConf.to_object(cfg)` builds the dataclasses, and their `__post_init__` rejects bad values
+with a message that names the field and the allowed values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from bench.errors import bad_field
+from bench.texts import BUILTIN_TEXTS, text_path
+
+WORKLOADS = ("single", "batch", "stream", "repeated")
+DEVICES = ("cpu", "cuda", "auto")
+COMPARE_MODES = ("separate", "interleaved")
+BASELINE_TIER = "baseline"
+
+
+@dataclass
+class EngineConfig:
+    """Which adapter measures the engine; `_target_` is a class following `bench.engines.base.BenchEngine`."""
+
+    _target_: str = MISSING
+    name: str = MISSING
+
+
+@dataclass
+class FakeEngineConfig(EngineConfig):
+    """The stand-in engine of the harness tests (`bench.engines.fake`)."""
+
+    _target_: str = "bench.engines.fake.FakeEngine"
+    name: str = "fake"
+    rtf: float = 0.002  # seconds of wall time per second of audio it pretends to spend
+    misbehave: Dict[str, str] = field(default_factory=dict)  # tier -> raise, exit, sigkill, hang, oom, fidelity
+
+
+@dataclass
+class TierConfig:
+    """An optimization tier: a name `tts_core.tiers.resolve_tier` accepts (`baseline`, `baseline+<switch>`, ...)."""
+
+    name: str = MISSING
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise bad_field("tier", "name", self.name, "a tier name such as baseline, optimized, advanced")
+
+
+@dataclass
+class HardwareConfig:
+    """Where the engine runs. `threads` 0 means every core."""
+
+    name: str = MISSING
+    device: str = "cpu"
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise bad_field("hardware", "device", self.device, " or ".join(DEVICES))
+        if self.threads < 0:
+            raise bad_field("hardware", "threads", self.threads, "0 (every core) or a positive integer")
+
+
+@dataclass
+class ModelConfig:
+    """Which voice: `joe-medium` (Piper's en_US-joe-medium) or `tiny` (a small random voice for tests)."""
+
+    name: str = MISSING
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise bad_field("model", "name", self.name, "joe-medium or tiny")
+
+
+@dataclass
+class TextConfig:
+    """The text spoken: a built-in (`short`, `medium`, `long`) or `file` with `path`."""
+
+    name: str = MISSING
+    path: Optional[str] = None  # None: the built-in text `bench/texts/<name>.txt`
+
+    def __post_init__(self) -> None:
+        if self.path is None and self.name not in BUILTIN_TEXTS:
+            raise bad_field("text", "name", self.name, f"{', '.join(BUILTIN_TEXTS)}, or file with `text.path`")
+        file = Path(self.path) if self.path is not None else text_path(self.name)
+        if not file.is_file():
+            raise bad_field("text", "path", str(file), "an existing UTF-8 text file")
+
+    @property
+    def file(self) -> Path:
+        return Path(self.path) if self.path is not None else text_path(self.name)
+
+    @property
+    def label(self) -> str:
+        """Name in result rows: the built-in's name, or `file:<file name>`."""
+        return self.name if self.path is None else f"file:{Path(self.path).name}"
+
+
+@dataclass
+class WorkloadConfig:
+    """What one round does: `single` synthesize, `batch` of the text's sentences, `stream`, or `repeated`
+    (the same text again, measured with the engine's cache cleared and with it warm, as separate rows)."""
+
+    name: str = MISSING
+    batch_size: int = 8  # batch: at most this many sentences per call
+
+    def __post_init__(self) -> None:
+        if self.name not in WORKLOADS:
+            raise bad_field("workload", "name", self.name, ", ".join(WORKLOADS))
+        if self.batch_size < 1:
+            raise bad_field("workload", "batch_size", self.batch_size, "a positive integer")
+
+
+@dataclass
+class MeasureConfig:
+    """How hard each configuration is measured. Steady state runs until both minima are met."""
+
+    min_rounds: int = 3
+    min_duration_s: float = 2.0
+    max_rounds: int = 200
+    stage_rounds: int = 1  # rounds of engine.profile_stages (median taken)
+    memory_interval_s: float = 0.005  # memory_profiler sampling period (>= 100 Hz)
+    sample_wav_s: float = 8.0  # longest audio sample saved for the report
+    fidelity: bool = True
+    flops: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.min_rounds < 1:
+            raise bad_field("measure", "min_rounds", self.min_rounds, "a positive integer")
+        if self.max_rounds < self.min_rounds:
+            raise bad_field("measure", "max_rounds", self.max_rounds, f">= measure.min_rounds ({self.min_rounds})")
+        if self.min_duration_s < 0:
+            raise bad_field("measure", "min_duration_s", self.min_duration_s, "seconds >= 0")
+        if not 0 < self.memory_interval_s <= 0.01:
+            raise bad_field("measure", "memory_interval_s", self.memory_interval_s, "0 < s <= 0.01 (>= 100 Hz)")
+
+
+@dataclass
+class SweepConfig:
+    """The run as a whole: which tiers and texts when none is chosen, limits, where results go."""
+
+    tiers: list[str] = field(default_factory=lambda: ["baseline", "optimized", "advanced"])
+    texts: list[str] = field(default_factory=lambda: ["short", "medium", "long"])
+    run_id: str = MISSING
+    results_dir: str = "results"
+    reports_dir: str = "reports"
+    fresh: bool = False  # true: measure again configurations already in the store
+    compare: str = "separate"  # interleaved: baseline and candidate alternate rounds in one child
+    time_limit_s: float = 600.0  # per configuration; the child is killed past it
+    memory_limit_mb: float = 16384.0  # per configuration (RSS of the child); killed past it
+    report: bool = True
+
+    def __post_init__(self) -> None:
+        if self.compare not in COMPARE_MODES:
+            raise bad_field("sweep", "compare", self.compare, " or ".join(COMPARE_MODES))
+        if self.time_limit_s <= 0:
+            raise bad_field("sweep", "time_limit_s", self.time_limit_s, "seconds > 0")
+        if self.memory_limit_mb <= 0:
+            raise bad_field("sweep", "memory_limit_mb", self.memory_limit_mb, "megabytes > 0")
+        for name in self.texts:
+            TextConfig(name=name)
+        if not self.tiers:
+            raise bad_field("sweep", "tiers", self.tiers, "at least one tier name")
+
+
+@dataclass
+class BenchConfig:
+    """The primary config (`configs/sweep.yaml`). `tier` and `text` unset mean the sweep's default sets."""
+
+    engine: Any = MISSING
+    model: ModelConfig = MISSING
+    hardware: HardwareConfig = MISSING
+    workload: WorkloadConfig = MISSING
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    tier: Optional[TierConfig] = None
+    text: Optional[TextConfig] = None
+
+
+def register_configs() -> None:
+    """Store every schema in Hydra's ConfigStore (idempotent)."""
+    cs = ConfigStore.instance()
+    cs.store(name="base_sweep", node=BenchConfig)
+    cs.store(group="engine", name="base_engine", node=EngineConfig)
+    cs.store(group="engine", name="base_fake_engine", node=FakeEngineConfig)
+    cs.store(group="tier", name="base_tier", node=TierConfig)
+    cs.store(group="hardware", name="base_hardware", node=HardwareConfig)
+    cs.store(group="model", name="base_model", node=ModelConfig)
+    cs.store(group="text", name="base_text", node=TextConfig)
+    cs.store(group="workload", name="base_workload", node=WorkloadConfig)
+    cs.store(group="measure", name="base_measure", node=MeasureConfig)
+
+
+register_configs()

