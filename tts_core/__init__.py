@@ -5,8 +5,9 @@
         engine.synthesize("Hello, world.").save_wav("hello.wav")
 """
 
+from typing import TYPE_CHECKING
+
 from tts_core.audio import Audio
-from tts_core.engine import Engine
 from tts_core.errors import (
     ConfigError,
     EmptyTextError,
@@ -19,6 +20,18 @@ from tts_core.errors import (
 )
 from tts_core.tiers import TIER_NAMES, TierConfig, resolve_tier
 from tts_core.voices import VOICE_NAMES
+
+if TYPE_CHECKING:
+    from tts_core.engine import Engine
+
+
+def __getattr__(name: str):
+    # Engine pulls in torch; load it on first use so `tts_core.fidelity` and friends stay light.
+    if name == "Engine":
+        from tts_core.engine import Engine
+
+        return Engine
+    raise AttributeError(f"module 'tts_core' has no attribute {name!r}")
 
 __version__ = "0.1.0"
 

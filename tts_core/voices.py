@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import nn
 
 from tts_core.constants import cache_dir
 from tts_core.errors import VoiceError
@@ -22,7 +25,7 @@ class LoadedVoice:
     """A model in eval mode with what the front-end and the caches need to know about it."""
 
     name: str
-    model: nn.Module
+    model: "nn.Module"
     phoneme_id_map: dict[str, list[int]]
     espeak_voice: str
     sample_rate: int
