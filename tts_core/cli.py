@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 import time
 import wave
 from pathlib import Path
@@ -47,18 +49,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out: Path = args.output
     if out.parent and not out.parent.exists():
-        print(f"error: the output folder {out.parent} does not exist; create it or choose another -o path.", file=sys.stderr)
+        print(f"error: the output folder {_shown(out.parent)} does not exist; create it or choose another -o path.", file=sys.stderr)
         return 2
     from tts_core.engine import Engine
 
     scales = {"noise_scale": args.noise_scale, "length_scale": args.length_scale, "noise_w": args.noise_w}
-    tmp = out.with_name(out.name + ".partial")
+    tmp: Path | None = None
     try:
         t0 = time.perf_counter()
         with Engine.load(voice=args.voice, device=args.device, tier=args.tier, seed=args.seed) as engine:
             chunks = engine.stream_file(args.file, **scales) if args.file else engine.stream(args.text, **scales)
             n_samples = 0
-            with wave.open(str(tmp), "wb") as wav:  # written as chunks arrive: memory stays bounded
+            # A fresh, exclusively created temporary file beside the output (never a fixed name that a
+            # planted symlink could redirect), moved into place only when complete.
+            fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+            tmp = Path(tmp_name)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)  # the permissions a plain open() would give, not mkstemp's 0600
+            with os.fdopen(fd, "wb") as handle, wave.open(handle, "wb") as wav:  # memory stays bounded
                 wav.setnchannels(1)
                 wav.setsampwidth(2)
                 wav.setframerate(engine.sample_rate)
@@ -69,16 +78,24 @@ def main(argv: list[str] | None = None) -> int:
             audio_s = n_samples / engine.sample_rate
             wall = time.perf_counter() - t0
         if not args.quiet:
-            print(f"wrote {out}: {audio_s:.2f} s of audio in {wall:.2f} s (tier {args.tier}, {args.device})")
+            print(f"wrote {_shown(out)}: {audio_s:.2f} s of audio in {wall:.2f} s (tier {args.tier}, {args.device})")
         return 0
     except (TTSError, ValueError, OSError) as exc:
-        tmp.unlink(missing_ok=True)
-        print(f"error: {exc}", file=sys.stderr)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        print(_shown(f"error: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         print("interrupted; no output written", file=sys.stderr)
         return 130
+
+
+def _shown(value: object) -> str:
+    """`value` as text any terminal can print: characters that are not encodable (a file name's
+    undecodable bytes arrive as lone surrogates) are shown as backslash escapes."""
+    return str(value).encode("utf-8", errors="backslashreplace").decode("utf-8")
 
 
 if __name__ == "__main__":

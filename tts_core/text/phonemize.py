@@ -72,9 +72,11 @@ class _Espeak:
 
     def clauses(self, text: str) -> list[Clause]:
         """Run espeak over `text` one clause at a time."""
-        data = text.encode("utf-8")
-        buf = ctypes.create_string_buffer(data)
-        start = ctypes.addressof(buf)
+        data = text.encode("utf-8")  # NUL-terminated in memory; espeak only reads it
+        # Point at the bytes object itself: `create_string_buffer` would make a new array *type* per
+        # text length, and each such type is cyclic garbage once the call returns (a slow leak).
+        buf = ctypes.c_char_p(data)  # keeps `data` alive for the call
+        start = ctypes.cast(buf, ctypes.c_void_p).value
         ptr = ctypes.c_void_p(start)
         out: list[Clause] = []
         while ptr.value is not None:
