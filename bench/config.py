@@ -8,6 +8,8 @@ with a message that names the field and the allowed values.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -143,6 +145,10 @@ class MeasureConfig:
             raise bad_field("measure", "memory_interval_s", self.memory_interval_s, "0 < s <= 0.01 (>= 100 Hz)")
 
 
+RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+RUN_ID_HELP = "a plain name (letters, digits, . _ + -; no slashes, not starting with a dot): it names folders under results/ and reports/"
+
+
 @dataclass
 class SweepConfig:
     """The run as a whole: which tiers and texts when none is chosen, limits, where results go."""
@@ -159,6 +165,8 @@ class SweepConfig:
     report: bool = True
 
     def __post_init__(self) -> None:
+        if isinstance(self.run_id, str) and self.run_id != MISSING and not RUN_ID_RE.fullmatch(self.run_id):
+            raise bad_field("sweep", "run_id", self.run_id, RUN_ID_HELP)
         if self.compare not in COMPARE_MODES:
             raise bad_field("sweep", "compare", self.compare, " or ".join(COMPARE_MODES))
         if self.time_limit_s <= 0:

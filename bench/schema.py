@@ -114,6 +114,8 @@ class ResultRow:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ResultRow":
         """Build a row from stored JSON; unknown keys go to `extra` so newer files still load."""
+        if not isinstance(data, dict):
+            raise TypeError(f"a result row must be a JSON object, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         row = {k: v for k, v in data.items() if k in known}
         extra = dict(row.get("extra") or {})

@@ -47,7 +47,14 @@ def main(cfg: DictConfig) -> None:
 
 
 def _argv(argv: list[str]) -> list[str]:
-    """`--fresh` is shorthand for `sweep.fresh=true`."""
+    """`--fresh` is shorthand for `sweep.fresh=true`. A bad `sweep.run_id` is refused here, before Hydra
+    creates its run folder from it."""
+    from bench.config import RUN_ID_HELP, RUN_ID_RE
+
+    for arg in argv:
+        key, _, value = arg.lstrip("+").partition("=")
+        if key == "sweep.run_id" and not RUN_ID_RE.fullmatch(value):
+            sys.exit(f"error: `sweep.run_id` = {value!r} is not allowed; expected {RUN_ID_HELP}.")
     return ["sweep.fresh=true" if arg == "--fresh" else arg for arg in argv]
 
 

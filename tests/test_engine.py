@@ -200,3 +200,12 @@ def test_worker_processes_give_the_single_process_results():
         results = engine.synthesize_batch(texts, noise_scale=0.3)
     for text, audio in zip(texts, results):
         np.testing.assert_array_equal(audio.samples, single.synthesize(text, noise_scale=0.3).samples)
+
+
+def test_batched_stream_yields_the_first_sentence_alone():
+    engine = Engine.load(voice="tiny", tier="baseline+batching")
+    text = " ".join(f"Sentence number {w} is here." for w in ("one", "two", "three", "four", "five", "six", "seven"))
+    stream = engine.stream(text)
+    next(stream)
+    assert engine.stats()["batching"]["batches"] == 1  # only the first sentence has been rendered
+    assert len(list(stream)) == 6

@@ -102,8 +102,6 @@ def test_shared_engine_batch_and_ids_calls_interleave_safely(shared_engine: Engi
     assert shared_engine.stats()["calls"] == calls_before + N_THREADS  # every call counted once
 
 
-@pytest.mark.xfail(reason="tts_core/engine.py: Engine.load's registry check and insert are not one step, so "
-                          "concurrent loads of one key build several engines; see docs/hardening.md", strict=False)
 def test_concurrent_loads_of_one_registry_key_build_one_engine() -> None:
     engines = _run_threads(lambda i: Engine.load(voice="tiny", tier="baseline+engine_registry", seed=4242))
     try:
@@ -113,8 +111,6 @@ def test_concurrent_loads_of_one_registry_key_build_one_engine() -> None:
             e.close()
 
 
-@pytest.mark.xfail(reason="tts_core/engine.py: `_call` checks `_closed` before taking the lock, so a call "
-                          "already waiting when close() runs still renders on the closed engine", strict=False)
 def test_a_call_waiting_on_the_lock_during_close_raises() -> None:
     engine = Engine.load(voice="tiny", tier="baseline", seed=1)
     outcome: dict[str, object] = {}

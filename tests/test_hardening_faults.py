@@ -149,8 +149,6 @@ def test_report_reader_keeps_every_good_line_around_damage(tmp_path: Path, damag
     assert [r["config_id"] for r in read_jsonl(path)] == ["c1", "c2", "c3"]
 
 
-@pytest.mark.xfail(reason="bench/schema.py: ResultRow.from_dict calls data.items() on a JSON line that is not an "
-                          "object and the AttributeError escapes read_rows; see docs/hardening.md", strict=False)
 @pytest.mark.parametrize("damage", list(NOT_OBJECTS.values()), ids=list(NOT_OBJECTS))
 def test_store_reader_skips_lines_that_are_not_objects(tmp_path: Path, damage: bytes) -> None:
     path = _damaged_file(tmp_path, damage)

@@ -59,8 +59,6 @@ def test_quick_soak_optimized_tiny(one_thread: None) -> None:
     assert sum(t.name == "MemoryMonitor" for t in threading.enumerate()) == monitors_before
 
 
-@pytest.mark.xfail(reason="tts_core/engine.py: Engine._call builds a class per call (cyclic garbage); "
-                          "see docs/hardening.md for the fix", strict=False)
 def test_a_synthesis_leaves_no_cyclic_garbage(one_thread: None) -> None:
     from tts_core import Engine
 

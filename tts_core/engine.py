@@ -11,6 +11,7 @@ sentences of many texts into length-bucketed batches.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -33,6 +34,7 @@ log = logging.getLogger("tts_core")
 
 _REGISTRY: dict[tuple[str, str, str, int | None], "Engine"] = {}
 _REGISTRY_LOCK = threading.Lock()
+_LOAD_LOCKS: dict[tuple[str, str, str, int | None], threading.Lock] = {}
 
 
 class Engine:
@@ -70,15 +72,25 @@ class Engine:
         from tts_core.tiers import resolve_tier
 
         tier_cfg = resolve_tier(tier)
+        if not tier_cfg.engine_registry:
+            return cls._build(voice, device, tier_cfg, seed)
         key = (voice, device, tier_cfg.name, seed)
-        if tier_cfg.engine_registry:
+        with _REGISTRY_LOCK:
+            load_lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
+        with load_lock:  # concurrent loads of one key build one engine
             with _REGISTRY_LOCK:
                 cached = _REGISTRY.get(key)
-                if cached is not None and not cached._closed:
-                    t0 = time.perf_counter()
-                    cached.load_info = dict(cached.load_info, source="registry", seconds=time.perf_counter() - t0)
-                    log.info("engine %s/%s/%s reused from the in-process registry", voice, device, tier_cfg.name)
-                    return cached
+            if cached is not None and not cached._closed:
+                cached.load_info = dict(cached.load_info, source="registry", seconds=0.0)
+                log.info("engine %s/%s/%s reused from the in-process registry", voice, device, tier_cfg.name)
+                return cached
+            engine = cls._build(voice, device, tier_cfg, seed)
+            with _REGISTRY_LOCK:
+                _REGISTRY[key] = engine
+            return engine
+
+    @classmethod
+    def _build(cls, voice: str, device: str, tier_cfg: TierConfig, seed: int | None) -> "Engine":
         t0 = time.perf_counter()
         parts = build_parts(voice, device, tier_cfg, seed)
         engine = cls(parts, seed)
@@ -88,9 +100,6 @@ class Engine:
             "loaded voice %s on %s, tier %s, in %.2f s (weights from %s)",
             voice, engine.device, tier_cfg.name, engine.load_info["total_seconds"], parts.load_info.get("source"),
         )
-        if tier_cfg.engine_registry:
-            with _REGISTRY_LOCK:
-                _REGISTRY[key] = engine
         return engine
 
     def _warmup(self, runs: int) -> None:
@@ -204,17 +213,19 @@ class Engine:
         return self._stream(self._parts.frontend.sentences_from_file(Path(path)), self._scales(**scales), chunked=self._parts.streaming)
 
     def _stream(self, sentences: Iterator[Sentence], scales: Scales, chunked: bool) -> Iterator[Audio]:
+        """Sentences -> audio. When the tier batches, groups grow 1, 2, 4 ... up to `max_batch`, so the first
+        sentence comes out as soon as it is ready and later ones are batched for throughput."""
         tier = self.tier
-        group = tier.max_batch if tier.batch_sentences and not chunked else 1
-        pending: list[Sentence] = []
+        largest = tier.max_batch if tier.batch_sentences and not chunked else 1
+        group, pending = 1, []
 
         def flush() -> Iterator[Audio]:
             with self._call():
                 audios = self._render_batch([s.ids for s in pending], scales)
             for s, samples in zip(pending, audios):
                 yield self._account(Audio(samples, self.sample_rate, s.text))
+            self._parts.housekeep(sum(len(a) for a in audios) / self.sample_rate)
             pending.clear()
-            self._parts.housekeep()
 
         for sentence in sentences:
             if chunked:
@@ -223,6 +234,7 @@ class Engine:
             pending.append(sentence)
             if len(pending) >= group:
                 yield from flush()
+                group = min(largest, group * 2)
         if pending:
             yield from flush()
 
@@ -269,7 +281,7 @@ class Engine:
         per_text: list[list[np.ndarray]] = [[] for _ in texts]
         for t, a in zip(owners, audios):
             per_text[t].append(a)
-        self._parts.housekeep()
+        self._parts.housekeep(sum(len(a) for a in audios) / self.sample_rate)
         return [self._account(Audio(np.concatenate(p), self.sample_rate, texts[t])) for t, p in enumerate(per_text)]
 
     def _synthesize_item(self, item: tuple[str, dict[str, float | None]]) -> Audio:
@@ -301,25 +313,22 @@ class Engine:
         return self._parts.model
 
     # ---- bookkeeping --------------------------------------------------------------------------
-    def _call(self):
-        engine = self
-
-        class _Call:
-            def __enter__(self_inner) -> None:
-                if engine._closed:
-                    raise RuntimeError("this Engine is closed; load a new one with Engine.load(...).")
-                engine._lock.acquire()
-                self_inner.t0 = time.perf_counter()
-
-            def __exit__(self_inner, *exc: object) -> None:
-                engine._busy_s += time.perf_counter() - self_inner.t0
-                engine._n_calls += 1
-                engine._lock.release()
-
-        return _Call()
+    @contextlib.contextmanager
+    def _call(self) -> Iterator[None]:
+        """Serialize a call: take the lock, then refuse if the engine was closed meanwhile."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this Engine is closed; load a new one with Engine.load(...).")
+            t0 = time.perf_counter()
+            try:
+                yield
+            finally:
+                self._busy_s += time.perf_counter() - t0
+                self._n_calls += 1
 
     def _account(self, audio: Audio) -> Audio:
-        self._audio_s += audio.duration
+        with self._lock:
+            self._audio_s += audio.duration
         return audio
 
     def stats(self) -> dict[str, Any]:

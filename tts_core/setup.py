@@ -25,6 +25,7 @@ from tts_core.voices import LoadedVoice, load_voice
 log = logging.getLogger("tts_core")
 T = TypeVar("T")
 DEVICES = ("cpu", "cuda", "cuda:N", "auto")
+LARGE_JOB_AUDIO_S = 30.0  # housekeeping runs after jobs producing at least this much audio
 
 
 def resolve_device(device: str) -> torch.device:
@@ -132,8 +133,10 @@ class EngineParts:
 
             check_memory(self.tier.memory_limit_mb, what=f"synthesis of {n_ids} phoneme ids")
 
-    def housekeep(self) -> None:
-        if self.tier.housekeeping:
+    def housekeep(self, audio_s: float) -> None:
+        """After a large job (LARGE_JOB_AUDIO_S of audio or more), collect garbage and release the CUDA
+        cache. Small jobs skip it: a full collection costs more than a short synthesis."""
+        if self.tier.housekeeping and audio_s >= LARGE_JOB_AUDIO_S:
             from tts_core.runtime import release_memory
 
             release_memory(str(self.device))

@@ -29,7 +29,7 @@ def save_reference(path: Path, samples: np.ndarray) -> None:
 def reference_audio(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
     """The cached reference at `path`, or `compute()` it (baseline tier, fp32, CPU, noise zeroed) and cache it."""
     if path.exists():
-        return np.load(path)
+        return np.load(path, allow_pickle=False)
     samples = np.asarray(compute(), dtype=np.float32)
     save_reference(path, samples)
     return samples
