@@ -16,7 +16,7 @@ def test_presets():
     assert not BASELINE.batch_sentences and not BASELINE.audio_cache and BASELINE.precision == "fp32"
     assert OPTIMIZED.inference_mode and OPTIMIZED.weight_cache and OPTIMIZED.warmup >= 1 and OPTIMIZED.batch_sentences
     assert ADVANCED.audio_cache and ADVANCED.batch_optimizer
-    assert set(ADVANCED.auto_fields) == {"precision", "compile", "memory_pool", "streaming"}
+    assert set(ADVANCED.auto_fields) == {"precision", "compile", "decoder_tiling", "memory_pool", "streaming"}
 
 
 @pytest.mark.parametrize("switch", SWITCH_NAMES)
@@ -71,3 +71,15 @@ def test_reduced_precision_on_the_real_voice_against_its_gate(joe_engine, precis
     fid = compare(ref, cand, 22050)
     assert fid.frames_equal  # the duration predictor stays fp32
     assert fid.passes(gate), fid.failures(gate)
+
+
+def test_tiled_decoder_is_exact_on_the_real_voice(joe_engine):
+    import torch
+
+    from tts_core.tiers.tiling import TiledDecoder
+
+    z = torch.randn(1, 192, 200, generator=torch.Generator().manual_seed(0))  # 2.3 s of latents
+    tiled = TiledDecoder(joe_engine.model.dec, tile=4096)
+    with torch.inference_mode():
+        ref, out = joe_engine.model.dec(z)[0, 0].numpy(), tiled(z)[0, 0].numpy()
+    assert compare(ref, out, 22050).passes("exact")

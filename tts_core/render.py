@@ -44,6 +44,7 @@ class Renderer:
     def __init__(self, model: nn.Module, device: torch.device, grad: bool = False, pool: Any = None) -> None:
         self.model = model
         self.pool = pool  # a BufferPool for the padded id tensors, or None
+        self.batch_vocoder = device.type == "cuda"  # see `render`
         self.device = device
         self.grad = grad  # baseline runs with autograd on, as commonly written
         self.hop = int(model.config.hop_length)
@@ -97,15 +98,28 @@ class Renderer:
     def render(
         self, batch: Sequence[Sequence[int]], scales: Scales, gens: list[torch.Generator | None]
     ) -> list[np.ndarray]:
-        """One padded batch -> one float32 waveform per item, each trimmed to its own length."""
+        """One padded batch -> one float32 waveform per item, each trimmed to its own length.
+
+        The encoder and durations always run batched. On a GPU the flow and decoder run batched too, with
+        masks; on a CPU, where they are memory-bound and a batch buys no parallelism, each item runs alone
+        over its own length: no work on padding, no masks, and the decoder's tiling applies."""
         with self._context():
             z_p, y_mask, y_lengths = self._prior(batch, scales, gens)
-            t0 = time.perf_counter() if self.timings is not None else 0.0
-            z = self.model.flow_reverse(z_p, y_mask)
-            t0 = self._tick("flow", t0)
-            audio = self.model.decode(z * y_mask, y_mask if len(batch) > 1 else None)  # (B, 1, F*hop)
-            self._tick("decoder", t0)
-            audio = audio.float().detach().cpu()
+            if len(batch) == 1 or self.batch_vocoder:
+                return self._vocode(z_p, y_mask, y_lengths, masked=len(batch) > 1)
+            return [
+                self._vocode(z_p[b : b + 1, :, :n], y_mask[b : b + 1, :, :n], y_lengths[b : b + 1], masked=False)[0]
+                for b, n in enumerate(y_lengths.tolist())
+            ]
+
+    def _vocode(self, z_p: torch.Tensor, y_mask: torch.Tensor, y_lengths: torch.Tensor, masked: bool) -> list[np.ndarray]:
+        """Flow and decoder: z_p (B, C, F) -> trimmed waveforms."""
+        t0 = time.perf_counter() if self.timings is not None else 0.0
+        z = self.model.flow_reverse(z_p, y_mask)
+        t0 = self._tick("flow", t0)
+        audio = self.model.decode(z * y_mask, y_mask if masked else None)  # (B, 1, F*hop)
+        self._tick("decoder", t0)
+        audio = audio.float().detach().cpu()
         return [audio[b, 0, : int(n) * self.hop].numpy().copy() for b, n in enumerate(y_lengths.tolist())]
 
     def stream(

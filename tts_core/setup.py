@@ -19,7 +19,8 @@ from tts_core.constants import cache_dir
 from tts_core.errors import ConfigError
 from tts_core.text import TextFrontend
 from tts_core.tiers import TierConfig
-from tts_core.tiers.precision import apply_compile, apply_precision
+from tts_core.tiers.precision import apply_compile, apply_precision, with_own_modules
+from tts_core.tiers.tiling import apply_tiling
 from tts_core.voices import LoadedVoice, load_voice
 
 log = logging.getLogger("tts_core")
@@ -173,8 +174,10 @@ def build_parts(voice_name: str, device: str, tier: TierConfig, seed: int | None
         tier = tier.with_(**calibration["choices"])
     if tier.precision != "fp32":
         model = apply_precision(model, tier.precision)
+    if tier.decoder_tiling:
+        model = apply_tiling(with_own_modules(model), tier.tile_samples)
     if tier.compile:
-        model = apply_compile(model)
+        model = apply_compile(with_own_modules(model))
 
     parts = EngineParts(
         voice=voice,

@@ -28,7 +28,8 @@ from tts_core.constants import cache_dir, recalibrate_requested
 from tts_core.fidelity import compare, gate_for
 from tts_core.render import Renderer, Scales
 from tts_core.tiers.config import AUTO, TierConfig
-from tts_core.tiers.precision import apply_compile, apply_precision
+from tts_core.tiers.precision import apply_compile, apply_precision, with_own_modules
+from tts_core.tiers.tiling import apply_tiling
 
 log = logging.getLogger("tts_core")
 
@@ -103,15 +104,6 @@ def _interleaved(ref: Callable[[], float], cand: Callable[[], float], rounds: in
             "rounds": len(cand_t), "won_rounds": wins, "won_all": wins == len(cand_t) == rounds}
 
 
-def _shell(model: nn.Module) -> nn.Module:
-    """A shallow copy whose submodule table is its own: replacing `flow`/`dec` leaves `model` untouched."""
-    import copy
-
-    shell = copy.copy(model)
-    shell._modules = dict(model._modules)
-    return shell
-
-
 def _measure(name: str, model: nn.Module, ref: Renderer, batches: list[list[int]], probe_ids: list[list[int]],
              device: torch.device, reference_audio: np.ndarray, sample_rate: int,
              precision: str = "fp32") -> dict[str, Any]:
@@ -172,9 +164,14 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
                 best, best_speed = precision, m["speedup"]
         choices["precision"] = best
     if tier.compile == AUTO:
-        m = _measure("compile", apply_compile(_shell(model)), ref, batches, probe, device, reference_audio, sr)
+        m = _measure("compile", apply_compile(with_own_modules(model)), ref, batches, probe, device, reference_audio, sr)
         measurements["compile"] = m
         choices["compile"] = bool(m["pays"])
+    if tier.decoder_tiling == AUTO:
+        m = _measure("decoder_tiling", apply_tiling(with_own_modules(model), tier.tile_samples), ref, batches, probe,
+                     device, reference_audio, sr)
+        measurements["decoder_tiling"] = m
+        choices["decoder_tiling"] = bool(m["pays"])
     if tier.memory_pool == AUTO:
         measurements["memory_pool"] = _measure_pool(model, ref, batches)
         choices["memory_pool"] = bool(measurements["memory_pool"]["pays"])

@@ -48,6 +48,8 @@ class TierConfig:
     # numerics and graphs
     precision: str = "fp32"  # fp32, fp16, bf16, int8 (duration predictor always fp32), or "auto"
     compile: bool | str = False  # torch.compile the flow and decoder; "auto" = keep only if it pays
+    decoder_tiling: bool | str = False  # run the full-rate decoder stage in cache-sized time tiles (exact)
+    tile_samples: int = 16384  # tile length in output samples
 
     # streaming
     streaming: bool | str = False  # flow + decoder in chunks with receptive-field margins
@@ -75,7 +77,9 @@ class TierConfig:
             raise bad_field(owner, "max_batch", self.max_batch, "an integer >= 1")
         if self.precision not in PRECISIONS + (AUTO,):
             raise bad_field(owner, "precision", self.precision, f"one of {', '.join(PRECISIONS + (AUTO,))}")
-        for name in ("memory_pool", "compile", "streaming"):
+        if self.tile_samples < 1024:
+            raise bad_field(owner, "tile_samples", self.tile_samples, "an integer >= 1024")
+        for name in ("memory_pool", "compile", "decoder_tiling", "streaming"):
             value = getattr(self, name)
             if not isinstance(value, bool) and value != AUTO:
                 raise bad_field(owner, name, value, "true, false or 'auto'")

@@ -52,6 +52,14 @@ def _quantize_convs(module: nn.Module) -> None:
             _quantize_convs(child)
 
 
+def with_own_modules(model: nn.Module) -> nn.Module:
+    """A shallow copy with its own submodule table (weights shared), so replacing `dec` or `flow` in the
+    copy never touches `model`, which the engine registry or a calibration may still hold."""
+    shell = copy.copy(model)
+    shell._modules = dict(model._modules)
+    return shell
+
+
 def apply_precision(model: nn.Module, precision: str) -> nn.Module:
     """A copy of `model` whose flow and decoder run in `precision`; "fp32" returns `model` itself."""
     if precision == "fp32":

@@ -27,6 +27,7 @@ ADVANCED = OPTIMIZED.with_(
     batch_optimizer=True,
     precision=AUTO,
     compile=AUTO,
+    decoder_tiling=AUTO,
     memory_pool=AUTO,
     streaming=AUTO,
 )
@@ -49,6 +50,7 @@ SWITCHES: dict[str, dict[str, object]] = {
     "bf16": {"precision": "bf16"},
     "int8": {"precision": "int8"},
     "compile": {"compile": True},
+    "tiling": {"decoder_tiling": True},
     "streaming": {"streaming": True},
     "workers": {"workers": 2},
     "housekeeping": {"housekeeping": True},

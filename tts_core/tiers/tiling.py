@@ -48,7 +48,6 @@ class TiledDecoder(nn.Module):
             if i > self.first_tiled:
                 margin += dec.ups[i].kernel_size[0] * scale
             scale *= dec.upsample_rates[i]
-        self.rate = scale  # final samples per sample at the first tiled stage's input... of its resblocks
         self.margin = int(math.ceil(margin / self._in_rate())) + 1  # in samples at the tiled input rate
 
     def _in_rate(self) -> int:
