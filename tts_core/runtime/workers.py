@@ -80,6 +80,7 @@ def _shutdown(procs: list, task_queues: list, grace_s: float) -> None:
         except Exception:
             pass
     deadline = time.monotonic() + grace_s
+    procs = [p for p in procs if p.pid is not None]  # a pool that failed to start has unstarted ones
     for p in procs:
         p.join(timeout=max(0.0, deadline - time.monotonic()))
     for p in procs:
