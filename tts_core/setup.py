@@ -26,6 +26,7 @@ from tts_core.voices import LoadedVoice, load_voice
 log = logging.getLogger("tts_core")
 T = TypeVar("T")
 DEVICES = ("cpu", "cuda", "cuda:N", "auto")
+ENGINE_MONITOR_HZ = 2.0  # the engine's own memory alerts; the harness samples at >= 100 Hz itself
 LARGE_JOB_AUDIO_S = 30.0  # housekeeping runs after jobs producing at least this much audio
 
 
@@ -202,7 +203,9 @@ def build_parts(voice_name: str, device: str, tier: TierConfig, seed: int | None
     if tier.housekeeping:
         from tts_core.runtime import MemoryMonitor
 
-        parts.monitor = MemoryMonitor(limit_mb=tier.memory_limit_mb)
+        # A slow sampler: it only raises alerts. At 100 Hz its wake-ups preempt the compute threads
+        # on a small machine (the harness samples memory at 100 Hz in its own, separate pass).
+        parts.monitor = MemoryMonitor(hz=ENGINE_MONITOR_HZ, limit_mb=tier.memory_limit_mb)
         parts.monitor.start()
     if tier.workers > 1:
         from tts_core.runtime import WorkerPool

@@ -40,7 +40,7 @@ class TierConfig:
 
     # work reuse
     audio_cache: bool = False  # LRU in memory + content-addressed disk cache of sentence audio
-    batch_sentences: bool = False  # synthesize sentences in length-bucketed batches with masks
+    batch_sentences: bool = False  # length-bucketed batches with masks (CPU: encoder + durations only)
     max_batch: int = 8  # upper bound of sentences per batch
     batch_optimizer: bool = False  # pick the largest batch that fits the memory budget; back off on OOM
     memory_pool: bool | str = False  # reuse large buffers; "auto" = keep only if it measures faster
