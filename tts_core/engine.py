@@ -202,8 +202,9 @@ class Engine:
         length_scale: float | None = None,
         noise_w: float | None = None,
     ) -> Iterator[Audio]:
-        """Audio chunks as soon as each is ready: one per sentence, or sub-sentence chunks when the tier
-        streams. Text is read lazily, so memory stays bounded for any length."""
+        """Audio chunks as soon as each is ready: one per sentence; when the tier streams, the first
+        sentence comes in sub-sentence chunks (fast first audio). Text is read lazily, so memory stays
+        bounded for any length."""
         scales = self._scales(noise_scale, length_scale, noise_w)
         source = self.sentences(text) if isinstance(text, str) else self._parts.frontend.sentences(text)
         return self._stream(source, scales, chunked=self._parts.streaming)
@@ -216,7 +217,7 @@ class Engine:
         """Sentences -> audio. When the tier batches, groups grow 1, 2, 4 ... up to `max_batch`, so the first
         sentence comes out as soon as it is ready and later ones are batched for throughput."""
         tier = self.tier
-        largest = tier.max_batch if tier.batch_sentences and not chunked else 1
+        largest = tier.max_batch if tier.batch_sentences else 1
         group, pending = 1, []
 
         def flush() -> Iterator[Audio]:
@@ -229,7 +230,10 @@ class Engine:
 
         for sentence in sentences:
             if chunked:
+                # Only the first sentence is cut into chunks: that is where the wait is. Later sentences
+                # render whole, in about RTF x their length, long before the audio ahead of them ends.
                 yield from self._stream_sentence(sentence, scales)
+                chunked = False
                 continue
             pending.append(sentence)
             if len(pending) >= group:

@@ -3,7 +3,7 @@
 The reverse flow and the HiFi-GAN decoder are convolutional with finite receptive fields (about +-32
 and +-11 latent frames). Running them on a window that extends `margin` frames past each side of a
 chunk, then cropping, gives the same samples as one-shot decoding up to float noise. The first chunk
-is small so the first audio arrives fast; later chunks double up to `chunk_frames` so the margins'
+is small so the first audio arrives fast; later chunks grow fourfold up to `chunk_frames` so the margins'
 extra work stays small.
 """
 
@@ -38,13 +38,17 @@ def receptive_frames(config: object) -> tuple[int, int]:
     return flow, math.ceil(dec)
 
 
+GROWTH = 4  # each chunk may be this many times the previous: a chunk computed at RTF r arrives in
+# time while r * GROWTH < 1, and fewer chunks mean fewer margins recomputed
+
+
 def chunk_bounds(n_frames: int, first: int, largest: int) -> list[tuple[int, int]]:
-    """[(start, end)) frame ranges covering n_frames: first, then doubling sizes up to `largest`."""
+    """[(start, end)) frame ranges covering n_frames: `first`, then sizes growing GROWTH-fold up to `largest`."""
     bounds, start, size = [], 0, first
     while start < n_frames:
         end = min(n_frames, start + size)
         bounds.append((start, end))
-        start, size = end, min(largest, size * 2)
+        start, size = end, min(largest, size * GROWTH)
     return bounds
 
 

@@ -54,7 +54,7 @@ class TierConfig:
     # streaming
     streaming: bool | str = False  # flow + decoder in chunks with receptive-field margins
     first_chunk_frames: int = 8  # first chunk, small for fast first audio (8 frames = 93 ms)
-    chunk_frames: int = 64  # later chunks
+    chunk_frames: int = 256  # largest later chunk (chunks grow 4x from the first)
     decoder_margin: int | None = None  # frames each side; None = the model's receptive field + 1
     flow_margin: int | None = None  # frames each side; None = the model's receptive field + 1
 
