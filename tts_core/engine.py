@@ -263,6 +263,7 @@ class Engine:
             yield self._account(Audio(samples, self.sample_rate, sentence.text))
         if key and parts:
             cache.put(key, np.concatenate(parts), self.sample_rate)
+        self._parts.housekeep(sum(len(p) for p in parts) / self.sample_rate)
 
     def synthesize(self, text: str, **scales: float | None) -> Audio:
         """The whole utterance: the sentence stream, concatenated (batched when the tier batches)."""

@@ -128,6 +128,7 @@ class EngineParts:
     monitor: Any = None
     calibration: dict[str, Any] | None = None
     not_applicable: list[str] = field(default_factory=list)
+    audio_since_housekeeping: float = 0.0
 
     def check_memory(self, n_ids: int) -> None:
         if self.tier.memory_limit_mb:
@@ -136,12 +137,17 @@ class EngineParts:
             check_memory(self.tier.memory_limit_mb, what=f"synthesis of {n_ids} phoneme ids")
 
     def housekeep(self, audio_s: float) -> None:
-        """After a large job (LARGE_JOB_AUDIO_S of audio or more), collect garbage and release the CUDA
-        cache. Small jobs skip it: a full collection costs more than a short synthesis."""
-        if self.tier.housekeeping and audio_s >= LARGE_JOB_AUDIO_S:
+        """Once LARGE_JOB_AUDIO_S of audio has been made since the last time (one large job, or a long
+        stream), collect garbage, trim the heap and release the CUDA cache. Small jobs skip it: a full
+        collection costs more than a short synthesis."""
+        if not self.tier.housekeeping:
+            return
+        self.audio_since_housekeeping += audio_s
+        if self.audio_since_housekeeping >= LARGE_JOB_AUDIO_S:
             from tts_core.runtime import release_memory
 
             release_memory(str(self.device))
+            self.audio_since_housekeeping = 0.0
 
     def close(self) -> None:
         if self.workers is not None:

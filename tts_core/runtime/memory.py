@@ -262,8 +262,20 @@ def memory_limit(limit_mb: float | None = None, hz: float | None = None) -> Iter
         raise _limit_error(monitor.peak_rss_mb, 0.0, limit, "the job (peak during the block)")
 
 
+def _malloc_trim() -> bool:
+    """Ask glibc to return freed heap pages to the OS (tensors of ever-changing sizes fragment the heap
+    and keep RSS high otherwise). False where there is no glibc."""
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 def release_memory(device: str = "cpu") -> dict:
-    """Collect garbage and, on CUDA, hand cached blocks back to the driver.
+    """Collect garbage, return freed heap pages to the OS (glibc), and on CUDA hand cached blocks back
+    to the driver.
 
     Returns `rss_before_mb`, `rss_after_mb`, `freed_mb`, `collected` (objects), and on CUDA
     `cuda_reserved_before_mb` / `cuda_reserved_after_mb`.
@@ -271,6 +283,7 @@ def release_memory(device: str = "cpu") -> dict:
     before = rss_mb()
     cuda_before = cuda_memory_mb(device) if str(device).startswith("cuda") else None
     collected = gc.collect()
+    _malloc_trim()
     if cuda_before is not None:
         torch.cuda.synchronize(device)
         torch.cuda.empty_cache()
