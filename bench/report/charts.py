@@ -59,6 +59,16 @@ def _short(label: object, n: int = 28) -> str:
     return s.replace("$", r"\$")
 
 
+def _tier_bars(ax, prim: pd.DataFrame, machine: str, column: str) -> pd.DataFrame:
+    """Bars of `column` per tier, grouped by text, for one machine; returns that machine's rows."""
+    rows = prim[prim["machine"] == machine]
+    texts = sorted(set(rows["text"].astype(str)), key=text_sort_key)
+    series = {t: {str(r["text"]): (float(r[column]), None, None) for _, r in rows[rows["tier"] == t].iterrows()}
+              for t in sorted(set(rows["tier"]), key=tier_sort_key)}
+    _grouped_bars(ax, series, texts, fmt="{:.0f}")
+    return rows
+
+
 def _grouped_bars(ax: plt.Axes, series: dict[str, dict[str, tuple]], xs: list[str], fmt: str = "{:.2f}") -> None:
     """Bars of each series side by side at each x; values are (value, lo, hi), lo/hi may be None."""
     width = 0.8 / max(len(series), 1)
@@ -119,11 +129,7 @@ def peak_memory_by_tier(df: pd.DataFrame) -> bytes | None:
         return None
     with _figure(ncols=len(machines), width=min(9.0 * len(machines), 18)) as (fig, axes):
         for ax, machine in zip(axes, machines):
-            rows = prim[prim["machine"] == machine]
-            texts = sorted(set(rows["text"].astype(str)), key=text_sort_key)
-            series = {t: {str(r["text"]): (float(r["peak_rss_mb"]), None, None) for _, r in rows[rows["tier"] == t].iterrows()}
-                      for t in sorted(set(rows["tier"]), key=tier_sort_key)}
-            _grouped_bars(ax, series, texts, fmt="{:.0f}")
+            _tier_bars(ax, prim, machine, "peak_rss_mb")
             ax.set_ylabel("peak RSS (MB)")
             ax.set_title(f"Peak memory by tier — {_short(machine, 40)}")
         return _png(fig)
@@ -284,11 +290,7 @@ def roofline(df: pd.DataFrame) -> bytes | None:
     machines = _machines(prim)
     with _figure(ncols=len(machines), width=min(9.0 * len(machines), 18)) as (fig, axes):
         for ax, machine in zip(axes, machines):
-            rows = prim[prim["machine"] == machine]
-            texts = sorted(set(rows["text"].astype(str)), key=text_sort_key)
-            series = {t: {str(r["text"]): (float(r["achieved_gflops"]), None, None) for _, r in rows[rows["tier"] == t].iterrows()}
-                      for t in sorted(set(rows["tier"]), key=tier_sort_key)}
-            _grouped_bars(ax, series, texts, fmt="{:.0f}")
+            rows = _tier_bars(ax, prim, machine, "achieved_gflops")
             peak = pd.to_numeric(rows["peak_gflops"], errors="coerce").dropna()
             if not peak.empty:
                 ax.axhline(float(peak.max()), color="#c44e52", ls="--", lw=1,

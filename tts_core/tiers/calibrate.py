@@ -14,10 +14,8 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import statistics
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -26,6 +24,7 @@ from torch import nn
 
 from tts_core.constants import cache_dir, recalibrate_requested
 from tts_core.fidelity import compare, gate_for
+from tts_core.machine import cpu_model
 from tts_core.render import Renderer, Scales
 from tts_core.tiers.config import AUTO, TierConfig
 from tts_core.tiers.precision import apply_compile, apply_precision, with_own_modules
@@ -45,17 +44,6 @@ TEXT = (
     "A second sentence, of a different length, checks that shapes vary."
 )
 ZERO = Scales(0.0, 1.0, 0.0)
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _key(weights_key: str, device: torch.device, tier: TierConfig) -> str:
