@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch
@@ -28,10 +27,8 @@ def test_public_surface():
         assert callable(getattr(vits.VitsModel, stage))
 
 
-def test_builds_fast_and_deterministic():
-    start = time.perf_counter()
+def test_builds_deterministically():
     a = build_tiny_model(seed=0)
-    assert time.perf_counter() - start < 1.0
     b, c = build_tiny_model(seed=0), build_tiny_model(seed=1)
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
