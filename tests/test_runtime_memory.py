@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
-import logging
+import subprocess
+import sys
+import textwrap
 import time
 
 import numpy as np
@@ -70,27 +72,54 @@ def test_monitor_rate_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         MemoryMonitor(hz=0)
 
 
+def _in_fresh_process(body: str) -> None:
+    """Run `body` in a new interpreter: RSS in a process that already ran hundreds of tests is polluted
+    (freed heap gets reused and an allocation may not raise RSS at all), as the harness knows too."""
+    prelude = (
+        "import gc, logging, time\nimport numpy as np\n"
+        "from tts_core import constants\nfrom tts_core.errors import MemoryLimitError\n"
+        "from tts_core.runtime.memory import MemoryMonitor, memory_limit, rss_mb\n"
+        f"BIG_MB = {BIG_MB}\n"
+        "def wait_for(cond, timeout_s=10.0):\n"
+        "    deadline = time.monotonic() + timeout_s\n"
+        "    while not cond() and time.monotonic() < deadline:\n"
+        "        time.sleep(0.01)\n"
+        "def hold(mb, until):\n"
+        "    block = np.ones(mb * 1024 * 1024 // 8)\n"
+        "    wait_for(until)\n"
+        "    del block\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(body)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 def test_monitor_catches_a_200_mb_peak() -> None:
-    gc.collect()
-    with MemoryMonitor(hz=100) as mon:
-        base = mon.current_mb
-        _allocate_and_hold(BIG_MB, until=lambda: mon.peak_rss_mb - base > 0.8 * BIG_MB)
-    assert mon.peak_rss_mb - base > 0.8 * BIG_MB
-    mon.reset_peak()
-    assert mon.peak_rss_mb < base + 0.5 * BIG_MB  # numpy returned the block to the OS
+    _in_fresh_process("""
+        gc.collect()
+        with MemoryMonitor(hz=100) as mon:
+            base = mon.current_mb
+            hold(BIG_MB, until=lambda: mon.peak_rss_mb - base > 0.8 * BIG_MB)
+        assert mon.peak_rss_mb - base > 0.8 * BIG_MB, (mon.peak_rss_mb, base)
+        mon.reset_peak()
+        assert mon.peak_rss_mb < base + 0.5 * BIG_MB  # numpy returned the block to the OS
+    """)
 
 
-def test_monitor_alerts_once_per_crossing(caplog: pytest.LogCaptureFixture) -> None:
-    seen: list[float] = []
-    limit = rss_mb() + BIG_MB / 2
-    with caplog.at_level(logging.WARNING, logger=memory.__name__):
+def test_monitor_alerts_once_per_crossing() -> None:
+    _in_fresh_process("""
+        seen = []
+        warnings = []
+        logging.getLogger("tts_core.runtime.memory").addHandler(
+            type("H", (logging.Handler,), {"emit": lambda self, r: warnings.append(r.getMessage())})())
+        limit = rss_mb() + BIG_MB / 2
         with MemoryMonitor(hz=100, limit_mb=limit, on_alert=seen.append) as mon:
-            _allocate_and_hold(BIG_MB, until=lambda: mon.alerts >= 1)
-            _wait_for(lambda: mon.current_mb < limit)  # back under: the next rise is a new crossing
-            _allocate_and_hold(BIG_MB, until=lambda: mon.alerts >= 2)
-    assert mon.alerts == 2 and len(seen) == 2 and all(v > limit for v in seen)
-    warnings = [r for r in caplog.records if "above the limit" in r.getMessage()]
-    assert len(warnings) == 1
+            hold(BIG_MB, until=lambda: mon.alerts >= 1)
+            wait_for(lambda: mon.current_mb < limit)  # back under: the next rise is a new crossing
+            hold(BIG_MB, until=lambda: mon.alerts >= 2)
+        assert mon.alerts == 2 and len(seen) == 2 and all(v > limit for v in seen), (mon.alerts, seen)
+        assert len([w for w in warnings if "above the limit" in w]) == 1, warnings
+    """)
 
 
 def test_monitor_survives_a_failing_callback() -> None:
@@ -104,12 +133,17 @@ def test_monitor_survives_a_failing_callback() -> None:
 
 
 def test_memory_limit_raises_when_a_block_exceeds_it() -> None:
-    gc.collect()
-    with pytest.raises(MemoryLimitError, match=constants.ENV_MEMORY_LIMIT_MB) as info:
-        with memory_limit(rss_mb() + BIG_MB / 2) as guard:
-            _allocate_and_hold(BIG_MB, until=lambda: guard.exceeded)
-            assert guard.exceeded
-    assert "chunk" in str(info.value) and "RSS" in str(info.value)
+    _in_fresh_process("""
+        gc.collect()
+        try:
+            with memory_limit(rss_mb() + BIG_MB / 2) as guard:
+                hold(BIG_MB, until=lambda: guard.exceeded)
+                assert guard.exceeded
+        except MemoryLimitError as exc:
+            assert constants.ENV_MEMORY_LIMIT_MB in str(exc) and "chunk" in str(exc) and "RSS" in str(exc)
+        else:
+            raise AssertionError("no MemoryLimitError")
+    """)
 
 
 def test_memory_limit_guard_check_stops_early() -> None:
