@@ -94,3 +94,10 @@ def test_unknown_tier_option_lists_the_available_ones() -> None:
 def test_missing_text_path_is_reported() -> None:
     with pytest.raises(Exception, match="text.path"):
         validate(compose_cfg("text=file"))
+
+
+def test_every_switch_has_its_baseline_ablation_yaml() -> None:
+    from tts_core.tiers import SWITCH_NAMES
+
+    shipped = set(options("tier"))
+    assert {f"baseline+{switch}" for switch in SWITCH_NAMES} <= shipped
