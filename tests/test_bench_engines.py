@@ -76,3 +76,15 @@ def test_child_on_the_tiny_voice_fills_a_complete_row(tmp_path: Path) -> None:
     assert row.fid_pass and row.fid_gate == "exact" and row.env["torch"] and row.env["cpu"]
     assert Path(row.mprof_file).read_text().startswith("CMDLINE") and Path(row.sample_wav).stat().st_size > 44
     assert row.cuda_max_allocated_mb is None  # absent, never 0
+
+
+def test_an_unavailable_engine_is_skipped_with_its_reason(monkeypatch) -> None:
+    from bench.engines.piper_onnx import PiperOnnxEngine
+    from bench.measure import session
+
+    monkeypatch.setattr(PiperOnnxEngine, "available", classmethod(lambda cls: "piper-tts not installed; pip install -e .[peers]"))
+
+    class Spec:
+        engine = {"_target_": "bench.engines.piper_onnx.PiperOnnxEngine"}
+
+    assert "pip install" in session.unavailable_reason(Spec())

@@ -132,11 +132,25 @@ def compute_and_fidelity(spec: MeasureSpec, engine: BenchEngine, desc: dict, dev
                        peak_gflops=peak, extra_flops_text_chars=len(sample))
         except Exception as exc:  # a compiled graph may not run under the counter; record and go on
             out["extra_flops_error"] = f"{type(exc).__name__}: {exc}"
-    if m["fidelity"]:
+    if m["fidelity"] and _gate(desc):
         candidate = clean()
         ref = reference if reference is not None else reference_for(spec, candidate, engine, device)
-        out.update(fidelity.fidelity_figures(ref, candidate.samples, engine.sample_rate, desc.get("fidelity_gate", "exact")))
+        out.update(fidelity.fidelity_figures(ref, candidate.samples, engine.sample_rate, _gate(desc)))
     return out
+
+
+def _gate(desc: dict) -> Optional[str]:
+    """The engine's fidelity gate; None for an engine whose audio is not comparable (espeak-ng)."""
+    return desc.get("fidelity_gate", "exact")
+
+
+def unavailable_reason(spec: MeasureSpec) -> Optional[str]:
+    """Why the configured engine cannot run here (an optional extra not installed), from its adapter's
+    `available()` classmethod, or None."""
+    from hydra.utils import get_class
+
+    available = getattr(get_class(spec.engine["_target_"]), "available", None)
+    return available() if callable(available) else None
 
 
 def finish(spec: MeasureSpec, cached: bool, fields: dict[str, Any], extra: dict[str, Any], env: dict) -> ResultRow:
@@ -156,6 +170,9 @@ def measure(spec: MeasureSpec) -> list[ResultRow]:
     device, reason = resolve_device(spec.hardware["device"])
     if device is None:
         return [spec.row("skipped", cached, reason=reason, device=spec.hardware["device"]) for cached in spec.cached_variants]
+    reason = unavailable_reason(spec)
+    if reason:
+        return [spec.row("skipped", cached, reason=reason, device=device) for cached in spec.cached_variants]
     set_threads(int(spec.hardware.get("threads") or 0))
     if spec.compare == "interleaved" and spec.tier != fidelity.BASELINE_TIER:
         from bench.measure.interleaved import measure_interleaved
@@ -208,10 +225,10 @@ def measure(spec: MeasureSpec) -> list[ResultRow]:
 
 def _cached_fidelity(spec: MeasureSpec, engine: BenchEngine, desc: dict, device: str) -> dict[str, Any]:
     """Fidelity of a cache hit: the noise-free request twice, the second answered from the cache."""
-    if not spec.measure["fidelity"]:
+    if not spec.measure["fidelity"] or not _gate(desc):
         return {}
     clear(engine)
     first = engine.synthesize(spec.text, **fidelity.ZERO_NOISE)
     hit = engine.synthesize(spec.text, **fidelity.ZERO_NOISE)
     ref = reference_for(spec, first, engine, device)
-    return fidelity.fidelity_figures(ref, hit.samples, engine.sample_rate, desc.get("fidelity_gate", "exact"))
+    return fidelity.fidelity_figures(ref, hit.samples, engine.sample_rate, _gate(desc))
