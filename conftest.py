@@ -16,6 +16,18 @@ def _isolated_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     mp.undo()
 
 
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for the test: small models run faster on one, and on a shared, loaded machine
+    two spinning OpenMP threads stretch wall time without changing what a test checks."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_engine():
     """The random-weight tiny voice under the baseline tier (fast; its audio is noise)."""

@@ -6,17 +6,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-import torch
 
 from bench.benchmarks.test_soak import cyclic_garbage, run_soak, split_known, varied_texts
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_varied_texts_are_distinct_and_speakable() -> None:

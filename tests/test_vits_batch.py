@@ -14,13 +14,7 @@ from tts_core.vits import VitsConfig, VitsModel, build_model, build_tiny_model, 
 LENGTHS = (41, 13, 27)  # deliberately unsorted, the longest first
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models run faster on one thread, and other test processes share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see the root conftest
 
 
 def snr_db(reference: np.ndarray, test: np.ndarray) -> float:

@@ -11,13 +11,7 @@ from tts_core.errors import ConfigError, VoiceError
 from tts_core.vits import VitsConfig, build_tiny_model
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models run faster on one thread, and other test processes share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see the root conftest
 
 
 def test_public_surface():

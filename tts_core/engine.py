@@ -52,7 +52,6 @@ class Engine:
         self._lock = threading.RLock()
         self._closed = False
         self._n_calls = 0
-        self._n_sentences = 0
         self._busy_s = 0.0
         self._audio_s = 0.0
 
@@ -207,11 +206,11 @@ class Engine:
         bounded for any length."""
         scales = self._scales(noise_scale, length_scale, noise_w)
         source = self.sentences(text) if isinstance(text, str) else self._parts.frontend.sentences(text)
-        return self._stream(source, scales, chunked=self._parts.streaming)
+        return self._stream(source, scales, chunked=bool(self.tier.streaming))
 
     def stream_file(self, path: str | PathLike[str], **scales: float | None) -> Iterator[Audio]:
         """Like `stream`, reading a UTF-8 text file lazily. Raises `InputFileError` for a bad file."""
-        return self._stream(self._parts.frontend.sentences_from_file(Path(path)), self._scales(**scales), chunked=self._parts.streaming)
+        return self._stream(self._parts.frontend.sentences_from_file(Path(path)), self._scales(**scales), chunked=bool(self.tier.streaming))
 
     def _stream(self, sentences: Iterator[Sentence], scales: Scales, chunked: bool) -> Iterator[Audio]:
         """Sentences -> audio. When the tier batches, groups grow 1, 2, 4 ... up to `max_batch`, so the first

@@ -121,7 +121,6 @@ class EngineParts:
     device: torch.device
     load_info: dict[str, Any]
     batcher: Batcher
-    streaming: bool = False
     audio_cache: Any = None
     pool: Any = None
     workers: Any = None
@@ -194,7 +193,6 @@ def build_parts(voice_name: str, device: str, tier: TierConfig, seed: int | None
         device=dev,
         load_info=dict(voice.load_info),
         batcher=Batcher(tier, dev),
-        streaming=bool(tier.streaming),
         calibration=calibration,
         not_applicable=not_applicable,
     )

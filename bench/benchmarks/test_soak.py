@@ -124,18 +124,6 @@ def run_soak(engine: Any, total: int = TOTAL, warm: int = WARM, probe: int = PRO
     return SoakResult(rss_warm, rss_end, 100.0 * (rss_end - rss_warm) / rss_warm, cycles, audio_s)
 
 
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """One intra-op thread: the soak measures memory, and on a shared, loaded machine two spinning OpenMP
-    threads make its wall time ten times longer without changing what it measures."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("tier", ["baseline", "optimized", "advanced"])
 def test_soak(request: pytest.FixtureRequest, benchmark: Any, bench_model: str, tier: str, one_thread: None) -> None:

@@ -59,6 +59,16 @@ def _short(label: object, n: int = 28) -> str:
     return s.replace("$", r"\$")
 
 
+def _series_by_text(rows: pd.DataFrame, name, value) -> dict[str, dict[str, tuple]]:
+    """{series name: {text: (value, None, None)}}; names get "@ machine" when rows span several machines."""
+    many = rows["machine"].nunique() > 1
+    series: dict[str, dict[str, tuple]] = {}
+    for _, r in rows.iterrows():
+        key = name(r) + (f" @ {r['machine']}" if many else "")
+        series.setdefault(key, {})[str(r["text"])] = (value(r), None, None)
+    return series
+
+
 def _tier_bars(ax, prim: pd.DataFrame, machine: str, column: str) -> pd.DataFrame:
     """Bars of `column` per tier, grouped by text, for one machine; returns that machine's rows."""
     rows = prim[prim["machine"] == machine]
@@ -309,11 +319,8 @@ def time_to_first_audio(df: pd.DataFrame) -> bytes | None:
     if rows.empty:
         return None
     texts = sorted(set(rows["text"].astype(str)), key=text_sort_key)
-    many = rows["machine"].nunique() > 1
-    series: dict[str, dict[str, tuple]] = {}
-    for _, r in rows.iterrows():
-        name = f"{r['engine']}:{r['tier']}" if r["engine"] != "tts_core" else str(r["tier"])
-        series.setdefault(name + (f" @ {r['machine']}" if many else ""), {})[str(r["text"])] = (1000 * float(r["ttfa_s"]), None, None)
+    series = _series_by_text(rows, lambda r: f"{r['engine']}:{r['tier']}" if r["engine"] != "tts_core" else str(r["tier"]),
+                             lambda r: 1000 * float(r["ttfa_s"]))
     series = dict(sorted(series.items(), key=lambda kv: tier_sort_key(kv[0])))
     with _figure(width=9.0) as (fig, axes):
         _grouped_bars(axes[0], series, texts, fmt="{:.0f}")
@@ -332,11 +339,8 @@ def peers(df: pd.DataFrame) -> bytes | None:
     if rows.empty:
         return None
     texts = sorted(set(rows["text"].astype(str)), key=text_sort_key)
-    many = rows["machine"].nunique() > 1
-    series: dict[str, dict[str, tuple]] = {}
-    for _, r in rows.iterrows():
-        name = str(r["tier"]) if r["engine"] == "tts_core" else str(r["engine"])
-        series.setdefault(name + (f" @ {r['machine']}" if many else ""), {})[str(r["text"])] = (float(r["rtf"]), None, None)
+    series = _series_by_text(rows, lambda r: str(r["tier"]) if r["engine"] == "tts_core" else str(r["engine"]),
+                             lambda r: float(r["rtf"]))
     with _figure(width=9.0) as (fig, axes):
         _grouped_bars(axes[0], series, texts, fmt="{:.3f}")
         axes[0].set_ylabel("RTF (lower is faster)")
