@@ -16,7 +16,7 @@ def test_presets():
     assert not BASELINE.batch_sentences and not BASELINE.audio_cache and BASELINE.precision == "fp32"
     assert OPTIMIZED.inference_mode and OPTIMIZED.weight_cache and OPTIMIZED.warmup >= 1 and OPTIMIZED.batch_sentences
     assert ADVANCED.audio_cache and ADVANCED.batch_optimizer
-    assert set(ADVANCED.auto_fields) == {"precision", "compile", "decoder_tiling", "memory_pool", "streaming"}
+    assert set(ADVANCED.auto_fields) == {"precision", "compile", "fusion", "decoder_tiling", "memory_pool", "streaming"}
 
 
 @pytest.mark.parametrize("switch", SWITCH_NAMES)

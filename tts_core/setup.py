@@ -6,6 +6,7 @@ itself only runs the pipeline.
 
 from __future__ import annotations
 
+import copy
 import gc
 import logging
 import os
@@ -19,6 +20,7 @@ from tts_core.constants import cache_dir
 from tts_core.errors import ConfigError
 from tts_core.text import TextFrontend
 from tts_core.tiers import TierConfig
+from tts_core.tiers.fusion import apply_fusion
 from tts_core.tiers.precision import apply_compile, apply_precision, with_own_modules
 from tts_core.tiers.tiling import apply_tiling
 from tts_core.voices import LoadedVoice, load_voice
@@ -180,8 +182,17 @@ def build_parts(voice_name: str, device: str, tier: TierConfig, seed: int | None
         tier = tier.with_(**calibration["choices"])
     if tier.precision != "fp32":
         model = apply_precision(model, tier.precision)
-    if tier.decoder_tiling:
+    if tier.fusion and tier.precision == "int8":
+        log.warning("fusion skipped: it needs float convolution weights and precision is int8")
+        tier = tier.with_(fusion=False)
+    if tier.fusion:
+        model = apply_fusion(with_own_modules(model), tier.bucket_frames)
+    elif tier.decoder_tiling:
         model = apply_tiling(with_own_modules(model), tier.tile_samples)
+    elif tier.bucket_frames:
+        model = with_own_modules(model)
+        model.dec = copy.copy(model.dec)  # its own attributes, the same submodules and weights
+        model.dec.bucket_frames = tier.bucket_frames
     if tier.compile:
         model = apply_compile(with_own_modules(model))
 

@@ -1,6 +1,6 @@
 """Decide the advanced tier's "auto" switches by measurement on the device at hand.
 
-For each candidate (FP16, BF16, INT8, torch.compile, the buffer pool, streaming) the calibration renders
+For each candidate (FP16, BF16, INT8, torch.compile, decoder fusion and tiling, the buffer pool, streaming) the calibration renders
 a fixed set of sentences with noise zeroed, interleaving candidate and fp32 reference runs (A B A B) so
 machine drift cancels, checks the candidate's audio against the reference with the fidelity gate of its
 kind, and keeps it only if it passes and is at least `MIN_SPEEDUP` faster (streaming: if it cuts the time
@@ -28,11 +28,12 @@ from tts_core.machine import cpu_model
 from tts_core.render import Renderer, Scales
 from tts_core.tiers.config import AUTO, TierConfig
 from tts_core.tiers.precision import apply_compile, apply_precision, with_own_modules
+from tts_core.tiers.fusion import apply_fusion
 from tts_core.tiers.tiling import apply_tiling
 
 log = logging.getLogger("tts_core")
 
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2  # 2: decoder fusion joined the candidates
 MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median) to be worth its complexity...
 # ...and win every interleaved round pair, so a noisy machine cannot talk a switch in.
 MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third
@@ -155,7 +156,15 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
         m = _measure("compile", apply_compile(with_own_modules(model)), ref, batches, probe, device, reference_audio, sr)
         measurements["compile"] = m
         choices["compile"] = bool(m["pays"])
-    if tier.decoder_tiling == AUTO:
+    if tier.fusion == AUTO:
+        m = _measure("fusion", apply_fusion(with_own_modules(model)), ref, batches, probe, device, reference_audio, sr)
+        measurements["fusion"] = m
+        choices["fusion"] = bool(m["pays"]) and choices.get("precision") != "int8"
+    if tier.decoder_tiling == AUTO and choices.get("fusion"):
+        measurements["decoder_tiling"] = {"pays": False, "note": "not measured: the fused decoder replaces the "
+                                                                 "modules tiling wraps"}
+        choices["decoder_tiling"] = False
+    elif tier.decoder_tiling == AUTO:
         m = _measure("decoder_tiling", apply_tiling(with_own_modules(model), tier.tile_samples), ref, batches, probe,
                      device, reference_audio, sr)
         measurements["decoder_tiling"] = m

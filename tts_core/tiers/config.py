@@ -48,6 +48,8 @@ class TierConfig:
     # numerics and graphs
     precision: str = "fp32"  # fp32, fp16, bf16, int8 (duration predictor always fp32), or "auto"
     compile: bool | str = False  # torch.compile the flow and decoder; "auto" = keep only if it pays
+    fusion: bool | str = False  # decoder in channels-last layout, prepacked oneDNN weights, fused epilogues (exact)
+    bucket_frames: int = 0  # decoder: pad frame counts to a multiple of this, so shapes repeat (0 = off)
     decoder_tiling: bool | str = False  # run the full-rate decoder stage in cache-sized time tiles (exact)
     tile_samples: int = 16384  # tile length in output samples
 
@@ -77,12 +79,19 @@ class TierConfig:
             raise bad_field(owner, "max_batch", self.max_batch, "an integer >= 1")
         if self.precision not in PRECISIONS + (AUTO,):
             raise bad_field(owner, "precision", self.precision, f"one of {', '.join(PRECISIONS + (AUTO,))}")
+        if self.bucket_frames < 0:
+            raise bad_field(owner, "bucket_frames", self.bucket_frames, "an integer >= 0 (0 = exact lengths)")
         if self.tile_samples < 1024:
             raise bad_field(owner, "tile_samples", self.tile_samples, "an integer >= 1024")
-        for name in ("memory_pool", "compile", "decoder_tiling", "streaming"):
+        for name in ("memory_pool", "compile", "fusion", "decoder_tiling", "streaming"):
             value = getattr(self, name)
             if not isinstance(value, bool) and value != AUTO:
                 raise bad_field(owner, name, value, "true, false or 'auto'")
+        if self.fusion is True and self.decoder_tiling is True:
+            raise bad_field(owner, "decoder_tiling", True, "false (or 'auto') when `fusion` is true: the fused "
+                            "decoder replaces the modules tiling wraps")
+        if self.fusion is True and self.precision == "int8":
+            raise bad_field(owner, "fusion", True, "false when `precision` is int8 (fusion needs float conv weights)")
         for name in ("first_chunk_frames", "chunk_frames"):
             if getattr(self, name) < 1:
                 raise bad_field(owner, name, getattr(self, name), "an integer >= 1")

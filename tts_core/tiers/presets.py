@@ -27,6 +27,8 @@ ADVANCED = OPTIMIZED.with_(
     batch_optimizer=True,
     precision=AUTO,
     compile=AUTO,
+    fusion=AUTO,
+    bucket_frames=32,  # only with fusion; see FusedDecoder (oneDNN builds its kernels once per shape)
     decoder_tiling=AUTO,
     memory_pool=AUTO,
     streaming=AUTO,
@@ -50,6 +52,8 @@ SWITCHES: dict[str, dict[str, object]] = {
     "bf16": {"precision": "bf16"},
     "int8": {"precision": "int8"},
     "compile": {"compile": True},
+    "fusion": {"fusion": True},
+    "bucketing": {"bucket_frames": 32},
     "tiling": {"decoder_tiling": True},
     "streaming": {"streaming": True},
     "workers": {"workers": 2},

@@ -7,6 +7,8 @@ the zero padding it would see alone. Without a mask (one item) nothing extra run
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -61,6 +63,7 @@ class Generator(nn.Module):
         super().__init__()
         c = config
         self.upsample_rates = c.upsample_rates
+        self.hop = math.prod(c.upsample_rates)
         self.num_kernels = len(c.resblock_kernel_sizes)
         ch = c.upsample_initial_channel
         self.conv_pre = nn.Conv1d(c.inter_channels, ch, 7, padding=3)
@@ -72,9 +75,18 @@ class Generator(nn.Module):
             for k_res, d in zip(c.resblock_kernel_sizes, c.resblock_dilation_sizes):
                 self.resblocks.append(resblock(ch // 2 ** (i + 1), k_res, d))
         self.conv_post = nn.Conv1d(ch // 2 ** len(self.ups), 1, 7, padding=3, bias=False)
+        self.bucket_frames = 0  # > 1: unmasked inputs are padded to a multiple of it and run masked
 
     def forward(self, z: Tensor, y_mask: Tensor | None = None) -> Tensor:
-        """z: (B, C, F); y_mask: (B, 1, F) or None for a single unpadded item. Returns audio (B, 1, F*hop) in [-1, 1]."""
+        """z: (B, C, F); y_mask: (B, 1, F) or None for a single unpadded item. Returns audio (B, 1, F*hop) in [-1, 1].
+
+        With `bucket_frames`, an unmasked input is padded up to a multiple of it and runs with a mask (the
+        same audio), so the convolutions see few distinct shapes (kernels are built per shape)."""
+        frames = z.shape[-1]
+        if y_mask is None and self.bucket_frames > 1 and frames % self.bucket_frames:
+            pad = self.bucket_frames - frames % self.bucket_frames
+            mask = F.pad(torch.ones_like(z[:, :1]), (0, pad))  # (B, 1, F')
+            return self.forward(F.pad(z, (0, pad)), mask)[..., : frames * self.hop]
         mask = y_mask
         x = self.conv_pre(_masked(z, mask))  # (B, upsample_initial_channel, F)
         for i, (up, rate) in enumerate(zip(self.ups, self.upsample_rates)):
