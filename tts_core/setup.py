@@ -189,6 +189,8 @@ def build_parts(voice_name: str, device: str, tier: TierConfig, seed: int | None
         model = apply_fusion(with_own_modules(model), tier.bucket_frames)
     elif tier.decoder_tiling:
         model = apply_tiling(with_own_modules(model), tier.tile_samples)
+        if tier.bucket_frames:
+            not_applicable.append("bucket_frames (the tiled decoder runs exact lengths)")
     elif tier.bucket_frames:
         model = with_own_modules(model)
         model.dec = copy.copy(model.dec)  # its own attributes, the same submodules and weights

@@ -1,11 +1,12 @@
 """Decide the advanced tier's "auto" switches by measurement on the device at hand.
 
-For each candidate (FP16, BF16, INT8, torch.compile, decoder fusion and tiling, the buffer pool, streaming) the calibration renders
-a fixed set of sentences with noise zeroed, interleaving candidate and fp32 reference runs (A B A B) so
-machine drift cancels, checks the candidate's audio against the reference with the fidelity gate of its
-kind, and keeps it only if it passes and is at least `MIN_SPEEDUP` faster (streaming: if it cuts the time
-to first audio). The choice and every figure behind it are stored as JSON under the cache directory,
-keyed by voice weights, device, CPU, torch version and threads, and reported by `Engine.stats()`.
+For each candidate (FP16, BF16, INT8, torch.compile, the fused decoder, decoder tiling, the buffer pool,
+streaming) the calibration renders a fixed set of sentences with noise zeroed, interleaving candidate and
+fp32 reference runs (A B A B) so machine drift cancels, checks the candidate's audio against the reference
+with the fidelity gate of its kind, and keeps it only if it passes and is at least `MIN_SPEEDUP` faster
+(streaming: if it cuts the time to first audio). The choice and every figure behind it are stored as JSON
+under the cache directory, keyed by voice weights, device, CPU, torch version and threads, and reported by
+`Engine.stats()`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from tts_core.fidelity import compare, gate_for
 from tts_core.machine import cpu_model
 from tts_core.render import Renderer, Scales
 from tts_core.tiers.config import AUTO, TierConfig
-from tts_core.tiers.precision import apply_compile, apply_precision, with_own_modules
 from tts_core.tiers.fusion import apply_fusion
+from tts_core.tiers.precision import apply_compile, apply_precision, with_own_modules
 from tts_core.tiers.tiling import apply_tiling
 
 log = logging.getLogger("tts_core")

@@ -85,7 +85,11 @@ def _prepack(c: _Conv, typical_input: list[int]) -> _Conv:
 
 
 class FusedDecoder(nn.Module):
-    """Wraps a HiFi-GAN `Generator` (built from its weights, which stay untouched) and runs it fused."""
+    """Wraps a HiFi-GAN `Generator` (built from its weights, which stay untouched) and runs it fused.
+
+    `fused_ops` None = oneDNN's fused ops where `onednn_fusion_available`, else channels-last `conv2d`.
+    Build it on the device it will run on: the reordered weights (a copy, about the decoder's size) are
+    plain attributes, which `.to()` does not move."""
 
     def __init__(self, dec: nn.Module, fused_ops: bool | None = None, bucket_frames: int = 0) -> None:
         super().__init__()
