@@ -27,14 +27,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.measure.session import clear
 from bench.stats import bootstrap_speedup
 
 log = logging.getLogger("bench")
 
-ADAPTERS = {
-    "tts_core": "bench.engines.tts_core_engine.TTSCoreEngine",
-    "piper-onnxruntime": "bench.engines.piper_onnx.PiperOnnxEngine",
-}
+ENGINE_CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "engine"  # the sweep's engine group
 WARMUP_TEXT = "A warm-up sentence that none of the paragraphs contains."
 
 _ADJ = ("silver", "narrow", "gentle", "bright", "brave", "old", "young", "distant", "curious", "patient", "quiet",
@@ -63,15 +61,25 @@ def corpus(paragraphs: int, chars: int, seed: int = 0) -> list[str]:
     return out
 
 
+def engine_names() -> list[str]:
+    """The engines of the sweep's `engine` config group."""
+    return sorted(p.stem for p in ENGINE_CONFIGS.glob("*.yaml"))
+
+
 def _adapter(engine: str) -> Any:
-    if engine not in ADAPTERS:
-        raise SystemExit(f"error: unknown engine {engine!r}; expected one of {', '.join(ADAPTERS)}")
-    module, _, cls = ADAPTERS[engine].rpartition(".")
-    adapter_cls = getattr(__import__(module, fromlist=[cls]), cls)
-    reason = adapter_cls.available() if hasattr(adapter_cls, "available") else None
+    """The adapter `configs/engine/<engine>.yaml` names, built as the sweep builds it."""
+    if engine not in engine_names():
+        raise SystemExit(f"error: unknown engine {engine!r}; expected one of {', '.join(engine_names())}")
+    from hydra.utils import get_class, instantiate
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.load(ENGINE_CONFIGS / f"{engine}.yaml")
+    node.pop("defaults", None)
+    available = getattr(get_class(node["_target_"]), "available", None)
+    reason = available() if callable(available) else None
     if reason:
         raise SystemExit(f"error: {engine}: {reason}")
-    return adapter_cls()
+    return instantiate(node, _convert_="all")
 
 
 def _parse_contenders(spec: str) -> list[tuple[str, str]]:
@@ -104,8 +112,7 @@ def head_to_head(contenders: list[tuple[str, str]], model: str, rounds: int, par
         for name in names if r % 2 == 0 else names[::-1]:
             text = paragraphs[names.index(name) * rounds + r]
             adapter = engines[name]
-            if hasattr(adapter, "clear_cache"):
-                adapter.clear_cache()
+            clear(adapter)
             t0 = time.perf_counter()
             audio = adapter.synthesize(text)
             wall = time.perf_counter() - t0
@@ -132,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--contenders", default="tts_core:baseline,tts_core:advanced",
                         help="comma-separated ENGINE:TIER, the first is the reference (default: %(default)s); "
-                             f"engines: {', '.join(ADAPTERS)}")
+                             f"engines: {', '.join(engine_names())}")
     parser.add_argument("--model", default="joe-medium", help="voice (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="paragraphs per contender (default: %(default)s)")
     parser.add_argument("--chars", type=int, default=2000, help="characters per paragraph (default: %(default)s)")

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tts_core.vits.decoder import bucket_padding
+
 LRELU_SLOPE = 0.1
 POST_SLOPE = 0.01  # the leaky ReLU before conv_post uses PyTorch's default slope, as in VITS
 
@@ -98,32 +100,24 @@ class FusedDecoder(nn.Module):
         p = next(dec.parameters())
         self.dtype = p.dtype
         self.fused_ops = onednn_fusion_available(p.device, p.dtype) if fused_ops is None else fused_ops
-        self.n = dec.num_kernels
+        n = dec.num_kernels
         self.resblock_kind = "2" if hasattr(dec.resblocks[0], "convs") else "1"
-        scale = 1.0 / self.n
-        self.rates = [int(r) for r in dec.upsample_rates]
-        self.hop = math.prod(self.rates)
-        rates = [1] + self.rates
-        # typical input lengths per stage (a 256-frame chunk), used only to choose the prepacked layout
-        length, lengths = 256, []
-        for r in rates:
-            length *= r
-            lengths.append(length)
+        scale = 1.0 / n  # the resblock mean, folded into the layer after each stage
 
         def pack(conv: nn.Module, stage: int, scale: float = 1.0) -> _Conv:
             c = _as_2d(conv, scale)
             if not self.fused_ops:
                 return c
-            in_len = lengths[stage] // (rates[stage] if c.transposed else 1)
-            in_ch = conv.in_channels
-            return _prepack(c, [1, in_ch, 1, in_len])
+            # the layout is chosen for a typical input, a 256-frame chunk at this layer's input rate
+            in_len = 256 * math.prod(dec.upsample_rates[: stage - 1 if c.transposed else stage])
+            return _prepack(c, [1, conv.in_channels, 1, in_len])
 
         self.conv_pre = pack(dec.conv_pre, 0)
         self.ups = [pack(up, i + 1, 1.0 if i == 0 else scale) for i, up in enumerate(dec.ups)]
         self.blocks: list[list[list[_Conv]]] = []  # [stage][block][conv], in the order they run
         for i in range(len(dec.ups)):
             stage = []
-            for block in dec.resblocks[i * self.n : (i + 1) * self.n]:
+            for block in dec.resblocks[i * n : (i + 1) * n]:
                 if self.resblock_kind == "2":
                     convs = [pack(c, i + 1) for c in block.convs]
                 else:
@@ -212,19 +206,19 @@ class FusedDecoder(nn.Module):
         if y_mask is not None:
             return self.dec(z, y_mask)
         frames = z.shape[-1]
-        valid: int | None = None
-        if self.bucket_frames > 1 and frames % self.bucket_frames:
-            valid = frames
-            z = F.pad(z, (0, self.bucket_frames - frames % self.bucket_frames))  # (B, C, F')
+        pad = bucket_padding(frames, self.bucket_frames)
+        valid = frames if pad else None  # length of the real signal at the current layer's rate
+        if pad:
+            z = F.pad(z, (0, pad))  # (B, C, F')
         x = z.to(self.dtype).unsqueeze(2).contiguous(memory_format=torch.channels_last)  # (B, C, 1, F')
         x = self._conv(self.conv_pre, x, valid, LRELU_SLOPE)  # only ever used through this activation
         last = len(self.ups) - 1
-        for i, (up, rate) in enumerate(zip(self.ups, self.rates)):
+        for i, (up, rate) in enumerate(zip(self.ups, self.dec.upsample_rates)):
             valid = None if valid is None else valid * rate
             x = self._conv(up, x, valid)  # (B, C/2, 1, F'*rate)
             x = self._stage(i, x, POST_SLOPE if i == last else LRELU_SLOPE, valid)
         y = self._conv(self.conv_post, x, None, tanh=True)  # (B, 1, 1, S')
-        return y[..., : frames * self.hop].squeeze(2).contiguous()  # (B, 1, S)
+        return y[..., : frames * self.dec.hop].squeeze(2).contiguous()  # (B, 1, S)
 
 
 def apply_fusion(model: nn.Module, bucket_frames: int = 0) -> nn.Module:

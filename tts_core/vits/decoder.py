@@ -18,6 +18,11 @@ from .config import VitsConfig
 LRELU_SLOPE = 0.1
 
 
+def bucket_padding(frames: int, bucket: int) -> int:
+    """Frames to append so `frames` becomes a multiple of `bucket` (0 when bucketing is off or not needed)."""
+    return (-frames) % bucket if bucket > 1 else 0
+
+
 def _masked(x: Tensor, mask: Tensor | None) -> Tensor:
     return x if mask is None else x * mask
 
@@ -83,8 +88,8 @@ class Generator(nn.Module):
         With `bucket_frames`, an unmasked input is padded up to a multiple of it and runs with a mask (the
         same audio), so the convolutions see few distinct shapes (kernels are built per shape)."""
         frames = z.shape[-1]
-        if y_mask is None and self.bucket_frames > 1 and frames % self.bucket_frames:
-            pad = self.bucket_frames - frames % self.bucket_frames
+        pad = bucket_padding(frames, self.bucket_frames)
+        if y_mask is None and pad:
             mask = F.pad(torch.ones_like(z[:, :1]), (0, pad))  # (B, 1, F')
             return self.forward(F.pad(z, (0, pad)), mask)[..., : frames * self.hop]
         mask = y_mask
