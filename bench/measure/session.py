@@ -21,7 +21,7 @@ from bench.env import collect_env
 from bench.measure import compute, fidelity
 from bench.measure.memory import max_rss_mb, memory_pass
 from bench.measure.timing import RoundResult, run_round, steady_state, sync
-from bench.schema import ResultRow
+from bench.results.schema import ResultRow
 from bench.spec import MeasureSpec
 from bench.stats import summarize
 from bench.texts import split_sentences

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.schema import ResultRow
+from bench.results.schema import ResultRow
 
 SAMPLE_RATE = 22_050
 TEXTS = {"short": (40, 2.1), "medium": (180, 9.4), "long": (900, 46.0)}  # name: (chars, audio seconds)

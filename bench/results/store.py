@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from bench.schema import ResultRow
+from bench.results.schema import ResultRow
 
 log = logging.getLogger(__name__)
 

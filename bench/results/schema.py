@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: paired rounds (speedup = geometric mean of per-round ratios), contenders, verdicts
 STATUSES = ("ok", "failed", "skipped")
 
 
@@ -34,10 +34,10 @@ class ResultRow:
     device: str = ""  # torch device string actually used
     threads: int | None = None
     model: str = ""  # joe-medium, tiny
-    text: str = ""  # short, medium, long, file:<name>
-    text_chars: int | None = None
+    text: str = ""  # the text class: short, medium, long, file:<name>; "all" for a contender's pooled row
+    text_chars: int | None = None  # median characters per round
     workload: str = ""  # single, batch, stream, repeated
-    cached: bool | None = None  # repeated workload: True for the cache-hit figures, False for the cold ones
+    cached: bool | None = None  # repeated workload: True for the warm (cache-hit) rounds, False for fresh text
 
     # time
     load_s: float | None = None  # cold Engine.load in the fresh process
@@ -49,15 +49,31 @@ class ResultRow:
     latency_p50_s: float | None = None
     latency_p90_s: float | None = None
     latency_p99_s: float | None = None
-    latencies_s: list[float] = field(default_factory=list)  # every steady-state round
+    latencies_s: list[float] = field(default_factory=list)  # every round, in round order
+    rtfs: list[float] = field(default_factory=list)  # wall / audio seconds of every round, in round order
     noisy: bool | None = None  # latency_cv > 0.10
 
-    # speedup against the baseline tier (same engine, hardware, model, text, workload, cached)
-    compare: str | None = None  # separate (baseline from its own process or the store) or interleaved (A B A B in one child)
-    baseline_config_id: str | None = None
-    speedup: float | None = None  # ratio of medians: baseline latency / this latency
-    speedup_ci_low: float | None = None  # 95% bootstrap confidence interval
+    # the comparison this row belongs to: every contender of a group spoke the same fresh texts, one worker
+    # process each, in an order rotating every round (see bench/measure/rounds.py)
+    contender: str = ""  # engine:tier@hardware
+    group_id: str = ""  # the comparison group (same texts, same rounds)
+    reference: str | None = None  # the contender this row is compared with (its engine's baseline, or a tier's reference)
+    stop_reason: str | None = None  # why the rounds stopped: interval within target, time budget, max rounds
+
+    # speedup against `reference`: geometric mean of per-round ratios (reference RTF / this RTF, same text,
+    # same round), 95% bootstrap interval over rounds (bench/results/stats.py)
+    speedup: float | None = None
+    speedup_ci_low: float | None = None
     speedup_ci_high: float | None = None
+    speedup_pairs: int | None = None
+    paired_ratios: list[float] = field(default_factory=list)
+    ttfa_speedup: float | None = None  # the same statistic on time to first audio
+    ttfa_speedup_ci_low: float | None = None
+    ttfa_speedup_ci_high: float | None = None
+    verdict: str | None = None  # pays / costs / no measurable difference / identical here / not exercised ...
+    verdict_metric: str | None = None  # throughput, ttfa, load, or None when no verdict is given
+    switch_diff: dict[str, Any] = field(default_factory=dict)  # resolved switches that differ from the reference
+    comparisons: list[dict[str, Any]] = field(default_factory=list)  # further paired figures (vs peers, ...)
 
     # throughput
     audio_s: float | None = None  # audio seconds produced by one round
@@ -84,9 +100,10 @@ class ResultRow:
     mprof_file: str | None = None  # path of the memory_profiler timeline (.dat)
 
     # compute
-    flops_per_audio_s: float | None = None
-    achieved_gflops: float | None = None
-    peak_gflops: float | None = None  # this machine's measured fp32 matmul peak
+    flops_per_audio_s: float | None = None  # the model's FLOPs (eager fp32 reference), the same for every tier
+    achieved_gflops: float | None = None  # flops_per_audio_s / rtf
+    peak_gflops: float | None = None  # this machine's measured matmul peak for the row's precision
+    precision: str | None = None  # fp32, fp16, bf16, int8: the roofline peak it is plotted against
 
     # fidelity against the fp32 baseline, noise zeroed
     fid_frames_equal: bool | None = None
@@ -98,6 +115,7 @@ class ResultRow:
     fid_silence_floor_db: float | None = None  # candidate's floor minus reference's floor
     fid_gate: str | None = None  # exact, half, int8
     fid_pass: bool | None = None
+    fid_reference: str | None = None  # the contender whose noise-free audio this row was compared with
 
     # a short audio sample (the report embeds it) and free-form extras
     sample_wav: str | None = None
