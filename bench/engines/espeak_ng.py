@@ -68,6 +68,12 @@ class EspeakNgEngine:
         return None
 
     @classmethod
+    def models(cls) -> tuple[str, ...]:
+        """The voices it stands beside as a speed reference: the real voice only (beside the random `tiny`
+        voice a formant synthesizer's figures mean nothing)."""
+        return ("joe-medium",)
+
+    @classmethod
     def check_tier(cls, tier: str) -> None:
         if ALIASES.get(tier, tier) not in TIERS:
             raise ValueError(f"`tier.name` = {tier!r} is not an espeak-ng variant; expected one of "

@@ -4,7 +4,8 @@ Audio is a tone whose length follows the text (15 characters per second); a call
 audio's duration, divided by a per-tier speedup, so comparisons have something to find. `misbehave`
 maps a tier name (or the switch of an ablation: `sig` for tier `baseline+sig`) to what that tier does
 on synthesis: raise, exit, sigkill (itself), hang, oom (eat memory until killed) or fidelity (audio
-that fails the gate).
+that fails the gate). An ablation's resolved tier differs from its reference by its switch, except the
+switch `noop`, which resolves to the reference itself (for testing "identical here").
 """
 
 from __future__ import annotations
@@ -123,12 +124,23 @@ class FakeEngine:
         total = time.perf_counter() - t0
         return {"frontend": 0.05 * total, "encoder": 0.1 * total, "flow": 0.25 * total, "decoder": 0.6 * total}
 
+    def resolved_tier(self) -> dict[str, Any]:
+        """The tier as switches: an ablation adds (`+X`: X true) or removes (`-X`: X false) its switch, except
+        `noop`, which changes nothing."""
+        out: dict[str, Any] = {"name": self.tier, "speedup": self._speedup()}
+        for sep in ("+", "-"):
+            head, found, switch = self.tier.partition(sep)
+            if found and switch and switch != "noop":
+                out[switch] = sep == "+"
+                break
+        return out
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "device": self.device,
             "threads": 1,
-            "tier": {"name": self.tier},
+            "tier": self.resolved_tier(),
             "tier_name": self.tier,
             "fidelity_gate": "exact",
             "uses_torch": False,

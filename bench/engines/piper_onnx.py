@@ -73,6 +73,11 @@ class PiperOnnxEngine:
         return None
 
     @classmethod
+    def models(cls) -> tuple[str, ...]:
+        """The voices this peer can speak (the harness skips it for any other `model.name`)."""
+        return MODELS
+
+    @classmethod
     def check_tier(cls, tier: str) -> None:
         """Raise ValueError naming `tier.name` and the allowed values if `tier` is not a Piper variant."""
         if _canonical_tier(tier) not in TIERS:

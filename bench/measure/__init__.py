@@ -1,2 +1,3 @@
-"""What is measured in the child process, one pass per module: timing (`timing`), memory (`memory`),
-compute (`compute`), fidelity (`fidelity`); `session` runs the passes in order and builds the rows."""
+"""What is measured and how figures become rows: `timing` (one round, in the worker), `rounds` (paired rounds in
+rotating order with sequential stopping, in the parent), `memory` (mprof timelines), `compute` (FLOPs, peaks),
+`fidelity` (the gate), `ablation` (references, switch differences, where a switch shows), `rows` (the rows)."""

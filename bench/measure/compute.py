@@ -1,5 +1,10 @@
-"""Compute figures: model FLOPs counted by torch's FlopCounterMode, and this machine's fp32 matmul
-peak (measured once per sweep and cached in the run folder, per device and thread count)."""
+"""Compute figures: the model's FLOPs, counted once per text on the eager fp32 reference (so every tier of one
+engine has the same FLOPs and its achieved GFLOP/s compare), and this machine's matmul peaks per precision,
+measured once per machine in a quiet worker and cached.
+
+A fused or quantized kernel does the same model work; PyTorch's FLOP counter has no formula for oneDNN's
+fused ops (`mkldnn._convolution_pointwise`), which is why tiers are never counted themselves.
+"""
 
 from __future__ import annotations
 
@@ -10,34 +15,40 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-PEAK_FILE = "peak_gflops.json"
+PEAKS_FILE = "peaks.json"
+# module attribute of the VITS model -> the stage `profile_stages` reports it under
+STAGE_OF_MODULE = {"enc_p": "encoder", "dp": "encoder", "flow": "flow", "dec": "decoder"}
 
 
-def count_flops(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Floating-point operations torch counted while `fn` ran (2 per multiply-add), and `fn`'s result."""
+def count_stage_flops(fn: Callable[[], Any]) -> tuple[dict[str, Any], Any]:
+    """FLOPs torch counted while `fn` ran (2 per multiply-add): `{"flops": total, "stage_flops": {stage: n}}`,
+    and `fn`'s result. Stages are found by the module path (`...enc_p`, `...dp`, `...flow`, `...dec`)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with counter:
         result = fn()
-    return float(counter.get_total_flops()), result
+    stages: dict[str, float] = {}
+    for module, ops in counter.get_flop_counts().items():
+        leaf = str(module).split(".")[-1]
+        if leaf in STAGE_OF_MODULE and str(module).count(".") == 1:  # top-level submodules only
+            stage = STAGE_OF_MODULE[leaf]
+            stages[stage] = stages.get(stage, 0.0) + float(sum(ops.values()))
+    return {"flops": float(counter.get_total_flops()), "stage_flops": stages}, result
 
 
-def measure_peak_gflops(device: str, seconds: float = 1.0, n: int = 1024) -> float:
-    """Achieved GFLOP/s of an n x n fp32 matmul on `device` with the current torch threads."""
+def _matmul_gflops(device: str, dtype: Any, seconds: float, n: int) -> float:
     import torch
 
-    if device.startswith("cuda"):
-        n = 4096
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-    for _ in range(3):
-        torch.mm(a, b)
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
 
     def sync() -> None:
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
+    for _ in range(3):
+        torch.mm(a, b)
     sync()
     iters, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
@@ -47,16 +58,46 @@ def measure_peak_gflops(device: str, seconds: float = 1.0, n: int = 1024) -> flo
     return 2.0 * n**3 * iters / (time.perf_counter() - t0) / 1e9
 
 
-def peak_gflops(run_dir: Path, host: str, device: str, threads: int) -> float:
-    """The cached peak for (host, device, threads) in `run_dir`, measured on first use."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path, key = run_dir / PEAK_FILE, f"{host}|{device}|{threads}"
-    with open(run_dir / f"{PEAK_FILE}.lock", "w") as lock:
+def matmul_peaks(device: str, seconds: float = 0.5) -> dict[str, float]:
+    """Achieved matmul GFLOP/s per precision on `device` with this process's threads: fp32 (TF32 off) and bf16
+    everywhere; on CUDA also tf32 and fp16 (tensor cores). Flags are restored afterwards."""
+    import torch
+
+    cuda = device.startswith("cuda")
+    n = 4096 if cuda else 1024
+    saved = torch.backends.cuda.matmul.allow_tf32
+    peaks: dict[str, float] = {}
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        peaks["fp32"] = _matmul_gflops(device, torch.float32, seconds, n)
+        if cuda:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            peaks["tf32"] = _matmul_gflops(device, torch.float32, seconds, n)
+            torch.backends.cuda.matmul.allow_tf32 = False
+            peaks["fp16"] = _matmul_gflops(device, torch.float16, seconds, n)
+        peaks["bf16"] = _matmul_gflops(device, torch.bfloat16, seconds, n)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved
+    return peaks
+
+
+def peak_key(host: str, cpu: str, device: str, threads: int, torch_version: str) -> str:
+    return f"{host}|{cpu}|{device}|{threads}|{torch_version}"
+
+
+def cached_peaks(cache_dir: Path, key: str, measure: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """The peaks stored under `key` in `cache_dir/peaks.json`, or `measure()` them once and store them."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / PEAKS_FILE
+    with open(cache_dir / f"{PEAKS_FILE}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        cache = json.loads(path.read_text()) if path.exists() else {}
+        try:
+            cache = json.loads(path.read_text()) if path.exists() else {}
+        except ValueError:
+            cache = {}
         if key not in cache:
-            cache[key] = measure_peak_gflops(device)
+            cache[key] = measure()
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
             os.replace(tmp, path)
-        return float(cache[key])
+        return {k: float(v) for k, v in cache[key].items()}

@@ -1,15 +1,18 @@
-"""The timing pass: one round per workload, and a steady state that runs until both a minimum number
-of rounds and a minimum duration are met. CUDA is synchronized before every clock read."""
+"""One timed round of a workload, run inside a contender's worker: `stream` (time to first audio, gaps
+between chunks, underruns, total), `single`, `batch` or `repeated`. CUDA is synchronized before every
+clock read."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from tts_core.audio import Audio
 
 from bench.engines.base import BenchEngine
+
+ZERO_NOISE = {"noise_scale": 0.0, "noise_w": 0.0}  # deterministic output, for the fidelity gate
 from bench.texts import split_sentences
 
 
@@ -34,6 +37,12 @@ class RoundResult:
     @property
     def audio_s(self) -> float:
         return self.audio.duration
+
+    def figures(self) -> dict[str, Any]:
+        """The round's figures without its audio (what crosses the worker's pipe): seconds, and RTF."""
+        return {"latency_s": self.latency_s, "audio_s": self.audio_s,
+                "rtf": self.latency_s / self.audio_s if self.audio_s > 0 else None,
+                "ttfa_s": self.ttfa_s, "chunk_gaps_s": list(self.chunk_gaps_s), "underruns": self.underruns}
 
 
 def stream_figures(arrivals_s: list[float], durations_s: list[float]) -> tuple[list[float], int]:
@@ -74,24 +83,3 @@ def run_round(engine: BenchEngine, workload: dict, text: str, device: str, **sca
         audio = Audio.concat(chunks, engine.sample_rate)
         return RoundResult(latency, audio, arrivals[0] if arrivals else None, gaps, underruns)
     raise ValueError(f"`workload.name` = {name!r} is not a workload; expected single, batch, stream or repeated.")
-
-
-def steady_state(
-    one_round: Callable[[], RoundResult],
-    *,
-    min_rounds: int,
-    min_duration_s: float,
-    max_rounds: int,
-    before_round: Optional[Callable[[], None]] = None,
-) -> list[RoundResult]:
-    """Rounds until at least `min_rounds` ran and `min_duration_s` of timed work passed (at most `max_rounds`).
-    `before_round` (clearing a cache, say) runs outside the timed region."""
-    results: list[RoundResult] = []
-    spent = 0.0
-    while len(results) < max_rounds and (len(results) < min_rounds or spent < min_duration_s):
-        if before_round is not None:
-            before_round()
-        result = one_round()
-        results.append(result)
-        spent += result.latency_s
-    return results

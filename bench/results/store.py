@@ -39,21 +39,31 @@ def _finite(value: Any) -> Any:
 
 def encode_row(row: ResultRow) -> str:
     """One JSON line (with its newline) for `row`."""
-    return json.dumps(_finite(row.to_dict()), allow_nan=False, sort_keys=True, default=str) + "\n"
+    return encode_record(row.to_dict())
+
+
+def encode_record(record: dict[str, Any]) -> str:
+    """One strict JSON line (with its newline) for any JSON-able record."""
+    return json.dumps(_finite(record), allow_nan=False, sort_keys=True, default=str) + "\n"
 
 
 def append_rows(path: str | Path, rows: Iterable[ResultRow]) -> None:
-    """Append `rows` to the JSONL file at `path`, one locked write + fsync per row.
+    """Append `rows` to the JSONL file at `path` (see `append_records`)."""
+    append_records(path, (row.to_dict() for row in rows))
+
+
+def append_records(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
+    """Append `records` to the JSONL file at `path`, one locked write + fsync per record.
 
     If the file ends in a partial line (a writer killed mid-line), a newline is written first so the
-    new row starts on its own line; the reader then skips only the broken fragment.
+    new record starts on its own line; the reader then skips only the broken fragment.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        for row in rows:
-            data = encode_row(row).encode("utf-8")
+        for record in records:
+            data = encode_record(record).encode("utf-8")
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 size = os.fstat(fd).st_size
@@ -65,6 +75,26 @@ def append_rows(path: str | Path, rows: Iterable[ResultRow]) -> None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """Every JSON object of the JSONL file at `path` (none if it does not exist); broken lines are skipped."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out: list[dict[str, Any]] = []
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                log.warning("%s:%d: skipped an unreadable line (%s)", path, number, exc)
+                continue
+            if isinstance(record, dict):
+                out.append(record)
+    return out
 
 
 def read_rows(path: str | Path) -> list[ResultRow]:
@@ -106,7 +136,7 @@ def read_frame(paths: Iterable[str | Path] | str | Path, dedupe: bool = True) ->
 
 
 class ResultStore:
-    """The long-lived store (`results/store.jsonl`) that resume and stored baselines read, keyed by host + config."""
+    """The long-lived store (`results/store.jsonl`): every finished group's rows, for resume and history."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -117,14 +147,11 @@ class ResultStore:
         append_rows(self.path, rows)
         self._rows.extend(rows)
 
-    def find(self, host: str, config_id: str, code_version: str, statuses: tuple[str, ...] = FINISHED) -> ResultRow | None:
-        """The latest row of this configuration on this host and code, with one of `statuses`."""
-        for row in reversed(self._rows):
-            if (
-                row.host == host
-                and row.config_id == config_id
-                and row.code_version == code_version
-                and row.status in statuses
-            ):
-                return row
-        return None
+    def group(self, group_id: str) -> list[ResultRow]:
+        """The rows of the last finished measurement of comparison group `group_id` (its id holds the host,
+        the code version and every axis), or none. A group is stored whole, so its pairs stay together."""
+        rows = [row for row in self._rows if row.group_id == group_id]
+        if not rows:
+            return []
+        last_run = rows[-1].run_id
+        return [row for row in rows if row.run_id == last_run]

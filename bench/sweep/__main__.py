@@ -1,11 +1,11 @@
 """`python -m bench.sweep`: compose the configuration with Hydra, validate it, launch the measurements.
 
     python -m bench.sweep                          # every tier x short/medium/long on the hardware present
-    python -m bench.sweep +tier=advanced           # one tier, compared with the stored baseline
+    python -m bench.sweep +tier=advanced           # one tier, paired with a baseline in the same rounds
     python -m bench.sweep -m hardware=cpu-1t,cpu-all workload=single,stream
     python -m bench.sweep --fresh                  # measure again what the store already has
 
-See bench/USAGE.md. `--help` lists the groups and their options.
+See docs/measuring.md. `--help` lists the groups and their options.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from bench.config import BenchConfig, register_configs
-from bench.plan import RunPaths, check
-from bench.runner import run_sweep
-from bench.summary import report
+from bench.sweep.config import BenchConfig, register_configs
+from bench.sweep.plan import RunPaths, check
+from bench.sweep.run import run_sweep
+from bench.sweep.summary import report
 
 log = logging.getLogger("bench.sweep")
 register_configs()
@@ -36,7 +36,7 @@ def validate(cfg: DictConfig) -> BenchConfig:
     return bench_cfg
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="sweep")
+@hydra.main(version_base="1.3", config_path="../../configs", config_name="sweep")
 def main(cfg: DictConfig) -> None:
     bench_cfg = validate(cfg)
     hydra_cfg = HydraConfig.get()
@@ -49,7 +49,7 @@ def main(cfg: DictConfig) -> None:
 def _argv(argv: list[str]) -> list[str]:
     """`--fresh` is shorthand for `sweep.fresh=true`. A bad `sweep.run_id` is refused here, before Hydra
     creates its run folder from it."""
-    from bench.config import RUN_ID_HELP, RUN_ID_RE
+    from bench.sweep.config import RUN_ID_HELP, RUN_ID_RE
 
     for arg in argv:
         key, _, value = arg.lstrip("+").partition("=")

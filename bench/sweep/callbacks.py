@@ -10,7 +10,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from bench.summary import report
+from bench.sweep.summary import report
 
 log = logging.getLogger("bench.sweep")
 

@@ -18,11 +18,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from bench.errors import bad_field
-from bench.texts import BUILTIN_TEXTS, text_path
+from bench.texts import TEXT_CLASSES, text_path
 
-WORKLOADS = ("single", "batch", "stream", "repeated")
+WORKLOADS = ("stream", "single", "batch", "repeated")
 DEVICES = ("cpu", "cuda", "auto")
-COMPARE_MODES = ("separate", "interleaved")
 BASELINE_TIER = "baseline"
 
 
@@ -83,32 +82,38 @@ class ModelConfig:
 
 @dataclass
 class TextConfig:
-    """The text spoken: a built-in (`short`, `medium`, `long`) or `file` with `path`."""
+    """What the rounds speak. `short`, `medium`, `long`: fresh generated text of that class every round
+    (`bench/texts/generator.py`); `file` with `path`: a file of your own, its sentences spread over rounds.
+    With `workload=repeated` a class name means the built-in text of that name, spoken again every round."""
 
     name: str = MISSING
-    path: Optional[str] = None  # None: the built-in text `bench/texts/<name>.txt`
+    path: Optional[str] = None  # the file for `text=file`
+    sentences_per_round: int = 3  # text=file: sentences spoken per round
 
     def __post_init__(self) -> None:
-        if self.path is None and self.name not in BUILTIN_TEXTS:
-            raise bad_field("text", "name", self.name, f"{', '.join(BUILTIN_TEXTS)}, or file with `text.path`")
-        file = Path(self.path) if self.path is not None else text_path(self.name)
-        if not file.is_file():
-            raise bad_field("text", "path", str(file), "an existing UTF-8 text file")
+        if self.path is None and self.name not in TEXT_CLASSES:
+            raise bad_field("text", "name", self.name, f"{', '.join(TEXT_CLASSES)}, or file with `text.path`")
+        if self.path is not None and not Path(self.path).is_file():
+            raise bad_field("text", "path", self.path, "an existing UTF-8 text file")
+        if self.sentences_per_round < 1:
+            raise bad_field("text", "sentences_per_round", self.sentences_per_round, "a positive integer")
 
     @property
     def file(self) -> Path:
+        """The file spoken: the user's, or the built-in text of this name (repeated workload)."""
         return Path(self.path) if self.path is not None else text_path(self.name)
 
     @property
     def label(self) -> str:
-        """Name in result rows: the built-in's name, or `file:<file name>`."""
+        """Name in result rows: the class, or `file:<file name>`."""
         return self.name if self.path is None else f"file:{Path(self.path).name}"
 
 
 @dataclass
 class WorkloadConfig:
-    """What one round does: `single` synthesize, `batch` of the text's sentences, `stream`, or `repeated`
-    (the same text again, measured with the engine's cache cleared and with it warm, as separate rows)."""
+    """What one round does: `stream` (the default: time to first audio, chunk gaps and total time), `single`
+    synthesize, `batch` of the text's sentences, or `repeated`: the same built-in text every round with the
+    engine's caches kept (the warm-cache and cache-audit case, labelled `cached` in its rows)."""
 
     name: str = MISSING
     batch_size: int = 8  # batch: at most this many sentences per call
@@ -122,27 +127,30 @@ class WorkloadConfig:
 
 @dataclass
 class MeasureConfig:
-    """How hard each configuration is measured. Steady state runs until both minima are met."""
+    """How long a comparison runs. Rounds go on until every compared interval is within `target_half_width`
+    (after `min_rounds` per text class), or `budget_s` of rounds has passed, or `max_rounds` ran."""
 
-    min_rounds: int = 3
-    min_duration_s: float = 2.0
-    max_rounds: int = 200
-    stage_rounds: int = 1  # rounds of engine.profile_stages (median taken)
-    memory_interval_s: float = 0.005  # memory_profiler sampling period (>= 100 Hz)
+    min_rounds: int = 4  # per text class
+    max_rounds: int = 90  # all classes together
+    budget_s: float = 420.0  # wall seconds for the rounds of one comparison group
+    target_half_width: float = 0.05  # 0.05: stop when every 95% interval is within +-5%
     sample_wav_s: float = 8.0  # longest audio sample saved for the report
     fidelity: bool = True
     flops: bool = True
-    seed: int = 0
+    stages: bool = True
+    seed: int = 0  # engine seed and the text generator's seed
 
     def __post_init__(self) -> None:
-        if self.min_rounds < 1:
-            raise bad_field("measure", "min_rounds", self.min_rounds, "a positive integer")
+        if self.min_rounds < 2:
+            raise bad_field("measure", "min_rounds", self.min_rounds, "an integer >= 2 (an interval needs two pairs)")
         if self.max_rounds < self.min_rounds:
             raise bad_field("measure", "max_rounds", self.max_rounds, f">= measure.min_rounds ({self.min_rounds})")
-        if self.min_duration_s < 0:
-            raise bad_field("measure", "min_duration_s", self.min_duration_s, "seconds >= 0")
-        if not 0 < self.memory_interval_s <= 0.01:
-            raise bad_field("measure", "memory_interval_s", self.memory_interval_s, "0 < s <= 0.01 (>= 100 Hz)")
+        if self.budget_s <= 0:
+            raise bad_field("measure", "budget_s", self.budget_s, "seconds > 0")
+        if not 0 < self.target_half_width < 1:
+            raise bad_field("measure", "target_half_width", self.target_half_width, "a fraction in (0, 1), e.g. 0.05")
+        if self.sample_wav_s < 0:
+            raise bad_field("measure", "sample_wav_s", self.sample_wav_s, "seconds >= 0")
 
 
 RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
@@ -155,26 +163,25 @@ class SweepConfig:
 
     tiers: list[str] = field(default_factory=lambda: ["baseline", "optimized", "advanced"])
     texts: list[str] = field(default_factory=lambda: ["short", "medium", "long"])
+    peers: list[str] = field(default_factory=lambda: ["piper-onnxruntime", "espeak-ng"])  # engines in the same rounds
     run_id: str = MISSING
     results_dir: str = "results"
     reports_dir: str = "reports"
-    fresh: bool = False  # true: measure again configurations already in the store
-    compare: str = "separate"  # interleaved: baseline and candidate alternate rounds in one child
-    time_limit_s: float = 600.0  # per configuration; the child is killed past it
-    memory_limit_mb: float = 16384.0  # per configuration (RSS of the child); killed past it
+    fresh: bool = False  # true: measure again a comparison the store already has
+    time_limit_s: float = 600.0  # per worker call (a load, a round); the worker is killed past it
+    memory_limit_mb: float = 16384.0  # per worker (RSS of its process and children); killed past it
     report: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.run_id, str) and self.run_id != MISSING and not RUN_ID_RE.fullmatch(self.run_id):
             raise bad_field("sweep", "run_id", self.run_id, RUN_ID_HELP)
-        if self.compare not in COMPARE_MODES:
-            raise bad_field("sweep", "compare", self.compare, " or ".join(COMPARE_MODES))
         if self.time_limit_s <= 0:
             raise bad_field("sweep", "time_limit_s", self.time_limit_s, "seconds > 0")
         if self.memory_limit_mb <= 0:
             raise bad_field("sweep", "memory_limit_mb", self.memory_limit_mb, "megabytes > 0")
         for name in self.texts:
-            TextConfig(name=name)
+            if name not in TEXT_CLASSES:
+                raise bad_field("sweep", "texts", name, ", ".join(TEXT_CLASSES))
         if not self.tiers:
             raise bad_field("sweep", "tiers", self.tiers, "at least one tier name")
 

@@ -1,22 +1,30 @@
-"""From a validated `BenchConfig` to the ordered list of configurations to measure.
+"""From a validated `BenchConfig` to one comparison group: its contenders, text classes and identity.
 
-No tier chosen: the sweep's tiers (`sweep.tiers`); no text chosen: the sweep's texts (`sweep.texts`).
-Every candidate tier gets its baseline counterpart, measured first (resume finds it in the store
-when it was measured before on this machine and code).
+The tiers asked for (`+tier=X` or `sweep.tiers`) get their references added (`advanced-X` needs `advanced`,
+every tier needs the engine's `baseline`), so every comparison is paired within the same rounds; a stored
+baseline is never a reference. Peers (`sweep.peers`) join the same rounds, compared with our baseline.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from hydra.utils import get_class
+from omegaconf import OmegaConf
 
-from bench.config import BASELINE_TIER, BenchConfig, TextConfig
 from bench.env import code_version, host
-from bench.errors import BenchConfigError, bad_field
-from bench.spec import MeasureSpec
-from bench.texts import read_text
+from bench.errors import BenchConfigError
+from bench.measure import ablation
+from bench.measure.rows import Contender
+from bench.sweep.config import BASELINE_TIER, BenchConfig, TextConfig
+
+log = logging.getLogger("bench.sweep")
+ENGINE_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "engine"  # the sweep's engine group
 
 
 @dataclass(frozen=True)
@@ -26,12 +34,16 @@ class RunPaths:
     run_id: str
     run_dir: Path  # results/<run-id>: shared by all jobs of the sweep
     out_dir: Path  # this job's folder (run_dir itself for a single run)
-    store_file: Path  # results/store.jsonl: every row ever measured, for resume and stored baselines
-    cache_dir: Path  # results/.cache: fidelity references
+    store_file: Path  # results/store.jsonl: every finished group, for resume and history
+    cache_dir: Path  # results/.cache: machine peaks, partial rounds of unfinished groups
 
     @property
     def results_file(self) -> Path:
         return self.out_dir / "results.jsonl"
+
+    def rounds_file(self, group_id: str) -> Path:
+        """The rounds of an unfinished group: kept across runs, so a killed sweep resumes."""
+        return self.cache_dir / "rounds" / f"{group_id}.jsonl"
 
     @classmethod
     def under(cls, results_dir: Path, run_id: str, out_dir: Path | None = None) -> "RunPaths":
@@ -40,15 +52,38 @@ class RunPaths:
         return cls(run_id, run_dir, (out_dir or run_dir).resolve(), results_dir / "store.jsonl", results_dir / ".cache")
 
 
+@dataclass
+class Group:
+    """One comparison: contenders that speak the same texts in the same rounds."""
+
+    group_id: str
+    contenders: list[Contender]
+    classes: list[str]
+    text: dict[str, Any]  # how round texts are made: {"kind": "generated" | "file" | "repeated", ...}
+    workload: dict[str, Any]
+    model: str
+    code_version: str
+    host: str
+
+
 def tiers_of(cfg: BenchConfig) -> list[str]:
-    return [cfg.tier.name] if cfg.tier is not None else list(cfg.sweep.tiers)
+    """The tiers asked for, their references first (baseline, then e.g. advanced for advanced-X)."""
+    asked = [cfg.tier.name] if cfg.tier is not None else list(cfg.sweep.tiers)
+    out: list[str] = [BASELINE_TIER]
+    for tier in asked:
+        chain, t = [], tier
+        while t is not None and t not in out and t not in chain:
+            chain.append(t)
+            t = ablation.reference_tier(t)
+        out.extend(reversed(chain))
+    return list(dict.fromkeys(out))
 
 
 def texts_of(cfg: BenchConfig) -> list[TextConfig]:
     return [cfg.text] if cfg.text is not None else [TextConfig(name=name) for name in cfg.sweep.texts]
 
 
-def resolve_hardware(hardware: dict) -> dict:
+def resolve_hardware(hardware: dict[str, Any]) -> dict[str, Any]:
     """`auto` becomes what is present: `cuda` if torch sees a GPU, else `cpu-all`."""
     if hardware["device"] != "auto":
         return hardware
@@ -59,41 +94,87 @@ def resolve_hardware(hardware: dict) -> dict:
     return dict(hardware, name="cpu-all", device="cpu")
 
 
+def engine_dict(cfg: BenchConfig) -> dict[str, Any]:
+    engine = cfg.engine if isinstance(cfg.engine, dict) else asdict(cfg.engine)
+    return dict(engine)
+
+
+def peer_engine(name: str) -> dict[str, Any]:
+    """The engine config `configs/engine/<name>.yaml` holds, as the sweep would compose it."""
+    path = ENGINE_CONFIGS / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in ENGINE_CONFIGS.glob("*.yaml")))
+        raise BenchConfigError(f"`sweep.peers` names {name!r}, which is not an engine; expected some of {known}.")
+    node = OmegaConf.load(path)
+    node.pop("defaults", None)
+    return dict(OmegaConf.to_container(node, resolve=True))  # type: ignore[arg-type]
+
+
 def check(cfg: BenchConfig) -> None:
     """Checks that need more than one field or the engine; raises `BenchConfigError` naming the field."""
-    if cfg.sweep.compare == "interleaved" and cfg.workload.name == "repeated":
-        raise bad_field("sweep", "compare", "interleaved", "separate with workload=repeated (cached rows need their own process)")
     check_tier = getattr(get_class(engine_dict(cfg)["_target_"]), "check_tier", None)
     for tier in tiers_of(cfg) if check_tier is not None else []:
         try:
             check_tier(tier)
         except ValueError as exc:
             raise BenchConfigError(str(exc)) from None
+    for name in cfg.sweep.peers:
+        peer_engine(name)
+    if cfg.workload.name == "repeated" and cfg.text is not None and cfg.text.path is None and not cfg.text.file.is_file():
+        raise BenchConfigError(f"`text.name` = {cfg.text.name!r} has no built-in file for workload=repeated.")
 
 
-def engine_dict(cfg: BenchConfig) -> dict:
-    engine = cfg.engine if isinstance(cfg.engine, dict) else asdict(cfg.engine)
-    return dict(engine)
+def _unavailable(engine: dict[str, Any], model: str, device: str) -> str | None:
+    """Why an engine cannot take part here (no such device, extra not installed, voice it does not have), or None."""
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return "cuda not available on this machine"
+    cls = get_class(engine["_target_"])
+    available = getattr(cls, "available", None)
+    reason = available() if callable(available) else None
+    if reason:
+        return reason
+    models = getattr(cls, "models", None)
+    if callable(models) and model not in models():
+        return f"{engine['name']} has no voice {model!r} (it speaks {', '.join(models())})"
+    return None
 
 
-def build_plan(cfg: BenchConfig, paths: RunPaths) -> list[MeasureSpec]:
-    """The configurations of this sweep, baselines first, each as a `MeasureSpec` for a fresh child."""
-    tiers = tiers_of(cfg)
-    if cfg.sweep.compare == "separate" and BASELINE_TIER not in tiers:
-        tiers = [BASELINE_TIER, *tiers]
-    tiers = sorted(dict.fromkeys(tiers), key=lambda t: t != BASELINE_TIER)
+def contender_name(engine: str, tier: str, hardware: str) -> str:
+    return f"{engine}:{tier}@{hardware}"
+
+
+def build_group(cfg: BenchConfig) -> Group:
+    """The comparison `cfg` asks for."""
     hardware = resolve_hardware(asdict(cfg.hardware))
     engine = engine_dict(cfg)
+    model = cfg.model.name
+    contenders: list[Contender] = []
+    for tier in tiers_of(cfg):
+        ref = ablation.reference_tier(tier)
+        contenders.append(Contender(
+            name=contender_name(engine["name"], tier, hardware["name"]), engine=engine, tier=tier, hardware=hardware,
+            reference=contender_name(engine["name"], ref, hardware["name"]) if ref else None,
+            skipped=_unavailable(engine, model, hardware["device"])))
+    base = contenders[0].name
+    if engine["name"] == ablation.OUR_ENGINE:
+        for name in cfg.sweep.peers:
+            peer = peer_engine(name)
+            contenders.append(Contender(name=contender_name(name, "default", hardware["name"]), engine=peer, tier="default",
+                                        hardware=hardware, reference=base, peer=True, skipped=_unavailable(peer, model, hardware["device"])))
+    texts = texts_of(cfg)
+    if cfg.workload.name == "repeated":
+        text = {"kind": "repeated", "files": {t.label: str(t.file) for t in texts}}
+    elif texts[0].path is not None:
+        text = {"kind": "file", "path": str(texts[0].path), "per_round": texts[0].sentences_per_round}
+    else:
+        text = {"kind": "generated", "seed": cfg.measure.seed}
+    classes = [t.label for t in texts]
     version = code_version(tuple(getattr(get_class(engine["_target_"]), "measured_code", ())))
-    texts = [(text.label, read_text(text.file)) for text in texts_of(cfg)]
-    specs = []
-    for tier in tiers:
-        for label, text in texts:
-            specs.append(MeasureSpec(
-                run_id=paths.run_id, host=host(), code_version=version, engine=engine, tier=tier,
-                hardware=hardware, model=cfg.model.name, text_label=label, text=text, workload=asdict(cfg.workload),
-                measure=asdict(cfg.measure), compare=cfg.sweep.compare, run_dir=str(paths.run_dir),
-                out_dir=str(paths.out_dir), cache_dir=str(paths.cache_dir),
-            ))
-    return specs
-
+    identity = {"host": host(), "code": version, "model": model, "workload": asdict(cfg.workload), "text": text,
+                "classes": classes, "measure": asdict(cfg.measure),
+                "contenders": [[c.name, c.engine, c.tier, c.hardware] for c in contenders]}
+    group_id = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return Group(group_id, contenders, classes, text, asdict(cfg.workload), model, version, host())

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from bench.store import read_frame
+from bench.results.store import read_frame
 
 log = logging.getLogger("bench.sweep")
 

@@ -1,0 +1,298 @@
+"""One sweep, top to bottom: config -> workers -> rounds -> rows -> (report, in `__main__`).
+
+    group = build_group(cfg)                 # contenders (tiers + references + peers), text classes, identity
+    peaks = machine_peaks(...)               # matmul peaks per precision, once per machine, in a quiet worker
+    workers = start(group)                   # one spawned worker per contender: cold load, first call
+    result = run_rounds(...)                 # paired rounds in rotating order until the intervals are tight
+    after_rounds(...)                        # untimed: fidelity, FLOPs, stages, samples, memory
+    rows = build_rows(...)                   # every figure computed once; stored, then reported
+
+A contender that fails (raises, dies, runs out of time or memory) becomes a failed row with the reason and
+the tail of its log; the others go on. Every finished round is on disk, so a killed sweep resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.measure import ablation
+from bench.measure.compute import cached_peaks, peak_key
+from bench.measure.fidelity import fidelity_figures
+from bench.measure.memory import write_mprof
+from bench.measure.rounds import RoundPlan, RoundsResult, Tracked, run_rounds
+from bench.measure.rows import Contender, GroupFacts, build_rows
+from bench.results.schema import ResultRow
+from bench.results.store import ResultStore, append_records, append_rows
+from bench.sweep.config import BenchConfig
+from bench.sweep.plan import Group, RunPaths, build_group
+from bench.texts import FileTexts, SentenceGenerator, read_text
+from bench.workers import Worker, WorkerFailure, WorkerSpec
+
+log = logging.getLogger("bench.sweep")
+
+
+class TextSource:
+    """Round r's text, the same whether the sweep runs through or resumes: text 0 is the first-call text,
+    round r speaks text r + 1 of one seeded sequence (no sentence repeats), or the file's next sentences.
+    Round r's class is `classes[r % len(classes)]`, as `run_rounds` cycles them."""
+
+    def __init__(self, text: dict[str, Any], classes: list[str]) -> None:
+        self.kind = text["kind"]
+        self.spec = text
+        self.classes = classes
+        self._made: list[str] = []
+        if self.kind == "generated":
+            gen = SentenceGenerator(int(text["seed"]))
+            self._next = lambda text_class: gen.text(text_class)
+        elif self.kind == "file":
+            source = FileTexts(read_text(text["path"]), int(text["per_round"]))
+            self._next = lambda text_class: source.text()
+
+    def _nth(self, n: int) -> str:
+        while len(self._made) <= n:
+            i = len(self._made)
+            self._made.append(self._next("medium" if i == 0 else self.classes[(i - 1) % len(self.classes)]))
+        return self._made[n]
+
+    def first_call(self) -> str:
+        if self.kind == "repeated":
+            return read_text(next(iter(self.spec["files"].values())))
+        return self._nth(0)
+
+    def for_round(self, r: int, text_class: str) -> str:
+        if self.kind == "repeated":
+            return read_text(self.spec["files"][text_class])
+        return self._nth(r + 1)
+
+
+def machine_peaks(group: Group, paths: RunPaths, limits: dict[str, float]) -> dict[str, float]:
+    """Matmul GFLOP/s per precision of this machine, measured once (per host, CPU, threads, torch) by a worker
+    that runs nothing else, and cached in results/.cache/peaks.json."""
+    import torch
+
+    from tts_core.machine import cpu_model
+
+    hw = group.contenders[0].hardware
+    key = peak_key(group.host, cpu_model(), hw["device"], int(hw.get("threads") or 0), torch.__version__)
+
+    def measure() -> dict[str, float]:
+        spec = WorkerSpec(contender="peak", device=hw["device"], threads=int(hw.get("threads") or 0),
+                          log_file=str(paths.out_dir / "logs" / "peak.log"))
+        worker = Worker(spec, limits["memory_mb"])
+        try:
+            log.info("measuring this machine's matmul peaks (once per machine)")
+            return worker.call("peak", limits["time_s"], sample=False, seconds=0.5)
+        finally:
+            worker.close()
+
+    try:
+        return cached_peaks(paths.cache_dir, key, measure)
+    except WorkerFailure as exc:
+        log.warning("matmul peaks not measured: %s", exc.reason)
+        return {}
+
+
+def _spec(c: Contender, group: Group, seed: int, paths: RunPaths) -> WorkerSpec:
+    safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in c.name)
+    return WorkerSpec(contender=c.name, engine=c.engine, tier=c.tier, device=c.hardware["device"],
+                      threads=int(c.hardware.get("threads") or 0), model=group.model, seed=seed,
+                      workload=group.workload, log_file=str(paths.out_dir / "logs" / f"{safe}.log"))
+
+
+def _fail(c: Contender, worker: Worker | None, exc: WorkerFailure) -> None:
+    c.failed = exc.reason
+    c.log_tail = exc.log_tail or (worker.log_tail() if worker else "")
+    log.error("%s failed: %s", c.name, exc.reason)
+
+
+def start(group: Group, texts: TextSource, seed: int, paths: RunPaths, limits: dict[str, float]) -> dict[str, Worker]:
+    """Spawn and load each contender in turn (nothing else runs during a cold load), then time its first call."""
+    workers: dict[str, Worker] = {}
+    for c in group.contenders:
+        if c.skipped:
+            log.info("skip %s: %s", c.name, c.skipped)
+            continue
+        log.info("loading %s in its own worker process", c.name)
+        worker = Worker(_spec(c, group, seed, paths), limits["memory_mb"])
+        c.extra["worker_pid"] = worker.pid
+        try:
+            c.load = worker.call("load", limits["time_s"])
+            if "skipped" in c.load:
+                c.skipped = c.load["skipped"]
+                worker.close()
+                continue
+            c.first_call = worker.call("round", limits["time_s"], text=texts.first_call())
+            log.info("%s: load %.2f s, first call %.2f s", c.name, c.load["load_s"], c.first_call["latency_s"])
+            workers[c.name] = worker
+        except WorkerFailure as exc:
+            _fail(c, worker, exc)
+            worker.close()
+    return workers
+
+
+def tracked(group: Group, workers: dict[str, Worker]) -> list[Tracked]:
+    """The comparisons the stopping rule waits for: each contender against its reference on the metric its
+    verdict is given on (none for an ablation identical to its reference), and our tiers against each peer."""
+    by_name = {c.name: c for c in group.contenders}
+    out = []
+    for c in group.contenders:
+        ref = by_name.get(c.reference or "")
+        if c.name not in workers or ref is None or ref.name not in workers:
+            continue
+        if ablation.switch_of(c.tier) and not ablation.switch_diff(ref.resolved_tier, c.resolved_tier):
+            continue
+        metric, _ = ablation.metric_for(c.tier, group.workload["name"])
+        if metric in ("throughput", "ttfa"):
+            out.append(Tracked(c.name, ref.name, "rtf" if metric == "throughput" else "ttfa_s"))
+    peers = [c for c in group.contenders if c.peer and c.name in workers]
+    for c in group.contenders:
+        if not c.peer and not ablation.switch_of(c.tier) and c.name in workers:
+            out.extend(Tracked(c.name, p.name, "rtf") for p in peers)
+    return out
+
+
+def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult, paths: RunPaths,
+                 cfg: BenchConfig, limits: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """Untimed passes on each contender: fidelity, stages, a WAV sample, memory; FLOPs on each engine's
+    baseline. Returns the FLOPs counted, engine -> text class -> figures."""
+    m = cfg.measure
+    first_of = {}
+    for rd in result.rounds:
+        first_of.setdefault(rd["text_class"], rd["text"])
+    by_name = {c.name: c for c in group.contenders}
+    flops: dict[str, dict[str, Any]] = {}
+    references: dict[tuple[str, str], dict[str, Any]] = {}
+    timeout = limits["time_s"]
+    for c in group.contenders:
+        worker = workers.get(c.name)
+        if worker is None or c.failed:
+            continue
+        try:
+            if m.stages:
+                c.stages = {k: s for k, t in first_of.items() if (s := worker.call("stages", timeout, sample=False, text=t))}
+            if m.flops and c.tier == "baseline" and not c.peer:
+                flops[c.engine_name] = {k: f for k, t in first_of.items()
+                                        if (f := worker.call("flops", timeout, sample=False, text=t))}
+            if m.fidelity and c.describe.get("fidelity_gate", "exact"):
+                ref = by_name.get(_fidelity_reference(c, group) or "")
+                for k, t in first_of.items():
+                    got = worker.call("fidelity", timeout, sample=False, text=t)
+                    if ref is None or ref.name == c.name:  # the reference itself: kept for the others
+                        references[(c.name, k)] = got
+                        continue
+                    ref_audio = references.get((ref.name, k))
+                    if ref_audio is not None:
+                        figs = fidelity_figures(ref_audio["samples"], got["samples"], got["sample_rate"],
+                                                c.describe.get("fidelity_gate", "exact"))
+                        c.fidelity[k] = dict(figs, fid_reference=ref.name)
+            if m.sample_wav_s > 0 and first_of:
+                text = first_of.get("medium") or next(iter(first_of.values()))
+                path = paths.out_dir / "samples" / f"{_safe(c.name)}.wav"
+                c.sample_wav = worker.call("sample", timeout, sample=False, text=text, path=str(path),
+                                           max_s=m.sample_wav_s)["path"]
+            c.memory = worker.call("memory", timeout, sample=False)
+        except WorkerFailure as exc:
+            _fail(c, worker, exc)
+        c.peak_rss_mb = worker.peak_rss_mb
+        if worker.timeline:
+            c.mprof_file = str(write_mprof(paths.out_dir / "mprof" / f"{_safe(c.name)}.dat", worker.timeline,
+                                           f"worker {c.name}"))
+    return flops
+
+
+def _fidelity_reference(c: Contender, group: Group) -> str | None:
+    """The noise-free audio `c` is gated against: its own engine's baseline on the same hardware (a CUDA tier
+    against the CUDA fp32 baseline, never against the CPU's: a duration that rounds differently on another
+    device changes the frame count)."""
+    for other in group.contenders:
+        if other.engine_name == c.engine_name and other.hardware == c.hardware and ablation.reference_tier(other.tier) is None:
+            return other.name
+    return None
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in name)
+
+
+def command_line() -> str:
+    return "python -m bench.sweep " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def run_sweep(cfg: BenchConfig, paths: RunPaths) -> list[ResultRow]:
+    """Measure the comparison `cfg` asks for (or take it whole from the store) and return its rows."""
+    group = build_group(cfg)
+    store = ResultStore(paths.store_file)
+    names = ", ".join(c.name for c in group.contenders)
+    if not cfg.sweep.fresh and (stored := store.group(group.group_id)):
+        log.info("group %s already measured in run %s on this machine and code; reusing it (--fresh measures "
+                 "again): %s", group.group_id, stored[0].run_id, names)
+        for row in stored:
+            row.extra["resumed_from_run"] = row.run_id
+        append_rows(paths.results_file, stored)
+        return stored
+    log.info("sweep %s, group %s: %s x %s (%s workload) -> %s", paths.run_id, group.group_id, names,
+             "/".join(group.classes), group.workload["name"], paths.results_file)
+    limits = {"time_s": cfg.sweep.time_limit_s, "memory_mb": cfg.sweep.memory_limit_mb}
+    started = time.monotonic()
+    rounds_file = paths.rounds_file(group.group_id)
+    if cfg.sweep.fresh:
+        rounds_file.unlink(missing_ok=True)
+    elif rounds_file.exists():
+        log.info("resuming group %s from %s", group.group_id, rounds_file)
+    peaks = machine_peaks(group, paths, limits) if cfg.measure.flops else {}
+    texts = TextSource(group.text, group.classes)
+    workers = start(group, texts, cfg.measure.seed, paths, limits)
+    try:
+        plan = RoundPlan(classes=group.classes, min_rounds_per_class=cfg.measure.min_rounds,
+                         max_rounds=cfg.measure.max_rounds, budget_s=cfg.measure.budget_s,
+                         target_half_width=cfg.measure.target_half_width, call_timeout_s=cfg.sweep.time_limit_s,
+                         warm=group.workload["name"] == "repeated")
+        result = run_rounds(plan, workers, texts.for_round, tracked(group, workers), rounds_file, log.info)
+        for name, reason in result.failures.items():
+            c = next(c for c in group.contenders if c.name == name)
+            _fail(c, workers.get(name), WorkerFailure(reason))
+        log.info("rounds done: %s (%.0f s)", result.stop_reason, result.wall_s)
+        flops = after_rounds(group, workers, result, paths, cfg, limits)
+    finally:
+        for worker in workers.values():
+            worker.close()
+    facts = GroupFacts(run_id=paths.run_id, group_id=group.group_id, host=group.host, code_version=group.code_version,
+                       model=group.model, workload=group.workload["name"], command=command_line(), flops=flops,
+                       peaks=peaks)
+    rows = build_rows(group.contenders, result, facts)
+    for row in rows:
+        row.extra["group_wall_s"] = time.monotonic() - started
+    store.append(rows)
+    append_rows(paths.results_file, rows)
+    append_records(paths.out_dir / "rounds.jsonl", result.rounds)
+    rounds_file.unlink(missing_ok=True)
+    for row in rows:
+        if row.text == "all":
+            log.info("%s", headline(row))
+    return rows
+
+
+def headline(row: ResultRow) -> str:
+    """One line of the figures that matter for a pooled row."""
+    if row.status == "skipped":
+        return f"SKIP {row.contender}: {row.reason}"
+    if row.status == "failed" and row.rtf is None:
+        return f"FAIL {row.contender}: {row.error}"
+    parts = [f"RTF {row.rtf:.3f}" if row.rtf is not None else "no rounds"]
+    if row.ttfa_s is not None:
+        parts.append(f"TTFA {row.ttfa_s * 1e3:.0f} ms")
+    if row.speedup is not None:
+        parts.append(f"{row.speedup:.2f}x [{row.speedup_ci_low:.2f}, {row.speedup_ci_high:.2f}] vs {row.reference}")
+    if row.verdict:
+        parts.append(row.verdict)
+    for comp in row.comparisons:
+        parts.append(f"{comp['speedup']:.2f}x [{comp['ci_low']:.2f}, {comp['ci_high']:.2f}] vs {comp['reference']}")
+    if row.fid_pass is not None:
+        parts.append(f"fidelity {row.fid_gate} {'pass' if row.fid_pass else 'FAIL'}")
+    tag = "OK  " if row.status == "ok" else "FAIL"
+    return f"{tag} {row.contender}: " + ", ".join(parts) + (f" -- {row.error}" if row.error else "")

@@ -1,0 +1,148 @@
+"""The parent's handle on one worker process: start it, call its ops, watch its memory and its clock.
+
+While a call runs, the parent samples the worker's RSS (its own process and its children) every
+`SAMPLE_S` (100 Hz) from outside, so the sampler costs the worker nothing; the samples form the
+contender's memory timeline (an mprof file) and its peak. A call that runs past its time limit, a worker
+whose RSS passes the memory limit, or a worker that dies is killed and reported as `WorkerFailure`
+with the reason and the tail of the worker's log; the caller turns that into a failed row and goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.workers.protocol import WorkerSpec, request
+from bench.workers.worker import worker_main
+
+SAMPLE_S = 0.01  # RSS sampling period while a worker is busy (100 Hz)
+LOG_TAIL_CHARS = 1500
+
+
+class WorkerFailure(RuntimeError):
+    """A worker raised, died, ran out of time or memory; `reason` says which, `log_tail` shows its last words."""
+
+    def __init__(self, reason: str, log_tail: str = "", traceback_text: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.log_tail = log_tail
+        self.traceback = traceback_text
+
+
+def _rss_mb(proc: psutil.Process) -> float:
+    total = 0
+    try:
+        family = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for p in family:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+class Worker:
+    """One contender's process. `timeline` holds `(MiB, unix seconds)` samples taken during calls."""
+
+    def __init__(self, spec: WorkerSpec, memory_limit_mb: float) -> None:
+        self.spec = spec
+        self.memory_limit_mb = memory_limit_mb
+        self.timeline: list[tuple[float, float]] = []
+        self.busy_s = 0.0  # wall seconds spent in calls
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=worker_main, args=(child, spec.to_dict()), daemon=True,
+                                 name=f"worker {spec.contender}")
+        self._proc.start()
+        child.close()
+        self._ps = psutil.Process(self._proc.pid)
+        self.failed: str | None = None
+
+    @property
+    def pid(self) -> int:
+        return int(self._proc.pid or 0)
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        return max((m for m, _ in self.timeline), default=None)
+
+    def log_tail(self) -> str:
+        try:
+            text = Path(self.spec.log_file).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return text[-LOG_TAIL_CHARS:].strip()
+
+    def call(self, op: str, timeout_s: float, sample: bool = True, **args: Any) -> Any:
+        """Run `op` in the worker and return its result; raises `WorkerFailure` (the worker is then dead)."""
+        if self.failed:
+            raise WorkerFailure(self.failed)
+        try:
+            self._conn.send(request(op, **args))
+        except (BrokenPipeError, OSError):
+            self._fail(self._death_reason())
+        started = time.monotonic()
+        while not self._conn.poll(SAMPLE_S):
+            rss = _rss_mb(self._ps) if sample else 0.0
+            if sample and rss:
+                self.timeline.append((rss, time.time()))
+            elapsed = time.monotonic() - started
+            if rss > self.memory_limit_mb:
+                self._fail(f"killed: out of memory during `{op}` (RSS {rss:.0f} MB > sweep.memory_limit_mb = "
+                           f"{self.memory_limit_mb:g}); lower the text size or raise the limit")
+            if elapsed > timeout_s:
+                self._fail(f"killed: `{op}` ran past {timeout_s:.0f} s (sweep.time_limit_s); the engine may hang")
+            if not self._proc.is_alive():
+                self._fail(self._death_reason())
+        try:
+            reply = self._conn.recv()
+        except (EOFError, OSError):
+            self._fail(self._death_reason())
+        self.busy_s += time.monotonic() - started
+        if not reply["ok"]:
+            raise WorkerFailure(reply["error"], self.log_tail(), reply.get("traceback", ""))
+        return reply["result"]
+
+    def _death_reason(self) -> str:
+        self._proc.join(timeout=2)
+        code = self._proc.exitcode
+        if code is not None and code < 0:
+            return f"worker killed by signal {signal.Signals(-code).name}"
+        return f"worker exited with code {code}"
+
+    def _fail(self, reason: str) -> None:
+        self.kill()
+        self.failed = reason
+        raise WorkerFailure(reason, self.log_tail())
+
+    def kill(self) -> None:
+        if self._proc.is_alive():
+            try:
+                for child in self._ps.children(recursive=True):
+                    child.kill()
+            except psutil.Error:
+                pass
+            try:
+                os.kill(self._proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._proc.join(timeout=5)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Ask the worker to release its engine and exit; kill it if it does not."""
+        if self.failed is None and self._proc.is_alive():
+            try:
+                self.call("close", timeout_s, sample=False)
+            except WorkerFailure:
+                pass
+        self._proc.join(timeout=5)
+        self.kill()
+        self._conn.close()
