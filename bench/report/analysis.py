@@ -36,8 +36,8 @@ def pooled(df: pd.DataFrame) -> pd.DataFrame:
     rows = ok_rows(df)
     if rows.empty:
         return rows
-    has_pool = set(rows.loc[rows["text"] == POOLED, "contender"])
-    keep = (rows["text"] == POOLED) | ~rows["contender"].isin(has_pool)
+    key = rows["machine"].astype(str) + "\n" + rows["contender"].astype(str)
+    keep = (rows["text"] == POOLED) | ~key.isin(set(key[rows["text"] == POOLED]))
     return _sorted(rows[keep])
 
 

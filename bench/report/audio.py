@@ -42,7 +42,7 @@ def samples(df: pd.DataFrame, guard: FileGuard) -> tuple[list[tuple[str, str, by
                        _e=rows["engine"] != OURS)
     many = rows["machine"].nunique() > 1
     for _, r in rows.sort_values(["_e", "_k", "_t"]).iterrows():
-        if r["contender"] in seen:
+        if (r["machine"], r["contender"]) in seen:
             continue
         owner = f"{r['contender']} / {r['text']}"
         path = guard.find(r["sample_wav"], r["base_dir"], owner, "sample_wav")
@@ -55,7 +55,7 @@ def samples(df: pd.DataFrame, guard: FileGuard) -> tuple[list[tuple[str, str, by
         except (wave.Error, EOFError, OSError) as exc:
             problems.append(f"{owner}: cannot read {r['sample_wav']} ({exc})")
             continue
-        seen.add(r["contender"])
+        seen.add((r["machine"], r["contender"]))
         name = str(r["tier"]) if r["engine"] == OURS else f"{r['engine']} ({r['tier']})"
         sub = f"text: {r['text']} · first {seconds:.1f} s" + (f" · {r['machine']}" if many else "")
         out.append((name, sub, wav))

@@ -163,6 +163,7 @@ def ablation(df: pd.DataFrame) -> bytes | None:
         ax.set_xticks(ticks, [f"{t:g}x" for t in ticks])
         ax.set_yticks(y, [short(f"{label(r, many)} vs {str(value(r, 'reference') or '–').split('@')[0]}", 44)
                           for _, r in rows.iterrows()])
+        ax.set_ylim(-0.6, len(rows) - 0.4)
         ax.set(xlabel="speedup vs reference (x, log scale; > 1 pays)", title="Ablations: stored paired verdicts")
         return png(fig)
 
