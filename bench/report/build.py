@@ -103,8 +103,8 @@ def _verdict_items(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
     for rec in records:
         ref = str(rec["reference"]).split("@")[0]
         if rec["verdict"] == "identical here":
-            diff = analysis.switch_text(rec["switch_diff"])
-            items.append((f"{rec['contender']} vs {ref} on {rec['machine']}: identical here ({diff})", "neutral"))
+            items.append((f"{rec['contender']} vs {ref} on {rec['machine']}: identical here "
+                          "(its resolved switches equal the reference's)", "neutral"))
             continue
         metric = f", {rec['metric']}" if rec["metric"] else ""
         pairs = f" over {rec['pairs']} pairs" if rec["pairs"] else ""

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.ticker import NullFormatter
 
 from bench.report.analysis import OURS, is_ablation, is_main, is_peer, judged, per_class, pooled, value
-from bench.report.load import POOLED, text_sort_key
+from bench.report.load import text_sort_key
 from bench.report.paths import FileGuard
 from bench.report.plot import colour, figure, grouped_bars, png, short
 from bench.report.tables import STAGES

@@ -23,7 +23,7 @@ def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     frame.columns.name = None
     for col in frame.columns:
         if col in ("rounds", "points", "threads", "text_chars", "pairs", "underruns", "speedup_pairs"):
-            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").map(lambda v: "–" if pd.isna(v) else int(v))
         elif frame[col].dtype == object:
             frame[col] = frame[col].map(lambda v: pd.NA if v is None else v)
         elif pd.api.types.is_float_dtype(frame[col]):
