@@ -162,13 +162,17 @@ def test_report_renders_in_chromium(browser: DevTools, tmp_path: Path) -> None:
 
     check = ("JSON.stringify({title: document.title, h1: document.querySelector('h1') && document.querySelector('h1').innerText,"
              " images: [...document.images].map(i => [i.complete, i.naturalWidth, i.alt]),"
-             " audio: document.querySelectorAll('audio').length, height: document.body.scrollHeight})")
+             " audio: document.querySelectorAll('audio').length, height: document.body.scrollHeight,"
+             " headline: (document.querySelector('table.headline') || {innerText: ''}).innerText,"
+             " verdicts: [...document.querySelectorAll('ul.verdicts li')].map(li => li.innerText)})")
     state = json.loads(browser.call("Runtime.evaluate", expression=check, returnByValue=True)["result"]["value"])
     assert state["h1"].startswith("TTS benchmark report")
-    assert len(state["images"]) >= 9 and state["audio"] >= 3
+    assert len(state["images"]) >= 9 and state["audio"] == 7
     broken = [alt for complete, width, alt in state["images"] if not (complete and width > 0)]
     assert not broken, f"images that did not decode: {broken}"
     assert state["height"] > 3000
+    assert "tts_core:advanced@cpu-all" in state["headline"] and "pays" in state["headline"]
+    assert any("identical here" in v for v in state["verdicts"]) and any("costs" in v for v in state["verdicts"])
 
     shot = base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"])
     (tmp_path / "screenshot.png").write_bytes(shot)

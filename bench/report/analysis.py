@@ -1,269 +1,227 @@
-"""Figures the report states: speedups with bootstrap CIs, cost fits, ablation effects and verdicts.
+"""What the report states, read from the rows: headline, verdicts, peers, ablations.
 
-Everything here is derived from the rows; nothing is hard-coded about which optimization wins.
-A speedup is reference latency / candidate latency (above 1 = faster), compared text by text on the
-same machine, model and workload, and combined over texts with a geometric mean.
+Nothing here computes a speedup, an interval or a verdict: the sweep stores them in each row
+(`bench/results/stats.py` is the one place for statistics) and this module only selects and formats them.
+The one fit left (`cost_fits`) fits the rows' stored median latencies against their audio length.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench.report.load import TIER_ORDER, text_sort_key, tier_sort_key
+from bench.report.load import POOLED, TIER_ORDER, text_sort_key, tier_sort_key
 
-N_BOOT = 2000
-MATCH = ["model", "text", "workload", "cached"]  # rows compare only when these agree
+OURS = "tts_core"
 NOISY_CV = 0.10
-
-
-def median_latency(row: pd.Series) -> float | None:
-    """Median steady-state latency of a row in seconds (p50, else raw rounds, else mean)."""
-    for value in (row.get("latency_p50_s"),):
-        if value is not None and not pd.isna(value):
-            return float(value)
-    lats = row.get("latencies_s")
-    if isinstance(lats, list) and lats:
-        return float(np.median(lats))
-    mean = row.get("latency_mean_s")
-    return None if mean is None or pd.isna(mean) else float(mean)
 
 
 def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["status"] == "ok"] if not df.empty else df
 
 
-def primary(df: pd.DataFrame) -> pd.DataFrame:
-    """Uncached one-shot rows of engines that have a baseline tier: the ones headlines and speedups compare.
-
-    Engines other than tts_core (test adapters) are kept apart by suffixing their name to `machine`.
-    """
-    df = ok_rows(df)
-    if df.empty:
-        return df
-    single = df["workload"].fillna("").isin(["single", ""])
-    uncached = df["cached"].map(lambda c: c is not True)
-    tiered = set(df.loc[df["tier"] == "baseline", "engine"])
-    rows = df[df["engine"].isin(tiered) & single & uncached]
-    other = rows["engine"] != "tts_core"
-    if other.any():
-        rows = rows.assign(machine=rows["machine"].where(~other, rows["machine"] + " · " + rows["engine"].astype(str)))
-    return rows
-
-
-@dataclass
-class Speedup:
-    """Reference latency / candidate latency, geometric mean over matched texts, with a 95% CI."""
-
-    point: float
-    lo: float | None
-    hi: float | None
-    texts: list[str] = field(default_factory=list)
-
-    def fmt(self) -> str:
-        ci = f" [{self.lo:.2f}–{self.hi:.2f}]" if self.lo is not None and self.hi is not None else ""
-        return f"{self.point:.2f}x{ci}"
-
-
-def _boot_log_ratio(ref: pd.Series, cand: pd.Series, rng: np.random.Generator) -> np.ndarray | None:
-    """Bootstrap log(median ref / median cand) over each row's rounds; None without raw rounds."""
-    a, b = ref.get("latencies_s"), cand.get("latencies_s")
-    if not (isinstance(a, list) and isinstance(b, list) and len(a) >= 2 and len(b) >= 2):
+def value(row: pd.Series | dict, key: str) -> Any:
+    """`row[key]`, with NaN / missing as None."""
+    v = row.get(key)
+    if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ma = np.median(a[rng.integers(0, a.size, (N_BOOT, a.size))], axis=1)
-    mb = np.median(b[rng.integers(0, b.size, (N_BOOT, b.size))], axis=1)
-    return np.log(ma / mb)
+    return v
 
 
-def speedup(rows: pd.DataFrame, ref_tier: str, cand_tier: str, seed: int = 0) -> Speedup | None:
-    """Speedup of `cand_tier` over `ref_tier` within `rows` (one machine); None when nothing matches."""
-    ref = rows[rows["tier"] == ref_tier]
-    cand = rows[rows["tier"] == cand_tier]
-    if ref.empty or cand.empty:
-        return None
-    rng = np.random.default_rng(seed)
-    points, boots, texts = [], [], []
-    key = lambda r: tuple(str(r.get(k)) for k in MATCH)  # noqa: E731
-    ref_by_key = {key(r): r for _, r in ref.iterrows()}
-    for _, c in cand.iterrows():
-        r = ref_by_key.get(key(c))
-        lr, lc = (median_latency(r), median_latency(c)) if r is not None else (None, None)
-        if not lr or not lc:
-            continue
-        points.append(np.log(lr / lc))
-        boots.append(_boot_log_ratio(r, c, rng))
-        texts.append(str(c["text"]))
-    if not points:
-        return None
-    point = float(np.exp(np.mean(points)))
-    if any(b is None for b in boots):
-        return Speedup(point, None, None, texts)
-    combined = np.exp(np.mean(np.vstack(boots), axis=0))
-    return Speedup(point, float(np.percentile(combined, 2.5)), float(np.percentile(combined, 97.5)), texts)
+def pooled(df: pd.DataFrame) -> pd.DataFrame:
+    """Each contender's pooled (`text == "all"`) ok row; a contender without one keeps all its ok rows."""
+    rows = ok_rows(df)
+    if rows.empty:
+        return rows
+    key = rows["machine"].astype(str) + "\n" + rows["contender"].astype(str)
+    keep = (rows["text"] == POOLED) | ~key.isin(set(key[rows["text"] == POOLED]))
+    return _sorted(rows[keep])
 
 
-def fidelity_summary(rows: pd.DataFrame) -> tuple[str, bool | None]:
-    """('ok' | 'FAILS (...)' | 'not measured', passed) over the fidelity gates of `rows`."""
-    verdicts = [v for v in rows["fid_pass"] if v is not None and not pd.isna(v)] if not rows.empty else []
-    if not verdicts:
-        return "not measured", None
-    failed = rows[rows["fid_pass"].map(lambda v: v is False or v == 0)]
-    if failed.empty:
-        return "ok", True
-    worst = failed.iloc[0]
-    bits = [f"{len(failed)} of {len(verdicts)} fail"]
-    if worst.get("fid_gate"):
-        bits.append(f"{worst['fid_gate']} gate")
+def per_class(df: pd.DataFrame) -> pd.DataFrame:
+    """The ok rows of single text classes (everything but the pooled rows)."""
+    rows = ok_rows(df)
+    return _sorted(rows[rows["text"] != POOLED]) if not rows.empty else rows
+
+
+def _sorted(rows: pd.DataFrame) -> pd.DataFrame:
+    if rows.empty:
+        return rows
+    key = rows.apply(lambda r: (str(r["machine"]), r["engine"] != OURS, str(r["engine"]), tier_sort_key(str(r["tier"])),
+                                text_sort_key(str(r["text"]))), axis=1)
+    return rows.iloc[sorted(range(len(rows)), key=lambda i: key.iloc[i])]
+
+
+def is_main(row: pd.Series) -> bool:
+    return row["engine"] == OURS and row["tier"] in TIER_ORDER
+
+
+def is_peer(row: pd.Series) -> bool:
+    return row["engine"] != OURS
+
+
+def is_ablation(row: pd.Series) -> bool:
+    return row["engine"] == OURS and row["tier"] not in TIER_ORDER
+
+
+def fmt_ratio(point: Any, lo: Any = None, hi: Any = None) -> str:
+    """"1.23x [1.18–1.28]" from stored figures; "–" without a point."""
+    if point is None or pd.isna(point):
+        return "–"
+    finite = lo is not None and hi is not None and not pd.isna(lo) and not pd.isna(hi) and math.isfinite(lo) and math.isfinite(hi)
+    return f"{point:.2f}x" + (f" [{lo:.2f}–{hi:.2f}]" if finite else "")
+
+
+def judged(row: pd.Series | dict) -> tuple[Any, Any, Any, Any]:
+    """(speedup, ci low, ci high, pairs) of the metric the row's verdict speaks of (ttfa, else throughput)."""
+    pairs = value(row, "speedup_pairs")
+    pairs = None if pairs is None else int(pairs)
+    if value(row, "verdict_metric") == "ttfa":
+        return value(row, "ttfa_speedup"), value(row, "ttfa_speedup_ci_low"), value(row, "ttfa_speedup_ci_high"), pairs
+    return value(row, "speedup"), value(row, "speedup_ci_low"), value(row, "speedup_ci_high"), pairs
+
+
+def kind(verdict: Any, fid_pass: Any = None) -> str:
+    """CSS class for a stored verdict string: pays, loses, broken (pays but fails fidelity) or neutral."""
+    text = str(verdict or "")
+    if text.startswith("pays"):
+        return "broken" if fid_pass is False else "pays"
+    return "loses" if text.startswith("costs") else "neutral"
+
+
+def fidelity(row: pd.Series | dict) -> str:
+    """'pass' / 'FAILS (gate, figures)' / 'reference' / 'not measured' from the row's fid_* fields."""
+    passed = value(row, "fid_pass")
+    if passed is None:
+        ours_reference = value(row, "reference") is None and row.get("engine") == OURS and row.get("tier") == "baseline"
+        return "reference" if ours_reference else "not measured"
+    if passed:
+        return "pass" + (f" ({row['fid_gate']} gate)" if value(row, "fid_gate") else "")
+    bits = [f"{row['fid_gate']} gate"] if value(row, "fid_gate") else []
     for col, label, unit in (("fid_snr_db", "SNR", " dB"), ("fid_mcd_db", "MCD", " dB"), ("fid_spec_corr", "spec corr", "")):
-        v = worst.get(col)
-        if v is not None and not pd.isna(v):
-            bits.append(f"{label} {v:.3g}{unit}")
-    return "FAILS (" + ", ".join(bits) + ")", False
+        if value(row, col) is not None:
+            bits.append(f"{label} {row[col]:.3g}{unit}")
+    return "FAILS (" + ", ".join(bits) + ")" if bits else "FAILS"
 
 
-def _peak(rows: pd.DataFrame, col: str = "peak_rss_mb") -> float | None:
-    vals = pd.to_numeric(rows[col], errors="coerce").dropna() if not rows.empty else pd.Series(dtype=float)
-    return float(vals.max()) if not vals.empty else None
+def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """A table of `records` with the pair counts as integers (missing stays missing)."""
+    frame = pd.DataFrame(records)
+    if "pairs" in frame:
+        frame["pairs"] = pd.to_numeric(frame["pairs"], errors="coerce").astype("Int64")
+    return frame
 
 
-def _total_rtf(rows: pd.DataFrame) -> float | None:
-    """Σ median latency / Σ audio seconds over the tier's texts: wall seconds per audio second."""
-    lat = rows.apply(median_latency, axis=1) if not rows.empty else pd.Series(dtype=float)
-    audio = pd.to_numeric(rows["audio_s"], errors="coerce")
-    good = lat.notna() & audio.notna() & (audio > 0)
-    return float(lat[good].sum() / audio[good].sum()) if good.any() else None
+def _num(v: Any, spec: str, scale: float = 1.0) -> str:
+    return "–" if v is None or pd.isna(v) else spec.format(float(v) * scale)
 
 
 def headline(df: pd.DataFrame) -> pd.DataFrame:
-    """One line per machine and main tier: speedup [95% CI], RTF, throughput, memory, fidelity."""
+    """One line per machine and contender (our main tiers, then peers): stored speedup [95% CI] and verdict."""
     out = []
-    prim = primary(df)
-    for machine, rows in prim.groupby("machine", sort=True):
-        base_peak = _peak(rows[rows["tier"] == "baseline"])
-        for tier in [t for t in TIER_ORDER if t in set(rows["tier"])]:
-            tr = rows[rows["tier"] == tier]
-            sp = speedup(rows, "baseline", tier) if tier != "baseline" else Speedup(1.0, None, None)
-            rtf = _total_rtf(tr)
-            peak = _peak(tr)
-            fid, _ = fidelity_summary(tr) if tier != "baseline" else ("reference", None)
-            out.append({
-                "machine": machine, "tier": tier,
-                "speedup vs baseline [95% CI]": sp.fmt() if sp else "n/a (no baseline)",
-                "RTF (all texts)": _fmt(rtf, "{:.3f}"),
-                "throughput (audio s / s)": _fmt(1 / rtf if rtf else None, "{:.1f}"),
-                "peak RSS (MB)": _fmt(peak, "{:.0f}"),
-                "memory vs baseline": _fmt(1 - peak / base_peak if peak and base_peak and tier != "baseline" else None, "{:+.0%}", neg=True),
-                "CUDA peak (MB)": _fmt(_peak(tr, "cuda_max_allocated_mb"), "{:.0f}"),
-                "fidelity": fid,
-                "texts": ", ".join(sorted(set(map(str, tr["text"])), key=text_sort_key)),
-            })
-    return pd.DataFrame(out)
+    for _, r in pooled(df).iterrows():
+        if is_ablation(r):
+            continue
+        point, lo, hi, pairs = judged(r)
+        metric = value(r, "verdict_metric")
+        out.append({
+            "machine": r["machine"], "contender": r["contender"], "vs": value(r, "reference") or "(reference)",
+            "speedup [95% CI]": fmt_ratio(point, lo, hi), "pairs": pairs,
+            "verdict": (value(r, "verdict") or "–") + (f" ({metric})" if metric and metric != "throughput" else ""),
+            "RTF": _num(value(r, "rtf"), "{:.3f}"), "TTFA (ms)": _num(value(r, "ttfa_s"), "{:.0f}", 1000),
+            "peak RSS (MB)": _num(value(r, "peak_rss_mb"), "{:.0f}"), "fidelity": fidelity(r), "text": r["text"],
+        })
+    return _frame(out)
 
 
-def _fmt(value: float | None, spec: str, neg: bool = False) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    if neg and abs(value) < 0.005:
-        return "±0%"
-    return spec.format(-value if neg else value)
+def command(row: pd.Series) -> str | None:
+    """The command that reproduces the row, when the sweep recorded one in `extra`."""
+    extra = row.get("extra") if isinstance(row.get("extra"), dict) else {}
+    return extra.get("command")
 
 
-@dataclass
-class Effect:
-    """What one optimization (a tier, or a switch of an ablation) does on one machine."""
-
-    machine: str
-    name: str  # what is judged: "optimized", "int8", "streaming"
-    compared: str  # "optimized vs baseline", "advanced vs advanced-streaming"
-    speedup: Speedup
-    memory_change: float | None  # fraction, negative = uses less
-    fidelity: str
-    fidelity_ok: bool | None
-
-    def call(self) -> tuple[str, str]:
-        """(phrase, kind): kind is pays, loses, neutral or broken (faster but fails its fidelity gate)."""
-        s = self.speedup
-        if s.lo is not None and s.hi is not None:
-            pays, loses = s.lo > 1.0 and s.point >= 1.02, s.hi < 1.0 and s.point <= 0.98
-        else:
-            pays, loses = s.point >= 1.05, s.point <= 0.95
-        if pays and self.fidelity_ok is False:
-            return "is faster but breaks fidelity", "broken"
-        if pays:
-            return "pays", "pays"
-        return ("does not pay", "loses") if loses else ("makes no clear difference", "neutral")
-
-    def verdict(self) -> str:
-        """One plain sentence, e.g. "int8 does not pay on cpu-all: 0.71x [0.69–0.74] (...), fidelity ok"."""
-        phrase, _ = self.call()
-        mem = ""
-        if self.memory_change is not None and abs(self.memory_change) >= 0.02:
-            mem = f", peak memory {self.memory_change:+.0%}"
-        return f"{self.name} {phrase} on {self.machine}: {self.speedup.fmt()} ({self.compared}){mem}, fidelity {self.fidelity}"
-
-
-def effects(df: pd.DataFrame) -> list[Effect]:
-    """Every tier against baseline, `baseline+X` against baseline, and X inside `advanced-X` vs advanced."""
-    out: list[Effect] = []
-    prim = primary(df)
-    for machine, rows in prim.groupby("machine", sort=True):
-        tiers = sorted(set(rows["tier"]), key=tier_sort_key)
-        for tier in tiers:
-            if tier == "baseline":
-                continue
-            if tier in TIER_ORDER:
-                ref, cand, name, with_x = "baseline", tier, tier, tier
-            elif "+" in tier:
-                ref, _, name = tier.partition("+")
-                cand, with_x = tier, tier
-            elif "-" in tier and tier.split("-", 1)[0] in tiers:
-                # advanced-X is advanced without X: X's effect is (advanced-X) / advanced
-                cand, _, name = tier.partition("-")
-                ref, with_x = tier, cand
-            else:
-                continue
-            sp = speedup(rows, ref, cand)
-            if sp is None:
-                continue
-            peak_ref, peak_cand = _peak(rows[rows["tier"] == ref]), _peak(rows[rows["tier"] == cand])
-            mem = peak_cand / peak_ref - 1 if peak_ref and peak_cand else None
-            fid, fid_ok = fidelity_summary(rows[rows["tier"] == with_x])
-            out.append(Effect(str(machine), name, f"{cand} vs {ref}", sp, mem, fid, fid_ok))
+def verdict_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """verdicts.json: one record per non-reference contender's pooled row, figures copied from the row."""
+    out = []
+    for _, r in pooled(df).iterrows():
+        if value(r, "reference") is None:
+            continue
+        point, lo, hi, pairs = judged(r)
+        out.append({"machine": r["machine"], "contender": r["contender"], "optimization": r["tier"],
+                    "engine": r["engine"], "reference": r["reference"], "metric": value(r, "verdict_metric"),
+                    "speedup": point, "ci_lo": lo, "ci_hi": hi, "pairs": pairs, "verdict": value(r, "verdict"),
+                    "text": r["text"], "switch_diff": r["switch_diff"] if isinstance(r["switch_diff"], dict) else {},
+                    "fidelity": fidelity(r), "command": command(r)})
     return out
 
 
-def cost_fits(df: pd.DataFrame) -> pd.DataFrame:
-    """Per machine and tier: latency = fixed + per_audio_s x audio seconds, and the same for peak RSS."""
+def peer_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """peers.json: each peer's pooled figures and the stored comparisons of our tiers against it."""
+    rows = pooled(df)
+    classes = per_class(df)
     out = []
-    for (machine, tier), rows in primary(df).groupby(["machine", "tier"], sort=True):
-        x, y = [], []
-        for _, r in rows.iterrows():
-            audio = r.get("audio_s")
-            lats = r["latencies_s"] if isinstance(r["latencies_s"], list) and r["latencies_s"] else [median_latency(r)]
-            if audio and not pd.isna(audio):
-                x += [float(audio)] * len([v for v in lats if v is not None])
-                y += [float(v) for v in lats if v is not None]
-        if len(set(x)) < 2:
+    for _, p in rows[rows.apply(is_peer, axis=1)].iterrows() if not rows.empty else []:
+        comparisons = []
+        for _, r in pd.concat([rows, classes]).iterrows():
+            if r["engine"] != OURS or r["machine"] != p["machine"] or not isinstance(r["comparisons"], list):
+                continue
+            for c in r["comparisons"]:
+                if isinstance(c, dict) and c.get("reference") == p["contender"]:
+                    comparisons.append({"contender": r["contender"], "tier": r["tier"], "text": r["text"], **c})
+        comparisons.sort(key=lambda c: (c["text"] != POOLED, tier_sort_key(c["tier"]), text_sort_key(c["text"])))
+        out.append({"machine": p["machine"], "contender": p["contender"], "engine": p["engine"], "tier": p["tier"],
+                    "rtf": value(p, "rtf"), "ttfa_s": value(p, "ttfa_s"), "peak_rss_mb": value(p, "peak_rss_mb"),
+                    "load_s": value(p, "load_s"), "comparisons": comparisons})
+    return out
+
+
+def peer_comparisons(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The pooled comparisons of `peer_records` as a table: our tier vs peer, speedup [CI], verdict."""
+    out = [{"machine": p["machine"], "contender": c["contender"], "vs peer": p["contender"], "metric": c.get("metric"),
+            "speedup [95% CI]": fmt_ratio(c.get("speedup"), c.get("ci_low"), c.get("ci_high")), "pairs": c.get("pairs"),
+            "verdict": c.get("verdict")}
+           for p in records for c in p["comparisons"] if c["text"] == POOLED]
+    return _frame(out)
+
+
+def switch_text(diff: Any) -> str:
+    """"field: a → b; ..." for a stored `switch_diff`; "none (identical switches)" when empty."""
+    if not isinstance(diff, dict) or not diff:
+        return "none (identical switches)"
+    parts = []
+    for name, pair in diff.items():
+        ref, this = (pair[0], pair[1]) if isinstance(pair, (list, tuple)) and len(pair) == 2 else ("?", pair)
+        parts.append(f"{name}: {ref} → {this}")
+    return "; ".join(parts)
+
+
+def ablations(df: pd.DataFrame) -> pd.DataFrame:
+    """Each ablation's pooled row: what differs from its reference and its stored verdict."""
+    rows = pooled(df)
+    out = []
+    for _, r in rows[rows.apply(is_ablation, axis=1)].iterrows() if not rows.empty else []:
+        point, lo, hi, pairs = judged(r)
+        identical = value(r, "verdict") == "identical here"
+        out.append({"machine": r["machine"], "contender": r["contender"], "vs": value(r, "reference") or "–",
+                    "switches that differ": switch_text(r["switch_diff"]), "verdict": value(r, "verdict") or "–",
+                    "metric": value(r, "verdict_metric") or "–",
+                    "speedup [95% CI]": "–" if identical else fmt_ratio(point, lo, hi), "pairs": pairs,
+                    "fidelity": fidelity(r)})
+    return _frame(out)
+
+
+def cost_fits(df: pd.DataFrame) -> pd.DataFrame:
+    """Per contender: stored median latency = fixed + per_audio_s x audio seconds over its text classes."""
+    out = []
+    rows = per_class(df)
+    for contender, group in rows.groupby("contender", sort=False) if not rows.empty else []:
+        pts = group[["audio_s", "latency_p50_s"]].apply(pd.to_numeric, errors="coerce").dropna()
+        if pts["audio_s"].nunique() < 2:
             continue
-        slope, intercept = np.polyfit(x, y, 1)
-        pred = np.polyval([slope, intercept], x)
-        ss_tot = float(np.sum((np.asarray(y) - np.mean(y)) ** 2)) or 1.0
-        mem = rows[["audio_s", "peak_rss_mb"]].apply(pd.to_numeric, errors="coerce").dropna()
-        mslope = mint = None
-        if mem["audio_s"].nunique() >= 2:
-            mslope, mint = np.polyfit(mem["audio_s"], mem["peak_rss_mb"], 1)
-        out.append({
-            "machine": machine, "tier": tier, "fixed cost (s)": round(float(intercept), 4),
-            "cost per audio second (s)": round(float(slope), 4),
-            "R²": round(1 - float(np.sum((np.asarray(y) - pred) ** 2)) / ss_tot, 3),
-            "fixed memory (MB)": None if mint is None else round(float(mint), 1),
-            "memory per audio second (MB)": None if mslope is None else round(float(mslope), 2),
-            "points": len(x),
-        })
-    frame = pd.DataFrame(out)
-    if not frame.empty:
-        frame = frame.sort_values(["machine", "tier"], key=lambda s: s.map(tier_sort_key) if s.name == "tier" else s)
-    return frame.reset_index(drop=True)
+        slope, intercept = np.polyfit(pts["audio_s"], pts["latency_p50_s"], 1)
+        out.append({"machine": group["machine"].iloc[0], "contender": contender, "fixed cost (s)": float(intercept),
+                    "cost per audio second (s)": float(slope), "points": len(pts)})
+    return pd.DataFrame(out)

@@ -1,18 +1,27 @@
-"""`write_report`: results files in, one self-contained `index.html` plus its tables as CSV and JSON out."""
+"""`write_report`: results files in, one self-contained `index.html` plus its tables as CSV and JSON out.
+
+Beside the page: `verdicts.json` (one record per non-reference contender's pooled row), `peers.json` (each
+peer with the paired comparisons against it), `refused.json` (file paths refused, see `bench.report.paths`)
+and every table as CSV and JSON. All figures are copied from the rows.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import math
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
 
 from bench.report import analysis, audio, charts, tables
 from bench.report import html as h
 from bench.report.load import load_results
+from bench.report.paths import FileGuard, roots_of
 
 log = logging.getLogger(__name__)
 REPORTS_DIR = Path("reports")
@@ -38,7 +47,7 @@ def _cpu_names(df: pd.DataFrame) -> list[str]:
     names = []
     for env in df["env"]:
         if isinstance(env, dict):
-            for key in ("cpu_model", "cpu.brand_raw", "cpu_brand", "cpu"):
+            for key in ("cpu", "cpu_model", "cpu.brand_raw", "cpu_brand"):
                 if env.get(key) and not isinstance(env[key], dict):
                     names.append(str(env[key]))
                     break
@@ -67,40 +76,65 @@ def _safe_chart(fn: Callable[[], bytes | None], name: str) -> tuple[bytes | None
         return None, f"The {name} chart could not be drawn: {type(exc).__name__}: {exc}"
 
 
-def _write_tables(frames: dict[str, pd.DataFrame], out_dir: Path) -> None:
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities as None, recursively (strict JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _write_tables(frames: dict[str, pd.DataFrame], records: dict[str, list[dict[str, Any]]], out_dir: Path) -> None:
+    """Each frame as `<name>.csv` and `<name>.json`; each record list as `<name>.json` (nested fields kept)."""
     for name, frame in frames.items():
         frame.to_csv(out_dir / f"{name}.csv", index=False)
         frame.to_json(out_dir / f"{name}.json", orient="records", indent=1, default_handler=str)
+    for name, items in records.items():
+        text = json.dumps(_finite(items), indent=1, allow_nan=False, default=str)
+        (out_dir / f"{name}.json").write_text(text + "\n", encoding="utf-8")
 
 
-def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dict[str, pd.DataFrame]]:
-    """The page's HTML and its tables (name -> frame) for the rows in `df`."""
-    headline = analysis.headline(df)
-    effects = analysis.effects(df)
-    fits = analysis.cost_fits(df)
+def _verdict_items(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(sentence, css kind) per stored verdict: "advanced vs baseline on m: pays, 1.52x [1.45–1.60] over 24 pairs"."""
+    items = []
+    for rec in records:
+        ref = str(rec["reference"]).split("@")[0]
+        if rec["verdict"] == "identical here":
+            items.append((f"{rec['contender']} vs {ref} on {rec['machine']}: identical here "
+                          "(its resolved switches equal the reference's)", "neutral"))
+            continue
+        metric = f", {rec['metric']}" if rec["metric"] else ""
+        pairs = f" over {rec['pairs']} pairs" if rec["pairs"] else ""
+        fails = "" if not str(rec["fidelity"]).startswith("FAILS") else f"; fidelity {rec['fidelity']}"
+        items.append((f"{rec['contender']} vs {ref} on {rec['machine']}: {rec['verdict'] or 'no verdict stored'} — "
+                      f"{analysis.fmt_ratio(rec['speedup'], rec['ci_lo'], rec['ci_hi'])}{pairs}{metric}{fails}",
+                      analysis.kind(rec["verdict"], False if fails else None)))
+    return items
+
+
+def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dict[str, pd.DataFrame], dict[str, list]]:
+    """The page's HTML, its tables (name -> frame) and its JSON records (verdicts, peers) for the rows in `df`."""
+    guard = FileGuard(roots_of(sources))
+    verdicts = analysis.verdict_records(df) if not df.empty else []
+    peer_recs = analysis.peer_records(df) if not df.empty else []
     frames = {
-        "headline": headline,
-        "verdicts": pd.DataFrame([{"machine": e.machine, "optimization": e.name, "compared": e.compared,
-                                   "speedup": e.speedup.point, "ci_lo": e.speedup.lo, "ci_hi": e.speedup.hi,
-                                   "memory_change": e.memory_change, "fidelity": e.fidelity, "verdict": e.verdict()}
-                                  for e in effects]),
-        "cost_fits": fits, "peers": tables.peers(df), "cached_vs_uncached": tables.cached_vs_uncached(df),
-        "noisy": tables.noisy(df), "failures": tables.failures(df), "environment": tables.environment(df),
-        "rows": tables.all_rows(df) if not df.empty else pd.DataFrame(),
+        "headline": analysis.headline(df) if not df.empty else pd.DataFrame(),
+        "verdicts": pd.DataFrame(verdicts), "machines": tables.machines(df),
+        "peer_comparisons": analysis.peer_comparisons(peer_recs),
+        "ablations": analysis.ablations(df) if not df.empty else pd.DataFrame(),
+        "time_to_first_audio": tables.time_to_first_audio(df), "roofline": tables.roofline(df),
+        "stages": tables.stages(df), "cost_fits": analysis.cost_fits(df) if not df.empty else pd.DataFrame(),
+        "cached": tables.cached(df), "noisy": tables.noisy(df), "failures": tables.failures(df),
+        "environment": tables.environment(df), "rows": tables.all_rows(df) if not df.empty else pd.DataFrame(),
     }
-    if df.empty:
-        top = h.empty("No results: the inputs held no result rows, so there is nothing to compare. "
-                      "Run a sweep (python -m bench.sweep) or check the paths given.")
-    elif (df["status"] == "ok").sum() == 0:
-        top = h.empty("No configuration succeeded: every row failed or was skipped. See “Failed and skipped” below for the reasons.")
-    else:
-        top = (h.table(headline, "No baseline/optimized/advanced rows of tts_core to headline.", css="headline")
-               + h.verdicts([(e.verdict(), e.call()[1]) for e in effects]))
+    peers_frame = pd.DataFrame([{k: v for k, v in p.items() if k != "comparisons"} for p in peer_recs])
     c = {name: _safe_chart(fn, name) for name, fn in {
-        "speedup": lambda: charts.speedup_by_tier_text(df), "memory": lambda: charts.peak_memory_by_tier(df),
-        "latency distribution": lambda: charts.latency_distributions(df),
-        "cost scaling": lambda: charts.cost_scaling(df, fits), "memory timeline": lambda: charts.memory_timelines(df),
-        "ablation": lambda: charts.ablation(effects), "stage breakdown": lambda: charts.stage_breakdown(df),
+        "speedup": lambda: charts.speedup_by_text(df), "rtf distribution": lambda: charts.rtf_distributions(df),
+        "memory": lambda: charts.peak_memory(df), "memory timeline": lambda: charts.memory_timelines(df, guard),
+        "ablation": lambda: charts.ablation(df), "stage breakdown": lambda: charts.stage_breakdown(df),
         "roofline": lambda: charts.roofline(df), "time to first audio": lambda: charts.time_to_first_audio(df),
         "peers": lambda: charts.peers(df),
     }.items()} if not df.empty else {}
@@ -109,34 +143,58 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
         png, message = c.get(name, (None, f"No data for the {name} chart."))
         return h.chart(png, alt, message)
 
-    clips, clip_problems = audio.samples(df) if not df.empty else ([], [])
+    clips, clip_problems = audio.samples(df, guard) if not df.empty else ([], [])
     sample_html = ('<div class="samples">' + "".join(h.audio(*s) for s in clips) + "</div>") if clips else h.empty("No audio samples in these results.")
     sample_html += "".join(h.empty(p) for p in clip_problems)
+    refused = guard.notes()
+    if df.empty:
+        top = h.empty("No results: the inputs held no result rows, so there is nothing to compare. "
+                      "Run a sweep (python -m bench.sweep) or check the paths given.")
+    elif (df["status"] == "ok").sum() == 0:
+        top = h.empty("No configuration succeeded: every row failed or was skipped. See “Failed and skipped” below for the reasons.")
+    else:
+        failed = frames["failures"]
+        top = (h.table(frames["machines"], "No machine description recorded (env).")
+               + h.table(frames["headline"], "No pooled rows (text = all) to headline.", css="headline")
+               + h.verdicts(_verdict_items(verdicts))
+               + (h.empty(f"{len(failed)} configuration(s) failed or were skipped: see “Failed and skipped”.") if not failed.empty else "")
+               + (h.warning(f"{len(refused)} file path(s) named by rows were refused: see “Refused files”.") if refused else ""))
     sections = [
-        h.Section("speed", "Speed", img("speedup", "speedup by tier and text length")
-                  + img("latency distribution", "latency distributions"),
-                  "Speedup = baseline latency / tier latency (median rounds, uncached single calls); bars show 95% bootstrap CIs over rounds."),
-        h.Section("scaling", "Cost vs text length", img("cost scaling", "latency, RTF and memory vs audio seconds")
-                  + h.table(fits, "Not enough distinct text lengths to fit a fixed + per-second cost."),
-                  "Latency fitted as fixed cost + cost per second of audio, per tier."),
-        h.Section("memory", "Memory", img("memory", "peak memory by tier") + img("memory timeline", "memory timelines")),
-        h.Section("ablations", "Ablations", img("ablation", "ablation effects"),
-                  "baseline+X is compared with baseline; advanced-X (advanced without X) tells what X adds inside advanced."),
-        h.Section("stages", "Stage breakdown", img("stage breakdown", "stage breakdown")),
-        h.Section("roofline", "Roofline", img("roofline", "achieved vs peak GFLOP/s")),
-        h.Section("streaming", "Streaming", img("time to first audio", "time to first audio")),
-        h.Section("peers", "Peers", img("peers", "peer engines") + h.table(frames["peers"], "No peer engines in these results.")),
-        h.Section("samples", "Audio samples", sample_html, f"The first {audio.MAX_SECONDS:.0f} s of one sample per tier."),
-        h.Section("cache", "Cached vs uncached", h.table(frames["cached_vs_uncached"], "No repeated-text (cached) rows in these results."),
-                  "Cache hits are shown apart and never enter the speedups above."),
+        h.Section("speed", "Speed", img("speedup", "stored speedup by tier and text class")
+                  + img("rtf distribution", "RTF of every round per contender"),
+                  "Speedup = geometric mean of per-round ratios (reference RTF / this RTF, same text, same round) with its "
+                  "95% bootstrap interval, as stored by the sweep; the report recomputes nothing."),
+        h.Section("peers", "Peers", img("peers", "peer engines next to our tiers")
+                  + h.table(peers_frame, "No peer engines in these results.")
+                  + h.table(frames["peer_comparisons"], "No paired comparisons against a peer stored in the rows."),
+                  "Each peer's pooled figures, and the paired comparisons of our tiers against it (from the rows' comparisons)."),
+        h.Section("ablations", "Ablations", img("ablation", "stored ablation verdicts")
+                  + h.table(frames["ablations"], "No ablation rows in these results."),
+                  "What each ablation changes against its reference (resolved switches after calibration) and its stored verdict; "
+                  "an ablation whose switches resolve to the reference's is marked identical here and has no bar."),
+        h.Section("streaming", "Time to first audio", img("time to first audio", "time to first audio per tier")
+                  + h.table(frames["time_to_first_audio"], "No time-to-first-audio figures in these results.")),
+        h.Section("roofline", "Roofline", img("roofline", "achieved vs peak GFLOP/s")
+                  + h.table(frames["roofline"], "No FLOP figures in these results.")),
+        h.Section("stages", "Stage breakdown", img("stage breakdown", "stage breakdown per tier")
+                  + h.table(frames["stages"], "No stage timings in these results.")),
+        h.Section("memory", "Memory", img("memory", "peak memory by contender") + img("memory timeline", "memory timelines")),
+        h.Section("scaling", "Cost vs text length", h.table(frames["cost_fits"], "Not enough text classes to fit a fixed + per-second cost."),
+                  "Stored median latency of each text class fitted as a fixed cost + a cost per second of audio."),
+        h.Section("samples", "Audio samples", sample_html, f"The first {audio.MAX_SECONDS:.0f} s of one sample per contender."),
+        *([h.Section("cache", "Warm (cached) rows", h.table(frames["cached"], ""),
+                     "Rows measured on cache hits, shown apart; they never enter the speedups.")] if not frames["cached"].empty else []),
         h.Section("noisy", "Noisy results", h.table(frames["noisy"], "No noisy results: every row's CV is at most 10%."),
-                  "Rows whose latency varies more than 10% (CV) between rounds; treat their figures with care."),
+                  "Per-class rows whose latency varies more than 10% (CV) between rounds."),
         h.Section("failures", "Failed and skipped", h.table(frames["failures"], "No failed or skipped configurations.")),
+        h.Section("refused", "Refused files", "".join(h.empty(n) for n in refused) or h.empty("No file path was refused."),
+                  "Paths named by rows (samples, memory timelines) are read only inside the results folders given to the report."),
         h.Section("environment", "Environment", h.table(frames["environment"], "No environment recorded.")),
         h.Section("rows", "All rows", h.details(f"Show all {len(df)} rows", h.table(frames["rows"], "No rows.", tall=True))),
     ]
     footer = "Generated by python -m bench.report from: " + ", ".join(map(str, sources))
-    return h.page(f"TTS benchmark report — {run_id}", _meta(df, run_id), top, sections, footer), frames
+    page = h.page(f"TTS benchmark report — {run_id}", _meta(df, run_id), top, sections, footer)
+    return page, frames, {"verdicts": verdicts, "peers": peer_recs, "refused": [asdict(r) for r in guard.refused]}
 
 
 def write_report(results_paths: list[Path], out_dir: Path | None = None) -> Path:
@@ -150,8 +208,8 @@ def write_report(results_paths: list[Path], out_dir: Path | None = None) -> Path
     run_id = run_label(df, paths)
     out_dir = Path(out_dir) if out_dir is not None else REPORTS_DIR / _safe_dirname(run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
-    page, frames = render(df, run_id, paths)
-    _write_tables(frames, out_dir)
+    page, frames, records = render(df, run_id, paths)
+    _write_tables(frames, records, out_dir)
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
     return index

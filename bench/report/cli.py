@@ -13,8 +13,10 @@ RESULTS_DIR = Path("results")
 
 
 def latest_run(results_dir: Path = RESULTS_DIR) -> Path | None:
-    """The most recently modified `results/<run-id>/` folder, or None."""
-    runs = [p for p in results_dir.glob("*") if p.is_dir()] if results_dir.is_dir() else []
+    """The most recently modified `results/<run-id>/` folder holding a results file, or None (hidden folders,
+    such as the sweep's `.cache`, are not runs)."""
+    runs = [p for p in results_dir.glob("*") if p.is_dir() and not p.name.startswith(".") and next(p.rglob("*.jsonl"), None)] \
+        if results_dir.is_dir() else []
     return max(runs, key=lambda p: p.stat().st_mtime, default=None)
 
 

@@ -30,6 +30,7 @@ h2 { font-size: 17px; margin: 30px 0 8px; padding-bottom: 4px; border-bottom: 1p
 h3 { font-size: 14px; margin: 16px 0 6px; }
 p.intro, p.empty { color: var(--muted); margin: 4px 0 10px; }
 p.empty { font-style: italic; }
+p.warning { color: var(--bad); font-weight: 600; margin: 6px 0 10px; }
 ul.verdicts { list-style: none; padding: 0; margin: 10px 0 4px; }
 ul.verdicts li { margin: 4px 0; padding: 6px 10px; border-left: 4px solid var(--neutral); background: var(--soft); border-radius: 3px; }
 ul.verdicts li.pays { border-color: var(--good); }
@@ -69,6 +70,11 @@ def empty(message: str) -> str:
     return f'<p class="empty">{esc(message)}</p>'
 
 
+def warning(message: str) -> str:
+    """A one-line note that needs attention (refused files)."""
+    return f'<p class="warning">{esc(message)}</p>'
+
+
 def table(frame: pd.DataFrame, message: str, css: str = "", tall: bool = False) -> str:
     """A pandas table with escaping on, or a one-line note when the frame is empty."""
     if frame is None or frame.empty:
@@ -95,7 +101,7 @@ def audio(label: str, sub: str, wav: bytes) -> str:
 def verdicts(items: list[tuple[str, str]]) -> str:
     """(sentence, kind) pairs; kind is pays, loses, neutral or broken and only picks the colour."""
     if not items:
-        return empty("No optimization could be compared with its reference (no matching ok rows).")
+        return empty("No verdict stored: no pooled row of a contender with a reference.")
     lis = "".join(f'<li class="{esc(kind)}">{esc(text)}</li>' for text, kind in items)
     return f'<ul class="verdicts">{lis}</ul>'
 

@@ -1,8 +1,9 @@
 """Read results into one pandas DataFrame: sweep JSONL files, result folders and pytest-benchmark JSON.
 
 Each row is a `ResultRow` field set plus `source` (the file it came from), `base_dir` (where its
-relative `mprof_file` and `sample_wav` paths resolve) and `machine` (host and hardware, the group key
-of the headline). Files from several machines merge into one frame.
+relative `mprof_file` and `sample_wav` paths resolve, see `bench.report.paths`) and `machine` (host and
+hardware, the group key of the headline). A row without a `contender` (pytest-benchmark, schema v1) gets
+`engine:tier@hardware`. Files from several machines merge into one frame.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 ROW_FIELDS = [f.name for f in fields(ResultRow)]
 TIER_ORDER = ("baseline", "optimized", "advanced")
+POOLED = "all"  # the text of a contender's pooled row (every round of every class)
 
 
 def find_result_files(paths: Iterable[Path]) -> list[Path]:
@@ -147,7 +149,10 @@ def load_results(paths: Iterable[Path]) -> pd.DataFrame:
     hosts = frame["host"].fillna("").astype(str)
     hardware = frame["hardware"].fillna("").astype(str).replace("", "unknown")
     frame["hardware"] = hardware
-    frame["machine"] = hardware if hosts.nunique() <= 1 else hosts.where(hosts != "", "unknown host") + " / " + hardware
+    frame["machine"] = hosts.where(hosts != "", "unknown host") + " / " + hardware
+    named = frame["contender"].fillna("").astype(str)
+    derived = frame["engine"].astype(str) + ":" + frame["tier"].astype(str) + "@" + hardware
+    frame["contender"] = named.where(named != "", derived)
     return frame.reset_index(drop=True)
 
 
@@ -161,22 +166,12 @@ def _dedupe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[rows]
 
 
-def resolve(path: str | None, base_dir: str | None) -> Path | None:
-    """An existing file for a row's relative or absolute path, or None."""
-    if not path:
-        return None
-    candidates = [Path(path)]
-    if base_dir and not Path(path).is_absolute():
-        base = Path(base_dir)
-        candidates = [base / path, *(parent / path for parent in base.parents), Path(path)]
-    return next((c for c in candidates if c.is_file()), None)
-
-
 def tier_sort_key(tier: str) -> tuple[int, str]:
     """Baseline, optimized, advanced first, then ablations and peers alphabetically."""
     return (TIER_ORDER.index(tier), "") if tier in TIER_ORDER else (len(TIER_ORDER), tier)
 
 
 def text_sort_key(text: str) -> tuple[int, str]:
+    """short, medium, long, then files alphabetically, then the pooled "all"."""
     order = ("short", "medium", "long")
-    return (order.index(text), "") if text in order else (len(order), text)
+    return (order.index(text), "") if text in order else (len(order) + (text == POOLED), text)

@@ -1,50 +1,83 @@
-"""Realistic synthetic results for developing and testing the report without running a sweep.
+"""Realistic synthetic schema-v2 results for developing and testing the report without running a sweep.
 
 `write_synthetic_run(dir)` writes `results.jsonl` (one `ResultRow.to_dict()` per line, plus a truncated
-last line as a crash would leave), memory_profiler `.dat` timelines and short WAV files, all beside it.
-Figures follow the cost model of the joe-medium voice on a 2-core AVX2 CPU (RTF near 0.1).
+last line as a crash would leave), memory_profiler `.dat` timelines under `mprof/` and short WAV files under
+`samples/`, all beside it, with absolute paths in the rows as the sweep writes them.
+
+The run mimics one paired sweep on a 2-core AVX2 CPU: every round all contenders speak the same fresh text
+(short, medium, long in turn); one row per contender and text class plus one pooled row (`text == "all"`).
+Speedups, intervals and verdicts are computed by `bench.results.stats`, the harness's one statistics module,
+so the figures are consistent with each other; the report only reads them.
 """
 
 from __future__ import annotations
 
 import json
 import wave
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.results import stats
 from bench.results.schema import ResultRow
 
 SAMPLE_RATE = 22_050
-TEXTS = {"short": (40, 2.1), "medium": (180, 9.4), "long": (900, 46.0)}  # name: (chars, audio seconds)
-# tier: (latency factor vs baseline, peak RSS MB, fidelity gate, fidelity pass)
-TIERS: dict[str, tuple[float, float, str, bool]] = {
-    "baseline": (1.00, 410.0, "exact", True),
-    "optimized": (0.78, 380.0, "exact", True),
-    "advanced": (0.55, 300.0, "int8", True),
-    "baseline+compile": (0.86, 520.0, "exact", True),
-    "baseline+int8": (1.40, 350.0, "int8", False),
-    "advanced-streaming": (0.60, 360.0, "int8", True),
-}
-FIXED_S, PER_AUDIO_S = 0.08, 0.11  # baseline latency = fixed + per-audio-second cost
+TEXTS = {"short": (40, 2.1), "medium": (180, 9.4), "long": (900, 46.0)}  # class: (chars, audio seconds)
+ROUNDS_PER_CLASS = 8
+FLOPS_PER_AUDIO_S = 5.3e9  # the joe-medium voice's model FLOPs per audio second
+PEAK_GFLOPS = {"fp32": 68.0, "bf16": 21.0}  # measured matmul peaks of the synthetic machine
 
 
-def _wav_bytes(seconds: float, freq: float, rng: np.random.Generator) -> np.ndarray:
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    envelope = 0.5 * (1 + np.sin(2 * np.pi * 2.5 * t))  # syllable-like bursts
-    tone = 0.3 * np.sin(2 * np.pi * freq * t) * envelope + 0.01 * rng.standard_normal(t.size)
-    return (np.clip(tone, -1, 1) * 32767).astype(np.int16)
+@dataclass(frozen=True)
+class Contender:
+    """One synthetic contender: its cost relative to baseline and what the sweep would record about it."""
+
+    engine: str
+    tier: str
+    factor: float  # RTF relative to the baseline tier (below 1 = faster)
+    ttfa_factor: float  # time to first audio relative to baseline
+    peak_rss_mb: float
+    reference: str | None = None  # tier of the same engine it is compared with
+    switch_diff: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
+    fid_pass: bool | None = True
+    fid_gate: str | None = "exact"
+    verdict_metric: str = "throughput"
+    noise: float = 0.03  # round-to-round spread of its own (log RTF), on top of the machine's shared load
+
+    def name(self, hardware: str) -> str:
+        return f"{self.engine}:{self.tier}@{hardware}"
+
+
+CONTENDERS = (
+    Contender("tts_core", "baseline", 1.00, 1.00, 410.0, fid_pass=None, fid_gate=None),
+    Contender("tts_core", "optimized", 0.78, 0.80, 380.0, "baseline",
+              {"inference_mode": [False, True], "threads": [1, 2]}, noise=0.14),
+    Contender("tts_core", "advanced", 0.62, 0.35, 330.0, "baseline",
+              {"fused_decoder": [False, True], "streaming": [False, True], "bucket_frames": [None, 64]}),
+    Contender("tts_core", "advanced-streaming", 0.63, 0.90, 345.0, "advanced", {"streaming": [True, False]},
+              verdict_metric="ttfa"),
+    Contender("tts_core", "baseline+compile", 1.00, 1.00, 412.0, "baseline", {}),  # calibration kept eager
+    Contender("tts_core", "baseline+bf16", 3.0, 2.9, 300.0, "baseline", {"precision": ["fp32", "bf16"]},
+              precision="bf16", fid_pass=False, fid_gate="half"),
+    Contender("piper-onnxruntime", "default", 0.66, 0.90, 240.0, fid_pass=None, fid_gate=None),
+)
+PEER = "piper-onnxruntime"
 
 
 def write_wav(path: Path, seconds: float, freq: float = 180.0, seed: int = 0) -> Path:
-    """Write a small 16-bit mono WAV (a voiced-like tone) and return its path."""
-    pcm = _wav_bytes(seconds, freq, np.random.default_rng(seed))
+    """Write a small 16-bit mono WAV (a voiced-like tone, `seconds` long) and return its path."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE  # (samples,)
+    envelope = 0.5 * (1 + np.sin(2 * np.pi * 2.5 * t))  # syllable-like bursts
+    tone = 0.3 * np.sin(2 * np.pi * freq * t) * envelope + 0.01 * np.random.default_rng(seed).standard_normal(t.size)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(SAMPLE_RATE)
-        w.writeframes(pcm.tobytes())
+        w.writeframes((np.clip(tone, -1, 1) * 32767).astype(np.int16).tobytes())
     return path
 
 
@@ -52,12 +85,81 @@ def write_mprof(path: Path, peak_mb: float, seconds: float, t0: float, seed: int
     """Write a memory_profiler timeline: a CMDLINE line, then `MEM <MB> <unix seconds>` at 100 Hz."""
     rng = np.random.default_rng(seed)
     n = max(int(seconds * 100), 10)
-    ramp = np.minimum(np.linspace(0, 1.6, n), 1.0)
-    mem = 60 + (peak_mb - 60) * ramp + rng.normal(0, 2, n)
-    lines = ["CMDLINE python -m bench.worker"]
-    lines += [f"MEM {m:.6f} {t0 + i / 100:.4f}" for i, m in enumerate(mem)]
-    path.write_text("\n".join(lines) + "\n")
+    mem = 60 + (peak_mb - 60) * np.minimum(np.linspace(0, 1.6, n), 1.0) + rng.normal(0, 2, n)  # (n,)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(["CMDLINE python -m bench.workers", *(f"MEM {m:.6f} {t0 + i / 100:.4f}" for i, m in enumerate(mem))]) + "\n")
     return path
+
+
+def _rounds(rng: np.random.Generator, slowdown: float) -> list[tuple[str, float]]:
+    """(text class, baseline RTF) of every round, classes in turn; the RTF drifts with the machine's load."""
+    base = {"short": 0.19, "medium": 0.145, "long": 0.135}  # fixed cost weighs most on short texts
+    out = []
+    for i in range(ROUNDS_PER_CLASS * len(TEXTS)):
+        text = list(TEXTS)[i % len(TEXTS)]
+        out.append((text, slowdown * base[text] * float(np.exp(rng.normal(0, 0.04)))))  # shared load: paired
+    return out
+
+
+def _speedup_fields(ref: list[float], cand: list[float], prefix: str = "speedup") -> dict[str, Any]:
+    s = stats.paired_speedup(ref, cand)
+    return {prefix: s.ratio, f"{prefix}_ci_low": s.ci_low, f"{prefix}_ci_high": s.ci_high, "_s": s,
+            "_ratios": [float(x) for x in stats.paired_ratios(ref, cand)]}
+
+
+def _row(c: Contender, text: str, idx: list[int], rtfs: dict[str, np.ndarray], ttfa: dict[str, np.ndarray],
+         audio: np.ndarray, common: dict[str, Any], hardware: str) -> ResultRow:
+    """The row of contender `c` over the rounds `idx` (one text class, or all of them for text == "all")."""
+    name = c.name(hardware)
+    r, a = rtfs[name][idx], audio[idx]  # (rounds,)
+    lat = r * a
+    fields: dict[str, Any] = {}
+    if c.reference is not None:
+        ref = f"{c.engine}:{c.reference}@{hardware}"
+        th = _speedup_fields(list(rtfs[ref][idx]), list(r))
+        tt = _speedup_fields(list(ttfa[ref][idx]), list(ttfa[name][idx]), "ttfa_speedup")
+        judged = tt if c.verdict_metric == "ttfa" else th
+        identical = not c.switch_diff
+        fields.update(
+            reference=ref, speedup=th["speedup"], speedup_ci_low=th["speedup_ci_low"],
+            speedup_ci_high=th["speedup_ci_high"], speedup_pairs=th["_s"].pairs, paired_ratios=th["_ratios"],
+            ttfa_speedup=tt["ttfa_speedup"], ttfa_speedup_ci_low=tt["ttfa_speedup_ci_low"],
+            ttfa_speedup_ci_high=tt["ttfa_speedup_ci_high"], switch_diff=dict(c.switch_diff),
+            verdict="identical here" if identical else stats.verdict(judged["_s"]),
+            verdict_metric=None if identical else c.verdict_metric,
+        )
+    if c.engine == "tts_core" and c.tier in ("baseline", "optimized", "advanced"):
+        peer = next(p.name(hardware) for p in CONTENDERS if p.engine == PEER)
+        s = stats.paired_speedup(list(rtfs[peer][idx]), list(r))
+        fields["comparisons"] = [{"reference": peer, "metric": "throughput", "speedup": s.ratio, "ci_low": s.ci_low,
+                                  "ci_high": s.ci_high, "pairs": s.pairs, "verdict": stats.verdict(s)}]
+    lstats = stats.summarize(list(lat))
+    rtf = float(np.median(r))
+    tts = c.engine == "tts_core"
+    stage = np.array([0.04, 0.12, 0.20, 0.64]) * float(np.median(lat))  # frontend, encoder, flow, decoder
+    return ResultRow(
+        **common, config_id=f"{name}|{text}", status="ok", engine=c.engine, tier=c.tier, hardware=hardware,
+        device="cpu", threads=2, text=text, text_chars=int(np.median([TEXTS[t][0] for t in _classes(idx)])),
+        workload="stream", contender=name, rounds=len(idx), stop_reason="interval within +-5%",
+        latency_mean_s=lstats.mean_s, latency_std_s=lstats.std_s, latency_cv=lstats.cv, noisy=lstats.noisy,
+        latency_p50_s=lstats.p50_s, latency_p90_s=lstats.p90_s, latency_p99_s=lstats.p99_s,
+        latencies_s=[float(x) for x in lat], rtfs=[float(x) for x in r], audio_s=float(np.median(a)), rtf=rtf,
+        throughput_audio_s_per_s=1 / rtf, ttfa_s=float(np.median(ttfa[name][idx])),
+        chunk_gaps_s=[0.08, 0.07, 0.09], underruns=0, load_s=0.7 if tts else 0.4, first_call_s=1.5 * float(lat[0]),
+        stage_frontend_s=float(stage[0]) if tts else None, stage_encoder_s=float(stage[1]) if tts else None,
+        stage_flow_s=float(stage[2]) if tts else None, stage_decoder_s=float(stage[3]) if tts else None,
+        peak_rss_mb=c.peak_rss_mb + 20 * float(np.median(a)) / 46, max_rss_mb=c.peak_rss_mb + 25,
+        flops_per_audio_s=FLOPS_PER_AUDIO_S if tts else None,
+        achieved_gflops=FLOPS_PER_AUDIO_S / rtf / 1e9 if tts else None,
+        peak_gflops=PEAK_GFLOPS[c.precision], precision=c.precision,
+        fid_gate=c.fid_gate, fid_pass=c.fid_pass, fid_frames_equal=True if c.fid_gate else None,
+        fid_snr_db=72.0 if c.fid_gate == "exact" else None, fid_mcd_db=0.45 if c.fid_gate == "half" else None,
+        fid_reference=f"tts_core:baseline@{hardware}" if c.fid_gate else None, **fields,
+    )
+
+
+def _classes(idx: list[int]) -> list[str]:
+    return [list(TEXTS)[i % len(TEXTS)] for i in idx]
 
 
 def synthetic_rows(
@@ -69,70 +171,39 @@ def synthetic_rows(
     peers: bool = True,
     failures: bool = True,
 ) -> list[ResultRow]:
-    """Rows of one sweep on one machine; files (WAV, mprof) are written under `base_dir` when given."""
+    """Rows of one paired sweep on one machine; mprof and WAV files are written under `base_dir` when given."""
     rng = np.random.default_rng(seed)
-    env = {"torch": "2.13.0+cpu", "python": "3.11.9", "cpu_model": "AMD EPYC 7B13", "cpu_flags": "avx2 fma",
-           "threads": 2, "os": "Linux 6.1"}
-    rows: list[ResultRow] = []
+    hardware = "cpu-all"
+    env = {"host": host, "cpu": "AMD EPYC 7B13", "cpu_flags": ["avx", "avx2", "fma"], "cores_logical": 2,
+           "torch": "2.13.0+cpu", "python": "3.11.9", "os": "Linux 6.1", "gpu": None}
     t0 = 1_714_564_800.0
-    for tier, (factor, peak, gate, passes) in TIERS.items():
-        for text, (chars, audio_s) in TEXTS.items():
-            for workload, cached in (("single", None), ("stream", None), ("repeated", False), ("repeated", True)):
-                if workload == "stream" and tier.startswith("baseline+"):
-                    continue
-                if workload == "repeated" and text != "medium":
-                    continue
-                lat = slowdown * factor * (FIXED_S + PER_AUDIO_S * audio_s)
-                if cached:
-                    lat = 0.002 + 0.0001 * audio_s
-                cv = 0.18 if (tier == "optimized" and text == "short") else 0.03
-                lats = [float(x) for x in np.abs(rng.normal(lat, cv * lat, 12))]
-                i = len(rows)
-                mprof = wav = None
-                if base_dir is not None and workload == "single":
-                    mprof = write_mprof(base_dir / f"mprof_{i}.dat", peak + 20 * audio_s / 46, 1.5, t0 + i, seed + i).name
-                    if text == "short":
-                        wav = write_wav(base_dir / f"sample_{i}.wav", min(audio_s, 6.0), 150 + 20 * i, seed + i).name
-                stages = np.array([0.04, 0.12, 0.20, 0.64]) * lat
-                rows.append(ResultRow(
-                    run_id=run_id, config_id=f"{tier}-{text}-{workload}-{cached}", status="ok",
-                    timestamp=t0 + i, host=host, tier=tier, hardware="cpu-all", device="cpu", threads=2,
-                    model="joe-medium", text=text, text_chars=chars, workload=workload, cached=cached,
-                    load_s=0.7, first_call_s=lat * 1.5, rounds=len(lats),
-                    latency_mean_s=float(np.mean(lats)), latency_std_s=float(np.std(lats)),
-                    latency_cv=float(np.std(lats) / np.mean(lats)), latency_p50_s=float(np.median(lats)),
-                    latency_p90_s=float(np.percentile(lats, 90)), latency_p99_s=float(np.percentile(lats, 99)),
-                    latencies_s=lats, noisy=bool(np.std(lats) / np.mean(lats) > 0.10), audio_s=audio_s,
-                    rtf=float(np.median(lats) / audio_s), throughput_audio_s_per_s=float(audio_s / np.median(lats)),
-                    throughput_chars_per_s=float(chars / np.median(lats)),
-                    ttfa_s=(0.05 + 0.02 * factor) if workload == "stream" else None,
-                    stage_frontend_s=float(stages[0]), stage_encoder_s=float(stages[1]),
-                    stage_flow_s=float(stages[2]), stage_decoder_s=float(stages[3]),
-                    peak_rss_mb=peak + 20 * audio_s / 46, max_rss_mb=peak + 25, mprof_file=mprof,
-                    flops_per_audio_s=5.3e9, achieved_gflops=5.3 * audio_s / float(np.median(lats)), peak_gflops=110.0,
-                    fid_frames_equal=True, fid_snr_db=None if gate != "exact" else 72.0,
-                    fid_max_abs=2e-4 if gate == "exact" else 0.02, fid_mcd_db=0.02 if gate == "exact" else (0.6 if passes else 1.4),
-                    fid_spec_corr=0.999 if passes else 0.93, fid_gate=gate, fid_pass=None if tier == "baseline" else passes,
-                    sample_wav=wav, env=env,
-                ))
+    common = dict(run_id=run_id, host=host, model="joe-medium", group_id=f"{run_id}-g0", env=env, timestamp=t0)
+    rounds = _rounds(rng, slowdown)
+    audio = np.array([TEXTS[t][1] * float(np.exp(rng.normal(0, 0.03))) for t, _ in rounds])  # (rounds,)
+    base_rtf = np.array([b for _, b in rounds])
+    chosen = [c for c in CONTENDERS if peers or c.engine != PEER]
+    rtfs = {c.name(hardware): base_rtf * c.factor * np.exp(rng.normal(0, c.noise, base_rtf.size)) for c in CONTENDERS}
+    ttfa = {c.name(hardware): 0.09 * slowdown * c.ttfa_factor * np.exp(rng.normal(0, 0.05, base_rtf.size)) for c in CONTENDERS}
+    rows: list[ResultRow] = []
+    for k, c in enumerate(chosen):
+        by_class = {t: [i for i, (tt, _) in enumerate(rounds) if tt == t] for t in TEXTS}
+        for text, idx in [*by_class.items(), ("all", list(range(len(rounds))))]:
+            row = _row(c, text, idx, rtfs, ttfa, audio, common, hardware)
+            if not peers:
+                row.comparisons = []
+            if base_dir is not None and text == "all":
+                safe = row.contender.replace(":", "_").replace("@", "_")
+                row.mprof_file = str(write_mprof(base_dir / "mprof" / f"{safe}.dat", c.peak_rss_mb, 1.5, t0 + k, seed + k).resolve())
+                row.sample_wav = str(write_wav(base_dir / "samples" / f"{safe}.wav", 2.0, 140 + 25 * k, seed + k).resolve())
+            rows.append(row)
     if failures:
-        rows.append(ResultRow(run_id=run_id, config_id="advanced-long-cuda", status="skipped", host=host,
-                              tier="advanced", hardware="cuda", model="joe-medium", text="long", workload="single",
-                              reason="cuda not available", timestamp=t0 + 500, env=env))
-        rows.append(ResultRow(run_id=run_id, config_id="baseline+fp16-medium", status="failed", host=host,
-                              tier="baseline+fp16", hardware="cpu-all", model="joe-medium", text="medium",
-                              workload="single", error="TimeoutError: worker exceeded 600 s", timestamp=t0 + 501, env=env))
-    if peers:
-        for text, (chars, audio_s) in TEXTS.items():
-            lat = slowdown * 0.85 * (0.05 + 0.11 * audio_s)
-            lats = [float(x) for x in np.abs(rng.normal(lat, 0.03 * lat, 8))]
-            rows.append(ResultRow(
-                run_id=run_id, config_id=f"peer-{text}", status="ok", host=host, engine="piper-onnxruntime",
-                tier="reference", hardware="cpu-all", device="cpu", model="joe-medium", text=text, text_chars=chars,
-                workload="single", rounds=len(lats), latencies_s=lats, latency_p50_s=float(np.median(lats)),
-                latency_mean_s=float(np.mean(lats)), latency_cv=float(np.std(lats) / np.mean(lats)),
-                audio_s=audio_s, rtf=float(np.median(lats) / audio_s), peak_rss_mb=240.0, timestamp=t0 + 600, env=env,
-            ))
+        rows.append(ResultRow(**{**common, "timestamp": t0 + 500}, config_id="tts_core:baseline+fp16@cpu-all|all",
+                              status="failed", tier="baseline+fp16", hardware=hardware, text="all",
+                              contender=f"tts_core:baseline+fp16@{hardware}", reference=f"tts_core:baseline@{hardware}",
+                              error="TimeoutError: worker exceeded 600 s"))
+        rows.append(ResultRow(**{**common, "timestamp": t0 + 501}, config_id="tts_core:advanced@cuda|all",
+                              status="skipped", tier="advanced", hardware="cuda", text="all",
+                              contender="tts_core:advanced@cuda", reason="cuda not available"))
     return rows
 
 

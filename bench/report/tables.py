@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
-from bench.report.analysis import NOISY_CV, median_latency, ok_rows
+from bench.report.analysis import NOISY_CV, fmt_ratio, ok_rows, per_class, pooled, value
 from bench.report.load import text_sort_key, tier_sort_key
 
-KEY_COLUMNS = ["machine", "engine", "tier", "model", "text", "workload", "cached", "status", "rounds",
-               "latency_p50_s", "latency_cv", "rtf", "audio_s", "ttfa_s", "peak_rss_mb", "cuda_max_allocated_mb",
-               "fid_gate", "fid_pass", "fid_snr_db", "fid_mcd_db", "run_id"]
+KEY_COLUMNS = ["machine", "contender", "reference", "model", "text", "workload", "cached", "status", "rounds",
+               "speedup", "speedup_ci_low", "speedup_ci_high", "verdict", "stop_reason", "latency_p50_s", "latency_cv",
+               "rtf", "audio_s", "ttfa_s", "load_s", "peak_rss_mb", "cuda_max_allocated_mb", "fid_gate", "fid_pass",
+               "fid_snr_db", "fid_mcd_db", "run_id"]
+STAGES = [("stage_frontend_s", "frontend"), ("stage_encoder_s", "encoder + duration"),
+          ("stage_flow_s", "flow"), ("stage_decoder_s", "decoder")]
 
 
 def tidy(frame: pd.DataFrame) -> pd.DataFrame:
@@ -17,8 +22,8 @@ def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     frame.columns.name = None
     for col in frame.columns:
-        if col in ("rounds", "points", "threads", "text_chars"):
-            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
+        if col in ("rounds", "points", "threads", "text_chars", "pairs", "underruns", "speedup_pairs"):
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").map(lambda v: "–" if pd.isna(v) else int(v))
         elif frame[col].dtype == object:
             frame[col] = frame[col].map(lambda v: pd.NA if v is None else v)
         elif pd.api.types.is_float_dtype(frame[col]):
@@ -30,7 +35,7 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return frame
     keys = {"tier": tier_sort_key, "text": text_sort_key}
-    cols = [c for c in ("machine", "engine", "tier", "text", "workload") if c in frame]
+    cols = [c for c in ("machine", "engine", "tier", "contender", "text", "workload") if c in frame]
     return frame.sort_values(cols, key=lambda s: s.astype(str).map(keys[s.name]) if s.name in keys else s.astype(str))
 
 
@@ -61,44 +66,84 @@ def failures(df: pd.DataFrame) -> pd.DataFrame:
     if bad.empty:
         return pd.DataFrame()
     bad = bad.assign(why=bad["error"].where(bad["error"].notna(), bad["reason"]).fillna("(no reason recorded)"))
-    return _sorted(bad[["machine", "engine", "tier", "text", "workload", "status", "why"]]).reset_index(drop=True)
+    return _sorted(bad[["machine", "contender", "engine", "tier", "text", "status", "why"]]).reset_index(drop=True)
 
 
 def noisy(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows whose round-to-round coefficient of variation exceeds 10%: their speedups are less certain."""
-    rows = ok_rows(df)
+    """Per-class rows whose round-to-round latency CV exceeds 10% (pooled rows mix text lengths, so are left out)."""
+    rows = per_class(df)
     if rows.empty:
         return pd.DataFrame()
     cv = pd.to_numeric(rows["latency_cv"], errors="coerce")
     rows = rows[cv > NOISY_CV].assign(latency_cv=cv[cv > NOISY_CV].round(3))
-    cols = ["machine", "engine", "tier", "text", "workload", "cached", "rounds", "latency_p50_s", "latency_cv"]
+    cols = ["machine", "contender", "engine", "tier", "text", "rounds", "latency_p50_s", "latency_cv"]
     return _sorted(rows[cols]).reset_index(drop=True)
 
 
-def cached_vs_uncached(df: pd.DataFrame) -> pd.DataFrame:
-    """Repeated-text figures, cold and cache-hit side by side; the cached ones never enter speedups."""
-    rows = ok_rows(df)
-    if rows.empty:
-        return pd.DataFrame()
-    rows = rows[rows["cached"].map(lambda c: c is True or c is False)]
-    if rows.empty:
-        return pd.DataFrame()
-    rows = rows.assign(latency=rows.apply(median_latency, axis=1), state=rows["cached"].map({True: "cached", False: "uncached"}))
-    table = rows.pivot_table(index=["machine", "engine", "tier", "text"], columns="state", values="latency", aggfunc="median")
-    table = table.reindex(columns=["uncached", "cached"]).rename(columns=lambda c: f"{c} latency (s)")
-    if table.notna().all(axis=1).any():
-        table["cache speedup (x)"] = table["uncached latency (s)"] / table["cached latency (s)"]
-    return _sorted(table.reset_index()).reset_index(drop=True)
+def vector_extensions(flags: Any) -> str:
+    """The SIMD flags of `env["cpu_flags"]` grouped for reading: "avx, avx2, fma, AVX-512 (f, bw, vnni)"."""
+    names = flags.split() if isinstance(flags, str) else [str(f) for f in flags or []]
+    plain = [f for f in names if not f.startswith(("avx512", "amx"))]
+    groups = []
+    for prefix, label in (("avx512", "AVX-512"), ("amx", "AMX")):
+        members = [f.removeprefix(prefix).lstrip("_") or prefix for f in names if f.startswith(prefix)]
+        if members:
+            groups.append(f"{label} ({', '.join(members)})")
+    return ", ".join(plain + groups) or "not recorded"
 
 
-def peers(df: pd.DataFrame) -> pd.DataFrame:
-    """Other engines' figures next to our main tiers, on the same texts."""
+def machines(df: pd.DataFrame) -> pd.DataFrame:
+    """One line per machine (host / hardware): CPU model, vector extensions, cores, GPU, from the rows' `env`."""
+    out: dict[str, dict[str, Any]] = {}
+    for _, r in df.iterrows() if not df.empty else []:
+        env = r["env"] if isinstance(r["env"], dict) else {}
+        cpu = env.get("cpu") or env.get("cpu_model") or env.get("cpu.brand_raw")
+        line = out.setdefault(str(r["machine"]), {"machine": r["machine"], "host": r["host"] or "–", "hardware": r["hardware"]})
+        if cpu and "CPU" not in line:
+            line.update({"CPU": str(cpu), "vector extensions": vector_extensions(env.get("cpu_flags")),
+                         "logical cores": env.get("cores_logical"), "GPU": env.get("gpu") or "none"})
+    return pd.DataFrame(list(out.values()))
+
+
+def time_to_first_audio(df: pd.DataFrame) -> pd.DataFrame:
+    """Per contender: stored median time to first audio, chunk gaps, underruns and the stored TTFA speedup."""
+    rows = pooled(df)
+    rows = rows[pd.to_numeric(rows["ttfa_s"], errors="coerce").notna()] if not rows.empty else rows
+    out = [{"machine": r["machine"], "contender": r["contender"], "TTFA (ms)": 1000 * float(r["ttfa_s"]),
+            "vs": value(r, "reference") or "–",
+            "TTFA speedup [95% CI]": fmt_ratio(value(r, "ttfa_speedup"), value(r, "ttfa_speedup_ci_low"), value(r, "ttfa_speedup_ci_high")),
+            "median chunk gap (ms)": 1000 * float(pd.Series(r["chunk_gaps_s"]).median()) if r["chunk_gaps_s"] else None,
+            "underruns": value(r, "underruns")} for _, r in rows.iterrows()]
+    return pd.DataFrame(out)
+
+
+def roofline(df: pd.DataFrame) -> pd.DataFrame:
+    """Per contender: model GFLOP per audio second, achieved and peak GFLOP/s for its precision (stored)."""
+    rows = pooled(df)
+    rows = rows[pd.to_numeric(rows["achieved_gflops"], errors="coerce").notna()] if not rows.empty else rows
+    out = []
+    for _, r in rows.iterrows():
+        peak, achieved = value(r, "peak_gflops"), float(r["achieved_gflops"])
+        flops = value(r, "flops_per_audio_s")
+        out.append({"machine": r["machine"], "contender": r["contender"], "precision": value(r, "precision") or "–",
+                    "GFLOP per audio s": None if flops is None else flops / 1e9, "achieved GFLOP/s": achieved,
+                    "peak GFLOP/s": peak, "share of peak": f"{achieved / peak:.0%}" if peak else "–"})
+    return pd.DataFrame(out)
+
+
+def stages(df: pd.DataFrame) -> pd.DataFrame:
+    """Per contender: stored seconds per round in each stage (frontend, encoder, flow, decoder)."""
+    rows = pooled(df)
+    cols = [c for c, _ in STAGES]
+    rows = rows[rows[cols].notna().any(axis=1)] if not rows.empty else rows
+    out = [{"machine": r["machine"], "contender": r["contender"], **{label: value(r, c) for c, label in STAGES}}
+           for _, r in rows.iterrows()]
+    return pd.DataFrame(out)
+
+
+def cached(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows that measure the warm (cache-hit) case, shown apart; empty when no row has `cached` = True."""
     rows = ok_rows(df)
-    if rows.empty or not (rows["engine"] != "tts_core").any():
-        return pd.DataFrame()
-    rows = rows[rows["cached"].map(lambda c: c is not True)]
-    rows = rows[(rows["engine"] != "tts_core") | rows["tier"].isin(["baseline", "optimized", "advanced"])]
-    rows = rows[rows["workload"].fillna("").isin(["single", ""])]
-    rows = rows.assign(latency_p50_s=rows.apply(median_latency, axis=1))
-    cols = ["machine", "engine", "tier", "text", "latency_p50_s", "rtf", "peak_rss_mb", "load_s"]
-    return _sorted(rows[cols]).reset_index(drop=True)
+    rows = rows[rows["cached"].map(lambda c: c is True)] if not rows.empty else rows
+    cols = ["machine", "contender", "text", "rounds", "latency_p50_s", "rtf", "verdict"]
+    return _sorted(rows[cols]).reset_index(drop=True) if not rows.empty else pd.DataFrame()
