@@ -9,10 +9,10 @@ from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from bench.config import BenchConfig
 from bench.errors import BenchConfigError
-from bench.plan import RunPaths, build_plan, check
-from bench.sweep import validate
+from bench.sweep.plan import validate
+from bench.sweep.config import BenchConfig
+from bench.sweep.plan import build_group, check, tiers_of
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 GROUPS = sorted(p.name for p in CONFIGS.iterdir() if p.is_dir() and not p.name.startswith("_"))
@@ -27,13 +27,16 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
 
 
-def test_default_sweep_composes_to_tiers_x_texts(tmp_path: Path) -> None:
-    cfg = validate(compose_cfg("engine=fake"))
+def test_default_sweep_is_one_group_of_tiers_and_peers_over_three_classes() -> None:
+    cfg = validate(compose_cfg())
     assert isinstance(cfg, BenchConfig) and cfg.tier is None and cfg.text is None
-    specs = build_plan(cfg, RunPaths.under(tmp_path, "r"))
-    assert [(s.tier, s.text_label) for s in specs][:3] == [("baseline", t) for t in ("short", "medium", "long")]
-    assert {s.tier for s in specs} == {"baseline", "optimized", "advanced"} and len(specs) == 9
-    assert len({s.config_id() for s in specs}) == 9
+    group = build_group(cfg)
+    names = [c.name.split("@")[0] for c in group.contenders]
+    assert names == ["tts_core:baseline", "tts_core:optimized", "tts_core:advanced", "piper-onnxruntime:default",
+                     "espeak-ng:default"]
+    assert group.classes == ["short", "medium", "long"] and group.workload["name"] == "stream"
+    assert all(c.reference == group.contenders[0].name for c in group.contenders[1:])
+    assert group.text == {"kind": "generated", "seed": 0}
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g) if not (g == "text" and o == "file")])
@@ -56,15 +59,24 @@ def test_every_tier_yaml_names_a_tier_tts_core_knows() -> None:
 def test_text_file_override(tmp_path: Path) -> None:
     path = tmp_path / "mine.txt"
     path.write_text("A file of my own, spoken aloud.", encoding="utf-8")
-    cfg = validate(compose_cfg("text=file", f"text.path={path}", "engine=fake"))
-    specs = build_plan(cfg, RunPaths.under(tmp_path, "r"))
-    assert {s.text_label for s in specs} == {"file:mine.txt"}
-    assert specs[0].text == "A file of my own, spoken aloud."
+    group = build_group(validate(compose_cfg("text=file", f"text.path={path}", "engine=fake")))
+    assert group.classes == ["file:mine.txt"] and group.text["kind"] == "file"
 
 
-def test_one_tier_adds_its_baseline_first(tmp_path: Path) -> None:
-    cfg = validate(compose_cfg("+tier=advanced", "text=short", "engine=fake"))
-    assert [s.tier for s in build_plan(cfg, RunPaths.under(tmp_path, "r"))] == ["baseline", "advanced"]
+def test_one_tier_adds_its_references_first() -> None:
+    cfg = validate(compose_cfg("+tier=advanced-streaming", "text=short", "engine=fake"))
+    assert tiers_of(cfg) == ["baseline", "advanced", "advanced-streaming"]
+    group = build_group(cfg)
+    refs = {c.tier: c.reference for c in group.contenders}
+    assert refs == {"baseline": None, "advanced": "fake:baseline@cpu-all", "advanced-streaming": "fake:advanced@cpu-all"}
+
+
+def test_group_id_changes_with_what_is_compared() -> None:
+    a = build_group(validate(compose_cfg("+tier=optimized", "engine=fake"))).group_id
+    b = build_group(validate(compose_cfg("+tier=advanced", "engine=fake"))).group_id
+    c = build_group(validate(compose_cfg("+tier=optimized", "engine=fake", "measure.seed=1"))).group_id
+    assert len({a, b, c}) == 3
+    assert a == build_group(validate(compose_cfg("+tier=optimized", "engine=fake"))).group_id
 
 
 @pytest.mark.parametrize(
@@ -75,10 +87,11 @@ def test_one_tier_adds_its_baseline_first(tmp_path: Path) -> None:
         (["hardware.device=tpu"], "hardware.device"),
         (["text=file", "text.path=/no/such/file.txt"], "text.path"),
         (["workload.batch_size=0"], "workload.batch_size"),
-        (["sweep.compare=sideways"], "sweep.compare"),
-        (["sweep.texts=[short,epic]"], "text.name"),
-        (["workload=repeated", "sweep.compare=interleaved"], "sweep.compare"),
-        (["measure.min_rounds=0"], "measure.min_rounds"),
+        (["sweep.texts=[short,epic]"], "sweep.texts"),
+        (["measure.min_rounds=1"], "measure.min_rounds"),
+        (["measure.target_half_width=2"], "measure.target_half_width"),
+        (["measure.budget_s=0"], "measure.budget_s"),
+        (["sweep.peers=[nobody]"], "sweep.peers"),
     ],
 )
 def test_bad_override_names_the_field(overrides: list[str], field: str) -> None:

@@ -1,4 +1,4 @@
-"""Engine adapters, workloads and the child measurement on the fake engine and the tiny voice."""
+"""Engine adapters, workloads, the round order, and a worker process on the fake engine and the tiny voice."""
 
 from __future__ import annotations
 
@@ -8,13 +8,9 @@ import pytest
 
 from bench.engines.base import BenchEngine, CachingEngine, StageProfiling
 from bench.engines.fake import FakeEngine
-from bench.isolate import Limits, run_isolated
-from bench.measure.timing import run_round, steady_state, stream_figures
-from bench.plan import RunPaths
-from bench.spec import MeasureSpec
-
-QUICK = dict(min_rounds=2, min_duration_s=0.0, max_rounds=5, stage_rounds=1, memory_interval_s=0.005,
-             sample_wav_s=1.0, fidelity=True, flops=True, seed=0)
+from bench.measure.rounds import rotation
+from bench.measure.timing import run_round, stream_figures
+from bench.workers import Worker, WorkerSpec
 
 
 def fake() -> FakeEngine:
@@ -44,47 +40,51 @@ def test_every_workload_produces_audio(workload: str) -> None:
     assert (result.ttfa_s is not None) == (workload == "stream")
 
 
-def test_steady_state_meets_both_minimums() -> None:
-    engine = fake()
-    cleared = []
-    rounds = steady_state(lambda: run_round(engine, {"name": "single"}, "Hi there.", "cpu"), min_rounds=3,
-                          min_duration_s=0.0, max_rounds=10, before_round=lambda: cleared.append(1))
-    assert len(rounds) == 3 and len(cleared) == 3
-    capped = steady_state(lambda: run_round(engine, {"name": "single"}, "Hi.", "cpu"), min_rounds=1,
-                          min_duration_s=1e9, max_rounds=4)
-    assert len(capped) == 4
+def test_rotation_is_a_balanced_latin_square() -> None:
+    names = ["a", "b", "c"]
+    orders = [rotation(names, r) for r in range(6)]
+    assert orders[:3] == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
+    for position in range(3):  # over two cycles every contender runs at every position twice
+        assert sorted(o[position] for o in orders) == ["a", "a", "b", "b", "c", "c"]
+    assert all(sorted(o) == names for o in orders)
 
 
-def spec_for(tmp_path: Path, engine: dict, model: str, workload: str, tier: str = "baseline") -> MeasureSpec:
-    paths = RunPaths.under(tmp_path / "results", "t")
-    return MeasureSpec(run_id="t", host="h", code_version="v", engine=engine, tier=tier,
-                       hardware={"name": "cpu-all", "device": "cpu", "threads": 0}, model=model, text_label="short",
-                       text="The quick brown fox jumps over the lazy dog.", workload={"name": workload, "batch_size": 8},
-                       measure=dict(QUICK), run_dir=str(paths.run_dir), out_dir=str(paths.out_dir),
-                       cache_dir=str(paths.cache_dir))
-
-
-def test_child_on_the_tiny_voice_fills_a_complete_row(tmp_path: Path) -> None:
+def test_a_worker_on_the_tiny_voice_answers_every_op(tmp_path: Path) -> None:
     pytest.importorskip("tts_core.engine")
     engine = {"_target_": "bench.engines.tts_core_engine.TTSCoreEngine", "name": "tts_core"}
-    (row,) = run_isolated(spec_for(tmp_path, engine, "tiny", "stream"), Limits(time_s=300, memory_mb=8000))
-    assert row.status == "ok", row.error
-    for name in ("load_s", "first_call_s", "latency_p50_s", "rtf", "ttfa_s", "underruns", "stage_decoder_s",
-                 "peak_rss_mb", "max_rss_mb", "flops_per_audio_s", "achieved_gflops", "peak_gflops", "fid_max_abs",
-                 "sample_wav", "mprof_file"):
-        assert getattr(row, name) is not None, name
-    assert row.fid_pass and row.fid_gate == "exact" and row.env["torch"] and row.env["cpu"]
-    assert Path(row.mprof_file).read_text().startswith("CMDLINE") and Path(row.sample_wav).stat().st_size > 44
-    assert row.cuda_max_allocated_mb is None  # absent, never 0
+    spec = WorkerSpec(contender="tts_core:baseline@cpu", engine=engine, tier="baseline", model="tiny",
+                      log_file=str(tmp_path / "w.log"))
+    worker = Worker(spec, memory_limit_mb=8000)
+    try:
+        load = worker.call("load", 300)
+        assert load["load_s"] > 0 and load["describe"]["tier"]["name"] == "baseline" and load["env"]["cpu"]
+        assert load["env"]["gpu"] is None and "cudnn" not in load["env"]  # a CPU worker never touches CUDA
+        text = "The quick brown fox jumps over the lazy dog."
+        r = worker.call("round", 120, text=text)
+        assert r["ttfa_s"] is not None and r["rtf"] > 0 and r["audio_s"] > 0 and r["underruns"] is not None
+        assert worker.peak_rss_mb and worker.timeline  # sampled from outside while it worked
+        flops = worker.call("flops", 120, text=text)
+        assert flops["flops"] > 0 and set(flops["stage_flops"]) == {"encoder", "flow", "decoder"}
+        assert sum(flops["stage_flops"].values()) <= flops["flops"]
+        assert set(worker.call("stages", 120, text=text)) >= {"encoder", "flow", "decoder"}
+        a, b = (worker.call("fidelity", 120, text=text) for _ in range(2))
+        assert (a["samples"] == b["samples"]).all()  # noise zeroed: deterministic
+        wav = worker.call("sample", 120, text=text, path=str(tmp_path / "s.wav"), max_s=1.0)
+        assert Path(wav["path"]).stat().st_size > 44
+        assert worker.call("memory", 60)["max_rss_mb"] > 0
+    finally:
+        worker.close()
+    assert not worker.alive
 
 
 def test_an_unavailable_engine_is_skipped_with_its_reason(monkeypatch) -> None:
+    from hydra import compose, initialize_config_module
+
     from bench.engines.piper_onnx import PiperOnnxEngine
-    from bench.measure import session
+    from bench.sweep.plan import build_group, validate
 
     monkeypatch.setattr(PiperOnnxEngine, "available", classmethod(lambda cls: "piper-tts not installed; pip install -e .[peers]"))
-
-    class Spec:
-        engine = {"_target_": "bench.engines.piper_onnx.PiperOnnxEngine"}
-
-    assert "pip install" in session.unavailable_reason(Spec())
+    with initialize_config_module(config_module="configs", version_base="1.3"):
+        cfg = validate(compose(config_name="sweep", overrides=["+tier=optimized"]))
+    piper = next(c for c in build_group(cfg).contenders if c.engine_name == "piper-onnxruntime")
+    assert piper.peer and "pip install" in piper.skipped

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.schema import ResultRow
-from bench.store import ResultStore, append_rows, read_frame, read_rows
+from bench.results.schema import ResultRow
+from bench.results.store import ResultStore, append_rows, read_frame, read_rows
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 text = st.text(max_size=20)

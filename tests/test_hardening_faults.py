@@ -1,9 +1,9 @@
 """Fault injection beyond tests/test_bench_sweep.py (which covers raise, exit, SIGKILL, out of memory and a
-sweep killed then resumed): a configuration over its time limit, a sweep killed while a child runs (no
-orphan left), and results files damaged in every way a crash or a careless edit can damage them.
+sweep killed then resumed): a worker over its time limit, over its memory limit, a sweep killed while a worker
+runs (no orphan left), and results files damaged in every way a crash or a careless edit can damage them.
 
-The harness's own entry points are used (`bench.isolate.run_isolated`, `python -m bench.sweep`) with the
-fake engine, whose `misbehave` option makes a tier hang, raise, exit or eat memory.
+The harness's own entry points are used (`bench.workers.Worker`, `python -m bench.sweep`) with the fake engine,
+whose `misbehave` option makes a tier hang, raise, exit or eat memory.
 """
 
 from __future__ import annotations
@@ -14,88 +14,75 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import psutil
 import pytest
 
-from bench.config import MeasureConfig
-from bench.isolate import Limits, run_isolated
 from bench.report.load import read_jsonl
-from bench.schema import ResultRow
-from bench.spec import MeasureSpec
-from bench.store import append_rows, read_rows
+from bench.results.schema import ResultRow
+from bench.results.store import append_rows, read_rows
+from bench.workers import Worker, WorkerFailure, WorkerSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def fake_spec(tmp: Path, tier: str, misbehave: dict[str, str] | None = None) -> MeasureSpec:
-    measure = asdict(MeasureConfig(min_rounds=2, min_duration_s=0.0, max_rounds=5, fidelity=False, flops=False))
-    return MeasureSpec(
-        run_id="faults", host="test-host", code_version="test",
-        engine={"_target_": "bench.engines.fake.FakeEngine", "name": "fake", "rtf": 0.002, "misbehave": misbehave or {}},
-        tier=tier, hardware={"name": "cpu-all", "device": "cpu", "threads": 0}, model="tiny", text_label="short",
-        text="A short text.", workload={"name": "single", "batch_size": 8}, measure=measure,
-        run_dir=str(tmp / "run"), out_dir=str(tmp / "run"), cache_dir=str(tmp / ".cache"),
-    )
+def fake_worker(tmp: Path, tier: str, misbehave: dict[str, str] | None = None, memory_mb: float = 4096) -> Worker:
+    engine = {"_target_": "bench.engines.fake.FakeEngine", "name": "fake", "rtf": 0.002, "misbehave": misbehave or {}}
+    spec = WorkerSpec(contender=f"fake:{tier}@cpu", engine=engine, tier=tier, model="tiny",
+                      log_file=str(tmp / "logs" / f"{tier}.log"))
+    worker = Worker(spec, memory_mb)
+    worker.call("load", 120)
+    return worker
 
 
-def _children_running(spec_dir: Path) -> list[psutil.Process]:
-    """Live `bench.run_one` processes working on a spec under `spec_dir` (this test's own children only)."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info.get("cmdline") or []
-        if "bench.run_one" in cmd and any(str(spec_dir) in part for part in cmd):
-            try:
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    found.append(proc)
-            except psutil.NoSuchProcess:
-                pass
-    return found
+def test_a_call_over_its_time_limit_kills_the_worker_and_says_so(tmp_path: Path) -> None:
+    worker = fake_worker(tmp_path, "optimized", {"optimized": "hang"})
+    with pytest.raises(WorkerFailure, match="sweep.time_limit_s") as info:
+        worker.call("round", 3.0, text="A short text.")
+    assert "ran past 3 s" in info.value.reason and not worker.alive
+    with pytest.raises(WorkerFailure):  # a dead worker stays failed
+        worker.call("round", 3.0, text="Again.")
+    worker.close()
 
 
-def test_a_configuration_over_its_time_limit_becomes_a_failed_row(tmp_path: Path) -> None:
-    spec = fake_spec(tmp_path, "optimized", {"optimized": "hang"})
-    (row,) = run_isolated(spec, Limits(time_s=3.0, memory_mb=4096))
-    assert row.status == "failed" and row.tier == "optimized"
-    assert "timeout" in row.error and "sweep.time_limit_s" in row.error
-    assert row.extra["child_wall_s"] >= 3.0 and "log_tail" in row.extra
-    assert _children_running(tmp_path) == []  # the whole process group was killed
+def test_a_worker_over_its_memory_limit_names_the_limit(tmp_path: Path) -> None:
+    worker = fake_worker(tmp_path, "baseline+oom", {"oom": "oom"}, memory_mb=700)
+    with pytest.raises(WorkerFailure, match=r"sweep.memory_limit_mb = 700") as info:
+        worker.call("round", 300.0, text="A short text.")
+    assert "out of memory" in info.value.reason and worker.peak_rss_mb > 700
+    worker.close()
 
 
-def test_a_configuration_over_its_memory_limit_names_the_limit(tmp_path: Path) -> None:
-    spec = fake_spec(tmp_path, "baseline+oom", {"oom": "oom"})
-    (row,) = run_isolated(spec, Limits(time_s=300.0, memory_mb=700))
-    assert row.status == "failed" and "out of memory" in row.error and "sweep.memory_limit_mb = 700" in row.error
-    assert row.extra["child_peak_rss_mb"] > 700
-    assert _children_running(tmp_path) == []
+def test_a_raising_engine_keeps_its_worker_alive(tmp_path: Path) -> None:
+    worker = fake_worker(tmp_path, "baseline+x", {"x": "raise"})
+    with pytest.raises(WorkerFailure, match="asked to raise") as info:
+        worker.call("round", 60.0, text="A short text.")
+    assert "Traceback" in info.value.traceback
+    assert worker.call("memory", 60.0)["max_rss_mb"] > 0  # the process still answers
+    worker.close()
 
 
-def test_a_healthy_configuration_next_to_the_faulty_ones_is_measured(tmp_path: Path) -> None:
-    (row,) = run_isolated(fake_spec(tmp_path, "baseline", {"optimized": "hang"}), Limits(time_s=300.0, memory_mb=4096))
-    assert row.status == "ok" and row.latency_p50_s is not None and row.rounds >= 2
-
-
-def test_a_sweep_killed_while_a_child_runs_leaves_no_orphan(tmp_path: Path) -> None:
+def test_a_sweep_killed_while_a_worker_runs_leaves_no_orphan(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    cmd = [sys.executable, "-m", "bench.sweep", "engine=fake", "measure=quick", "text=short", "+tier=baseline",
-           "+engine.misbehave.baseline=hang", f"sweep.results_dir={results}", f"sweep.reports_dir={tmp_path / 'reports'}",
+    cmd = [sys.executable, "-m", "bench.sweep", "engine=fake", "measure=quick", "text=short", "+tier=optimized",
+           "+engine.misbehave.optimized=hang", f"sweep.results_dir={results}", f"sweep.reports_dir={tmp_path / 'reports'}",
            "sweep.run_id=orphan"]
     sweep = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     children: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 240
-        while not children and time.monotonic() < deadline and sweep.poll() is None:
+        while len(children) < 2 and time.monotonic() < deadline and sweep.poll() is None:
             time.sleep(0.2)
-            children = _children_running(results)
-        assert children, "the sweep never started its measuring child"
+            try:
+                children = psutil.Process(sweep.pid).children()
+            except psutil.NoSuchProcess:
+                break
+        assert len(children) >= 2, "the sweep never started its workers"
         os.kill(sweep.pid, signal.SIGKILL)
         sweep.wait()
-        deadline = time.monotonic() + 60
-        while _children_running(results) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _children_running(results) == [], "the measuring child outlived its killed sweep"
+        gone, alive = psutil.wait_procs(children, timeout=60)
+        assert not alive, "a worker outlived its killed sweep"
     finally:
         if sweep.poll() is None:
             sweep.kill()

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from bench.report.build import write_report
-from bench.schema import ResultRow
-from bench.store import append_rows
+from bench.results.schema import ResultRow
+from bench.results.store import append_rows
 from tts_core import Engine
 from tts_core.errors import InputFileError, TextError
 from tts_core.runtime.audio_cache import AudioCache
@@ -168,7 +168,7 @@ def test_sweep_config_refuses_a_run_id_that_leaves_results(run_id: str) -> None:
     from hydra import compose, initialize_config_module
 
     from bench.errors import BenchConfigError
-    from bench.sweep import validate
+    from bench.sweep.plan import validate
 
     with initialize_config_module(config_module="configs", version_base="1.3"):
         cfg = compose(config_name="sweep", overrides=["engine=fake", "text=short", f"sweep.run_id={run_id}"])

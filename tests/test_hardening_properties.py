@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.schema import STATUSES, ResultRow
-from bench.store import append_rows, read_rows
+from bench.results.schema import STATUSES, ResultRow
+from bench.results.store import append_rows, read_rows
 from tts_core.errors import TextError
 
 ANY_CHAR = st.characters(exclude_categories=())  # every code point, lone surrogates included

@@ -20,9 +20,16 @@ PEAKS_FILE = "peaks.json"
 STAGE_OF_MODULE = {"enc_p": "encoder", "dp": "encoder", "flow": "flow", "dec": "decoder"}
 
 
-def count_stage_flops(fn: Callable[[], Any]) -> tuple[dict[str, Any], Any]:
+def stage_classes(model: Any) -> dict[str, str]:
+    """Class name of each stage module of a VITS model -> its stage (`TextEncoder` -> encoder, ...)."""
+    return {type(module).__name__: STAGE_OF_MODULE[name] for name, module in model.named_children()
+            if name in STAGE_OF_MODULE}
+
+
+def count_stage_flops(fn: Callable[[], Any], stage_of_class: dict[str, str]) -> tuple[dict[str, Any], Any]:
     """FLOPs torch counted while `fn` ran (2 per multiply-add): `{"flops": total, "stage_flops": {stage: n}}`,
-    and `fn`'s result. Stages are found by the module path (`...enc_p`, `...dp`, `...flow`, `...dec`)."""
+    and `fn`'s result. The renderer calls each stage module itself, so the counter's top-level entries are the
+    stages' class names (`stage_of_class`, from `stage_classes`)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
@@ -30,9 +37,8 @@ def count_stage_flops(fn: Callable[[], Any]) -> tuple[dict[str, Any], Any]:
         result = fn()
     stages: dict[str, float] = {}
     for module, ops in counter.get_flop_counts().items():
-        leaf = str(module).split(".")[-1]
-        if leaf in STAGE_OF_MODULE and str(module).count(".") == 1:  # top-level submodules only
-            stage = STAGE_OF_MODULE[leaf]
+        stage = stage_of_class.get(str(module))
+        if stage is not None:
             stages[stage] = stages.get(stage, 0.0) + float(sum(ops.values()))
     return {"flops": float(counter.get_total_flops()), "stage_flops": stages}, result
 

@@ -17,23 +17,15 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from bench.sweep.config import BenchConfig, register_configs
-from bench.sweep.plan import RunPaths, check
+from bench.sweep.config import register_configs
+from bench.sweep.plan import RunPaths, validate
 from bench.sweep.run import run_sweep
 from bench.sweep.summary import report
 
 log = logging.getLogger("bench.sweep")
 register_configs()
-
-
-def validate(cfg: DictConfig) -> BenchConfig:
-    """The typed config; raises `BenchConfigError` naming the field and the allowed values."""
-    bench_cfg = OmegaConf.to_object(cfg)
-    assert isinstance(bench_cfg, BenchConfig)
-    check(bench_cfg)
-    return bench_cfg
 
 
 @hydra.main(version_base="1.3", config_path="../../configs", config_name="sweep")

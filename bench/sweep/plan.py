@@ -110,6 +110,15 @@ def peer_engine(name: str) -> dict[str, Any]:
     return dict(OmegaConf.to_container(node, resolve=True))  # type: ignore[arg-type]
 
 
+def validate(cfg: Any) -> BenchConfig:
+    """The typed config of a composed `DictConfig`; raises `BenchConfigError` naming the field and the allowed values."""
+    bench_cfg = OmegaConf.to_object(cfg)
+    if not isinstance(bench_cfg, BenchConfig):
+        raise BenchConfigError("the composed config is not a sweep config; compose `configs/sweep.yaml`.")
+    check(bench_cfg)
+    return bench_cfg
+
+
 def check(cfg: BenchConfig) -> None:
     """Checks that need more than one field or the engine; raises `BenchConfigError` naming the field."""
     check_tier = getattr(get_class(engine_dict(cfg)["_target_"]), "check_tier", None)

@@ -59,7 +59,7 @@ class Worker:
         self.busy_s = 0.0  # wall seconds spent in calls
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=worker_main, args=(child, spec.to_dict()), daemon=True,
+        self._proc = ctx.Process(target=worker_main, args=(child, spec.to_dict(), os.getpid()), daemon=True,
                                  name=f"worker {spec.contender}")
         self._proc.start()
         child.close()
@@ -69,6 +69,10 @@ class Worker:
     @property
     def pid(self) -> int:
         return int(self._proc.pid or 0)
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.is_alive()
 
     @property
     def peak_rss_mb(self) -> float | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -35,6 +36,18 @@ def _redirect_output(log_file: str) -> None:
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (a sweep killed with -9 leaves no orphan)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _set_threads(threads: int) -> None:
@@ -125,14 +138,14 @@ class WorkerState:
     def flops(self, text: str) -> dict[str, Any] | None:
         """FLOPs of one noise-free synthesis of `text`, in total and per stage, counted on this (eager fp32)
         engine; None for an engine without a torch model."""
-        from bench.measure.compute import count_stage_flops
+        from bench.measure.compute import count_stage_flops, stage_classes
         from bench.measure.timing import ZERO_NOISE
 
         model = getattr(getattr(self.adapter, "engine", None), "model", None)
         if model is None:
             return None
         self._clear()
-        counted, audio = count_stage_flops(lambda: self.adapter.synthesize(text, **ZERO_NOISE))
+        counted, audio = count_stage_flops(lambda: self.adapter.synthesize(text, **ZERO_NOISE), stage_classes(model))
         return dict(counted, audio_s=audio.duration)
 
     def peak(self, seconds: float = 0.5) -> dict[str, float]:
@@ -156,8 +169,9 @@ class WorkerState:
             self.adapter = None
 
 
-def worker_main(conn: Any, spec_dict: dict[str, Any]) -> None:
+def worker_main(conn: Any, spec_dict: dict[str, Any], parent_pid: int) -> None:
     """Entry point of the spawned process: answer requests on `conn` until `close` or the pipe closes."""
+    _die_with_parent(parent_pid)
     spec = WorkerSpec(**spec_dict)
     _redirect_output(spec.log_file)
     _set_threads(spec.threads)
