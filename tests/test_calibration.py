@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import torch
+
 from tts_core import Engine
 from tts_core.tiers import BASELINE
 from tts_core.tiers.calibrate import MIN_SPEEDUP, _interleaved
@@ -44,3 +46,42 @@ def test_calibration_runs_once_is_stored_and_shown():
     second = Engine.load(voice="tiny", tier=tier)
     assert second.stats()["calibration"]["cached"]
     assert second.tier == first.tier
+
+
+def test_calibration_renders_on_the_engines_path_and_logs_each_candidate(monkeypatch, caplog):
+    """On CUDA the engine's flow and decoder run batched with masks; calibration must time that path.
+    Forced here on a CPU: every render of the calibration's two sentences goes through one masked call."""
+    import logging
+
+    from tts_core.render import Renderer
+    from tts_core.tiers.calibrate import calibrate
+    from tts_core.voices import load_voice
+    from tts_core.text import TextFrontend
+
+    masked_calls = []
+    real = Renderer._vocode
+    monkeypatch.setattr(Renderer, "_vocode", lambda self, z, m, n, masked: masked_calls.append((z.shape[0], masked)) or
+                        real(self, z, m, n, masked))
+    voice = load_voice("tiny")
+    frontend = TextFrontend(voice.phoneme_id_map, voice.espeak_voice)
+    tier = BASELINE.with_(name="cal-path", inference_mode=True, fusion="auto", bucket_frames=8, bucket_tokens=4)
+    with caplog.at_level(logging.INFO, logger="tts_core"):
+        cal = calibrate(voice, voice.model.eval(), frontend, torch.device("cpu"), tier, batch_vocoder=True)
+    assert cal["render_path"] == "batched-masked" and cal["buckets"] == {"tokens": 4, "frames": 8}
+    assert any(b > 1 for b, _ in masked_calls)
+    assert all(masked for b, masked in masked_calls if b > 1)  # a lone sentence (the probe) has no padding
+    assert any("calibration: fusion" in r.getMessage() for r in caplog.records)
+    cpu = calibrate(voice, voice.model.eval(), frontend, torch.device("cpu"), tier.with_(name="cal-path-cpu"))
+    assert cpu["render_path"] == "per-item"
+
+
+def test_compile_is_skipped_when_the_budget_is_spent(monkeypatch):
+    from tts_core.tiers import calibrate as cal_mod
+
+    monkeypatch.setattr(cal_mod, "BUDGET_S", 0.0)
+    tier = BASELINE.with_(name="cal-budget", inference_mode=True, compile="auto")
+    engine = Engine.load(voice="tiny", tier=tier)
+    m = engine.stats()["calibration"]["measurements"]["compile"]
+    assert not m["pays"] and "budget" in m["note"]
+    assert engine.tier.compile is False
+    engine.close()

@@ -13,10 +13,12 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tts_core.streaming import receptive_frames, stream_latents
 from tts_core.tiers.precision import compute_dtype
+from tts_core.vits.decoder import bucket_padding
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,21 @@ def sentence_generator(seed: int | None, ids: Sequence[int], device: torch.devic
 
 
 class Renderer:
-    """Runs a VITS model's stages. `timings`, when a dict, accumulates seconds per stage."""
+    """Runs a VITS model's stages. `timings`, when a dict, accumulates seconds per stage.
 
-    def __init__(self, model: nn.Module, device: torch.device, grad: bool = False, pool: Any = None) -> None:
+    `token_bucket` / `frame_bucket` (0 = off) pad the encoder's token axis and the flow's frame axis up to
+    a multiple, with masks, so those stages see few distinct shapes (oneDNN builds and caches a kernel
+    per input shape: unbounded shapes mean unbounded memory). Exact: padded tails are masked, and the
+    noise of each sentence is drawn over its own length. `batch_vocoder` None = batched masked flow and
+    decoder on CUDA, one item at a time on a CPU (see `render`)."""
+
+    def __init__(self, model: nn.Module, device: torch.device, grad: bool = False, pool: Any = None,
+                 token_bucket: int = 0, frame_bucket: int = 0, batch_vocoder: bool | None = None) -> None:
         self.model = model
         self.pool = pool  # a BufferPool for the padded id tensors, or None
-        self.batch_vocoder = device.type == "cuda"  # see `render`
+        self.batch_vocoder = device.type == "cuda" if batch_vocoder is None else batch_vocoder
+        self.token_bucket = token_bucket
+        self.frame_bucket = frame_bucket
         self.device = device
         self.grad = grad  # baseline runs with autograd on, as commonly written
         self.hop = int(model.config.hop_length)
@@ -66,7 +77,8 @@ class Renderer:
 
     def _pad(self, batch: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         lengths = torch.tensor([len(s) for s in batch], dtype=torch.long)
-        shape = (len(batch), int(lengths.max()))
+        longest = int(lengths.max())
+        shape = (len(batch), longest + bucket_padding(longest, self.token_bucket))
         if self.pool is not None:
             ids = self.pool.acquire(shape, torch.long, "cpu").zero_()  # (B, T)
         else:
@@ -85,7 +97,8 @@ class Renderer:
         ids, lengths = self._pad(batch)
         m = self.model
         x, m_p, logs_p, x_mask = m.encode(ids, lengths)
-        gen = gens if len(gens) > 1 else gens[0]
+        # one generator per item draws each item's noise over its own length, padding or not
+        gen = gens if len(gens) > 1 or ids.shape[1] > int(lengths.max()) else gens[0]
         w_ceil = m.predict_durations(x, x_mask, scales.noise_w, scales.length_scale, generator=gen)
         m_p, logs_p, y_mask, y_lengths = m.expand(m_p, logs_p, w_ceil, x_mask)
         z_p = m.sample_prior(m_p, logs_p, scales.noise_scale, generator=gen, y_mask=y_mask)
@@ -115,12 +128,22 @@ class Renderer:
     def _vocode(self, z_p: torch.Tensor, y_mask: torch.Tensor, y_lengths: torch.Tensor, masked: bool) -> list[np.ndarray]:
         """Flow and decoder: z_p (B, C, F) -> trimmed waveforms."""
         t0 = time.perf_counter() if self.timings is not None else 0.0
-        z = self.model.flow_reverse(z_p, y_mask)
+        z = self.flow(z_p, y_mask)
         t0 = self._tick("flow", t0)
         audio = self.model.decode(z * y_mask, y_mask if masked else None)  # (B, 1, F*hop)
         self._tick("decoder", t0)
         audio = audio.float().detach().cpu()
         return [audio[b, 0, : int(n) * self.hop].numpy().copy() for b, n in enumerate(y_lengths.tolist())]
+
+    def flow(self, z_p: torch.Tensor, y_mask: torch.Tensor) -> torch.Tensor:
+        """The reverse flow, z_p (B, C, F) -> z (B, C, F), over F padded up to a multiple of `frame_bucket`
+        (zeros, masked: the flow masks every layer, so the real frames come out the same)."""
+        frames = z_p.shape[-1]
+        pad = bucket_padding(frames, self.frame_bucket)
+        if not pad:
+            return self.model.flow_reverse(z_p, y_mask)
+        z = self.model.flow_reverse(F.pad(z_p, (0, pad)), F.pad(y_mask, (0, pad)))  # (B, C, F')
+        return z[..., :frames]
 
     def stream(
         self,
@@ -142,7 +165,7 @@ class Renderer:
 
         def flow(window: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             with self._context():
-                return m.flow_reverse(window, mask)
+                return self.flow(window, mask)
 
         def decode(window: torch.Tensor) -> torch.Tensor:
             with self._context():

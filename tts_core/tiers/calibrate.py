@@ -7,6 +7,13 @@ with the fidelity gate of its kind, and keeps it only if it passes and is at lea
 (streaming: if it cuts the time to first audio). The choice and every figure behind it are stored as JSON
 under the cache directory, keyed by voice weights, device, CPU, torch version and threads, and reported by
 `Engine.stats()`.
+
+It renders with the same call the engine makes on this device (`engine_renderer`): the sentences as one
+batch, the tier's shape buckets, and the device's vocoder path (CPU: flow and decoder one item at a time,
+unmasked; CUDA: batched with masks, which bypasses the fused decoder's bucketing and tiling), so a switch
+is judged on the path it will run. Its cost is bounded by `BUDGET_S`: candidates run cheapest first, and
+`torch.compile` (tens of seconds to build on a CPU) only if the budget still has `COMPILE_RESERVE_S` left.
+One INFO line per candidate on the `tts_core` logger reports progress.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from tts_core.tiers.tiling import apply_tiling
 
 log = logging.getLogger("tts_core")
 
-CALIBRATION_VERSION = 2  # 2: decoder fusion joined the candidates
+CALIBRATION_VERSION = 3  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets
 MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median) to be worth its complexity...
 # ...and win every interleaved round pair, so a noisy machine cannot talk a switch in.
 MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third
@@ -46,18 +53,33 @@ TEXT = (
     "A second sentence, of a different length, checks that shapes vary."
 )
 ZERO = Scales(0.0, 1.0, 0.0)
+BUDGET_S = 90.0  # wall-clock bound of one calibration on a fresh machine
+COMPILE_RESERVE_S = 50.0  # torch.compile is measured only with this much budget left (it built in 44-59 s)
 
 
-def _key(weights_key: str, device: torch.device, tier: TierConfig) -> str:
+def engine_renderer(model: nn.Module, device: torch.device, tier: TierConfig, pool: Any = None,
+                    batch_vocoder: bool | None = None) -> Renderer:
+    """A renderer set up as `Engine` sets up its own for `tier` (buckets, device's vocoder path)."""
+    return Renderer(model, device, pool=pool, token_bucket=tier.bucket_tokens, frame_bucket=tier.bucket_frames,
+                    batch_vocoder=batch_vocoder)
+
+
+def render_path(renderer: Renderer) -> str:
+    """How `renderer` runs the flow and decoder of a multi-sentence batch: "batched-masked" or "per-item"."""
+    return "batched-masked" if renderer.batch_vocoder else "per-item"
+
+
+def _key(weights_key: str, device: torch.device, tier: TierConfig, path: str) -> str:
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     parts = [CALIBRATION_VERSION, weights_key, str(device), gpu, cpu_model(), torch.__version__,
-             torch.get_num_threads(), sorted(tier.auto_fields), tier.max_batch]
+             torch.get_num_threads(), sorted(tier.auto_fields), tier.max_batch, tier.bucket_tokens, tier.bucket_frames, path]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
 
 
 def _render_all(renderer: Renderer, batches: list[list[int]]) -> tuple[float, np.ndarray]:
+    """Seconds to render `batches` (id sequences) as the engine renders a group of sentences, and the audio."""
     t0 = time.perf_counter()
-    out = [renderer.render([ids], ZERO, [None])[0] for ids in batches]
+    out = renderer.render(batches, ZERO, [None] * len(batches))
     if renderer.device.type == "cuda":
         torch.cuda.synchronize(renderer.device)
     return time.perf_counter() - t0, np.concatenate(out)
@@ -95,11 +117,31 @@ def _interleaved(ref: Callable[[], float], cand: Callable[[], float], rounds: in
 
 
 def _measure(name: str, model: nn.Module, ref: Renderer, batches: list[list[int]], probe_ids: list[list[int]],
-             device: torch.device, reference_audio: np.ndarray, sample_rate: int,
+             device: torch.device, reference_audio: np.ndarray, sample_rate: int, tier: TierConfig,
              precision: str = "fp32") -> dict[str, Any]:
+    result = _measure_one(name, model, ref, batches, probe_ids, device, reference_audio, sample_rate, tier, precision)
+    _progress(name, result)
+    return result
+
+
+def _progress(name: str, m: dict[str, Any]) -> None:
+    """One INFO line per measured candidate: its speed-up, verdict and why."""
+    if "speedup" in m:
+        why = "kept" if m["pays"] else (m.get("note") or "; ".join(m.get("gate_failures") or [])
+                                         or f"won {m.get('won_rounds', 0)} of {m.get('rounds', 0)} rounds, "
+                                            f"needs all and >= {MIN_SPEEDUP}x")
+        log.info("calibration: %-14s %.2fx (%s)%s", name, m["speedup"], "kept" if m["pays"] else f"not kept: {why}",
+                 f", {m['setup_s']:.1f} s to build" if m.get("setup_s", 0) >= 1 else "")
+    else:
+        log.info("calibration: %-14s not kept: %s", name, m.get("note") or m.get("error"))
+
+
+def _measure_one(name: str, model: nn.Module, ref: Renderer, batches: list[list[int]], probe_ids: list[list[int]],
+                 device: torch.device, reference_audio: np.ndarray, sample_rate: int, tier: TierConfig,
+                 precision: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
-        cand = Renderer(model, device)
+        cand = engine_renderer(model, device, tier, batch_vocoder=ref.batch_vocoder)
         probe = probe_ids
         probe_cand, _ = _render_all(cand, probe)  # also the warm-up (compiles, if compiled)
         setup_s = time.perf_counter() - t0
@@ -121,9 +163,12 @@ def _measure(name: str, model: nn.Module, ref: Renderer, batches: list[list[int]
     return {**timing, "setup_s": setup_s, "gate": gate, "fidelity": fid.to_dict(), "gate_failures": failures, "pays": pays}
 
 
-def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device, tier: TierConfig) -> dict[str, Any]:
-    """Choices for `tier.auto_fields` on this device, measured (or read back from a stored calibration)."""
-    key = _key(voice.weights_key, device, tier)
+def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device, tier: TierConfig,
+              batch_vocoder: bool | None = None) -> dict[str, Any]:
+    """Choices for `tier.auto_fields` on this device, measured (or read back from a stored calibration).
+    `batch_vocoder` None = the device's own vocoder path (see `Renderer`); tests force the other one."""
+    ref = engine_renderer(model, device, tier, batch_vocoder=batch_vocoder)
+    key = _key(voice.weights_key, device, tier, render_path(ref))
     path = cache_dir() / "calibration" / f"{voice.name}-{key}.json"
     if path.is_file() and not recalibrate_requested():
         try:
@@ -137,7 +182,6 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
     t_start = time.perf_counter()
     batches = [s.ids for s in frontend.sentences(TEXT)]
     probe = [s.ids for s in frontend.sentences(PROBE)]
-    ref = Renderer(model, device)
     _render_all(ref, batches)  # warm-up
     _, reference_audio = _render_all(ref, batches)
     sr = voice.sample_rate
@@ -148,17 +192,14 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
         best, best_speed = "fp32", 1.0
         for precision in ("fp16", "bf16", "int8"):
             m = _measure(precision, apply_precision(model, precision), ref, batches, probe, device, reference_audio, sr,
-                         precision)
+                         tier, precision)
             measurements[precision] = m
             if m["pays"] and m["speedup"] > best_speed:
                 best, best_speed = precision, m["speedup"]
         choices["precision"] = best
-    if tier.compile == AUTO:
-        m = _measure("compile", apply_compile(with_own_modules(model)), ref, batches, probe, device, reference_audio, sr)
-        measurements["compile"] = m
-        choices["compile"] = bool(m["pays"])
     if tier.fusion == AUTO:
-        m = _measure("fusion", apply_fusion(with_own_modules(model)), ref, batches, probe, device, reference_audio, sr)
+        m = _measure("fusion", apply_fusion(with_own_modules(model), tier.bucket_frames), ref, batches, probe, device,
+                     reference_audio, sr, tier)
         measurements["fusion"] = m
         choices["fusion"] = bool(m["pays"]) and choices.get("precision") != "int8"
     if tier.decoder_tiling == AUTO and choices.get("fusion"):
@@ -167,12 +208,13 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
         choices["decoder_tiling"] = False
     elif tier.decoder_tiling == AUTO:
         m = _measure("decoder_tiling", apply_tiling(with_own_modules(model), tier.tile_samples), ref, batches, probe,
-                     device, reference_audio, sr)
+                     device, reference_audio, sr, tier)
         measurements["decoder_tiling"] = m
         choices["decoder_tiling"] = bool(m["pays"])
     if tier.memory_pool == AUTO:
-        measurements["memory_pool"] = _measure_pool(model, ref, batches)
+        measurements["memory_pool"] = _measure_pool(model, ref, batches, tier)
         choices["memory_pool"] = bool(measurements["memory_pool"]["pays"])
+        _progress("memory_pool", measurements["memory_pool"])
     if tier.streaming == AUTO:
         longest = max(batches, key=len)
         whole = statistics.median(_ttfa(ref, longest, tier, False)[0] for _ in range(ROUNDS))
@@ -185,8 +227,22 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
                                      "ttfa_gain": gain, "fidelity": fid.to_dict(), "gate": "exact",
                                      "gate_failures": failures, "pays": not failures and gain >= MIN_TTFA_GAIN}
         choices["streaming"] = measurements["streaming"]["pays"]
+        log.info("calibration: %-14s first audio %.3f s -> %.3f s, %.1fx (%s)", "streaming", whole, chunked, gain,
+                 "kept" if choices["streaming"] else f"not kept: needs {MIN_TTFA_GAIN}x and the exact gate")
+    if tier.compile == AUTO:
+        left = BUDGET_S - (time.perf_counter() - t_start)
+        if left < COMPILE_RESERVE_S:
+            m = {"pays": False, "note": f"not measured: {left:.0f} s of the {BUDGET_S:.0f} s calibration budget left, "
+                                        f"building it needs about {COMPILE_RESERVE_S:.0f} s"}
+            _progress("compile", m)
+        else:
+            m = _measure("compile", apply_compile(with_own_modules(model)), ref, batches, probe, device,
+                         reference_audio, sr, tier)
+        measurements["compile"] = m
+        choices["compile"] = bool(m["pays"])
 
     result = {"version": CALIBRATION_VERSION, "key": key, "device": str(device), "cpu": cpu_model(),
+              "render_path": render_path(ref), "buckets": {"tokens": tier.bucket_tokens, "frames": tier.bucket_frames},
               "torch": torch.__version__, "threads": torch.get_num_threads(), "choices": choices,
               "measurements": measurements, "seconds": time.perf_counter() - t_start, "cached": False}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,10 +253,10 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
     return result
 
 
-def _measure_pool(model: nn.Module, ref: Renderer, batches: list[list[int]]) -> dict[str, Any]:
+def _measure_pool(model: nn.Module, ref: Renderer, batches: list[list[int]], tier: TierConfig) -> dict[str, Any]:
     from tts_core.runtime import BufferPool
 
     pool = BufferPool()
-    cand = Renderer(model, ref.device, pool=pool)
+    cand = engine_renderer(model, ref.device, tier, pool=pool, batch_vocoder=ref.batch_vocoder)
     timing = _interleaved(lambda: _render_all(ref, batches)[0], lambda: _render_all(cand, batches)[0], ROUNDS, 3.0)
     return {**timing, "pool": pool.stats(), "pays": timing["speedup"] >= MIN_SPEEDUP and timing["won_all"]}

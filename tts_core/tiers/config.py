@@ -49,7 +49,8 @@ class TierConfig:
     precision: str = "fp32"  # fp32, fp16, bf16, int8 (duration predictor always fp32), or "auto"
     compile: bool | str = False  # torch.compile the flow and decoder; "auto" = keep only if it pays
     fusion: bool | str = False  # decoder in channels-last layout, prepacked oneDNN weights, fused epilogues (exact)
-    bucket_frames: int = 0  # decoder: pad frame counts to a multiple of this, so shapes repeat (0 = off)
+    bucket_frames: int = 0  # flow and decoder: pad frame counts to a multiple of this, so shapes repeat (0 = off)
+    bucket_tokens: int = 0  # text encoder and durations: pad token counts to a multiple of this (0 = off)
     decoder_tiling: bool | str = False  # run the full-rate decoder stage in cache-sized time tiles (exact)
     tile_samples: int = 16384  # tile length in output samples
 
@@ -79,8 +80,9 @@ class TierConfig:
             raise bad_field(owner, "max_batch", self.max_batch, "an integer >= 1")
         if self.precision not in PRECISIONS + (AUTO,):
             raise bad_field(owner, "precision", self.precision, f"one of {', '.join(PRECISIONS + (AUTO,))}")
-        if self.bucket_frames < 0:
-            raise bad_field(owner, "bucket_frames", self.bucket_frames, "an integer >= 0 (0 = exact lengths)")
+        for name in ("bucket_frames", "bucket_tokens"):
+            if getattr(self, name) < 0:
+                raise bad_field(owner, name, getattr(self, name), "an integer >= 0 (0 = exact lengths)")
         if self.tile_samples < 1024:
             raise bad_field(owner, "tile_samples", self.tile_samples, "an integer >= 1024")
         for name in ("memory_pool", "compile", "fusion", "decoder_tiling", "streaming"):

@@ -28,7 +28,8 @@ ADVANCED = OPTIMIZED.with_(
     precision=AUTO,
     compile=AUTO,
     fusion=AUTO,
-    bucket_frames=32,  # decoder inputs padded to 32-frame multiples, exact (kernels are built per shape)
+    bucket_frames=32,  # flow and decoder inputs padded to 32-frame multiples, exact (kernels are built per shape)
+    bucket_tokens=16,  # encoder and duration inputs padded to 16-token multiples, exact
     decoder_tiling=AUTO,
     memory_pool=AUTO,
     streaming=AUTO,
@@ -53,7 +54,7 @@ SWITCHES: dict[str, dict[str, object]] = {
     "int8": {"precision": "int8"},
     "compile": {"compile": True},
     "fusion": {"fusion": True},
-    "bucketing": {"bucket_frames": 32},
+    "bucketing": {"bucket_frames": 32, "bucket_tokens": 16},
     "tiling": {"decoder_tiling": True},
     "streaming": {"streaming": True},
     "workers": {"workers": 2},
