@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 import psutil
 
-from bench.headtohead import corpus
+from bench.texts import SentenceGenerator
 
 EARLY = (50, 150)  # 1-based, inclusive
 LATE = (500, 1000)
@@ -37,9 +37,8 @@ LATE = (500, 1000)
 def distinct_texts(n: int, seed: int = 0) -> list[str]:
     """`n` distinct texts of 1 or 2 unique sentences each (seeded); no sentence appears twice."""
     rng = random.Random(seed)
-    sizes = [rng.randint(1, 2) for _ in range(n)]
-    pool = iter(corpus(sum(sizes), 1, seed))  # one unique sentence per "paragraph"
-    texts = [" ".join(next(pool) for _ in range(k)) for k in sizes]
+    gen = SentenceGenerator(seed)
+    texts = [" ".join(gen.sentence(3, 20) for _ in range(rng.randint(1, 2))) for _ in range(n)]
     assert len(set(texts)) == n
     return texts
 
@@ -73,7 +72,7 @@ def curve(engine: Any, texts: list[str]) -> list[float]:
 
 def stream_peak(engine: Any, chars: int, seed: int) -> float:
     """Peak RSS (MiB, sampled after each chunk) while streaming a fresh text of about `chars` characters."""
-    text = corpus(1, chars, seed)[0]
+    text = SentenceGenerator(seed + 1).paragraph(chars)
     engine.clear_cache()
     peak = rss_mb()
     chunks: Iterator[Any] = engine.stream(text)

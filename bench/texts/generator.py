@@ -154,6 +154,14 @@ class SentenceGenerator:
         return " ".join(self.sentence(c.min_words, c.max_words) for _ in range(c.sentences))
 
 
+    def paragraph(self, chars: int) -> str:
+        """Fresh sentences of any length joined until the text holds at least `chars` characters."""
+        out: list[str] = []
+        while sum(len(x) + 1 for x in out) < chars:
+            out.append(self.sentence())
+        return " ".join(out)
+
+
 class FileTexts:
     """A user's file spread over rounds: round i speaks the next `per_round` sentences (wrapping around
     only when the file runs out, and then saying so in `wrapped`)."""
