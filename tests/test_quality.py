@@ -159,3 +159,19 @@ def test_speed_quality_chart():
     assert data_uri(png).startswith("data:image/png;base64,iVBOR")
     assert speed_quality_chart(pd.DataFrame()) is None
     assert quality_table(pd.DataFrame()).empty and transcripts(pd.DataFrame()).empty
+
+
+class _StubScorer:
+    """Scores by the audio's peak: a stand-in for the models in the injected gate."""
+
+    def score(self, samples, sample_rate, text):
+        peak = float(np.max(np.abs(samples)))
+        return figures(wer=1.0 - peak, ovrl=1.0 + 4.0 * peak)
+
+
+def test_heard_check_is_the_gate_over_audio():
+    check = q.heard_check(_StubScorer())
+    ref = np.full(100, 0.9, dtype=np.float32)
+    assert check(ref, ref.copy(), 16000, "hello there") == []
+    failures = check(ref, np.full(100, 0.5, dtype=np.float32), 16000, "hello there")
+    assert len(failures) == 2 and "WER" in failures[0] and "OVRL" in failures[1]

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from bench.quality.config import QualityConfig, QualityConfigError
 from bench.quality.deps import INSTALL_HINT, available
-from bench.quality.gate import GATE_NAME, MAX_OVRL_DROP, MAX_WER_INCREASE, ROW_FIELDS, deltas, gate, row_fields
+from bench.quality.gate import (GATE_NAME, MAX_OVRL_DROP, MAX_WER_INCREASE, ROW_FIELDS, HeardCheck, deltas, gate,
+                                heard_check, row_fields)
 from bench.quality.scorer import QualityCost, QualityFigures, QualityScorer, open_scorer
 
 __all__ = [
-    "GATE_NAME", "INSTALL_HINT", "MAX_OVRL_DROP", "MAX_WER_INCREASE", "ROW_FIELDS", "QualityConfig",
+    "GATE_NAME", "HeardCheck", "INSTALL_HINT", "MAX_OVRL_DROP", "MAX_WER_INCREASE", "ROW_FIELDS", "QualityConfig",
     "QualityConfigError", "QualityCost", "QualityFigures", "QualityScorer", "available", "deltas", "gate",
-    "open_scorer", "row_fields",
+    "heard_check", "open_scorer", "row_fields",
 ]

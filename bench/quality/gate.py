@@ -7,9 +7,15 @@ A candidate passes when, on the same text and seed as the baseline tier's audio,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from bench.quality.scorer import QualityFigures
+import numpy as np
+
+from bench.quality.scorer import QualityFigures, QualityScorer
+
+# (reference samples, candidate samples, sample rate Hz, text) -> failures; plain types, so code that cannot
+# import bench (the tier calibration in tts_core) can declare and accept one
+HeardCheck = Callable[[np.ndarray, np.ndarray, int, str], list[str]]
 
 MAX_WER_INCREASE = 0.01  # WER as a fraction: 0.01 = one percentage point
 MAX_OVRL_DROP = 0.1  # DNSMOS OVRL, MOS points (1-5 scale)
@@ -53,3 +59,13 @@ def row_fields(candidate: QualityFigures | None, baseline: QualityFigures | None
         passed, _ = gate(candidate, baseline)
         row.update(quality_gate=GATE_NAME, quality_pass=passed)
     return row
+
+
+def heard_check(scorer: QualityScorer) -> HeardCheck:
+    """The gate as a plain callable over audio, for injection into code that cannot import bench: it scores
+    the reference (baseline tier, same text and seed) and the candidate, and returns the failures."""
+
+    def check(reference: np.ndarray, candidate: np.ndarray, sample_rate: int, text: str) -> list[str]:
+        return gate(scorer.score(candidate, sample_rate, text), scorer.score(reference, sample_rate, text))[1]
+
+    return check

@@ -49,6 +49,8 @@ class QualityCost:
 
     seconds: float = 0.0
     load_s: float = 0.0
+    asr_s: float = 0.0
+    dnsmos_s: float = 0.0
     hits: int = 0
     misses: int = 0
     audio_s: float = 0.0
@@ -61,7 +63,8 @@ class QualityCost:
     def line(self) -> str:
         """One line for a log or the report."""
         rate = "" if self.s_per_audio_s is None else f", {self.s_per_audio_s:.2f} s per audio s"
-        return (f"quality pass: {self.seconds:.1f} s ({self.load_s:.1f} s loading models), {self.misses} scored "
+        return (f"quality pass: {self.seconds:.1f} s ({self.load_s:.1f} s loading models, {self.asr_s:.1f} s ASR, "
+                f"{self.dnsmos_s:.1f} s DNSMOS), {self.misses} scored "
                 f"({self.audio_s:.1f} s of audio{rate}), {self.hits} cache hits")
 
 
@@ -87,8 +90,12 @@ class QualityScorer:
             self.dnsmos._load()
             self.cost.load_s += time.perf_counter() - t
             self._loaded = True
+        t = time.perf_counter()
         transcript = self.asr.transcribe(audio, sample_rate)
+        self.cost.asr_s += time.perf_counter() - t
+        t = time.perf_counter()
         mos = self.dnsmos.score(audio, sample_rate)
+        self.cost.dnsmos_s += time.perf_counter() - t
         return {"transcript": transcript, "sig": mos.sig, "bak": mos.bak, "ovrl": mos.ovrl}
 
     def score(self, samples: np.ndarray, sample_rate: int, text: str) -> QualityFigures:
