@@ -54,6 +54,9 @@ TEXT = (
 )
 ZERO = Scales(0.0, 1.0, 0.0)
 BUDGET_S = 90.0  # wall-clock bound of one calibration on a fresh machine
+# torch.compile rebuilds in every new process: it is kept only if its speed-up repays that build within this
+# much audio (ten minutes of speech), so a tiny or overhead-bound model does not pay tens of seconds per start
+COMPILE_PAYBACK_AUDIO_S = 600.0
 COMPILE_RESERVE_S = 50.0  # torch.compile is measured only with this much budget left (it built in 44-59 s)
 
 
@@ -238,6 +241,7 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
         else:
             m = _measure("compile", apply_compile(with_own_modules(model)), ref, batches, probe, device,
                          reference_audio, sr, tier)
+            _payback(m, len(reference_audio) / sr)
         measurements["compile"] = m
         choices["compile"] = bool(m["pays"])
 
@@ -251,6 +255,21 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
     os.replace(tmp, path)
     log.info("calibration chose %s in %.1f s", choices, result["seconds"])
     return result
+
+
+def _payback(m: dict[str, Any], audio_s: float) -> None:
+    """Record how much audio the compiled graph must speak to repay its build (`payback_audio_s`), and refuse it
+    when that is more than `COMPILE_PAYBACK_AUDIO_S`."""
+    if not m.get("pays") or not m.get("candidate_s") or audio_s <= 0:
+        return
+    saved_per_audio_s = (m["reference_s"] - m["candidate_s"]) / audio_s
+    payback = m.get("setup_s", 0.0) / saved_per_audio_s if saved_per_audio_s > 0 else float("inf")
+    m["payback_audio_s"] = payback
+    if payback > COMPILE_PAYBACK_AUDIO_S:
+        m["pays"] = False
+        m["note"] = (f"{m['speedup']:.2f}x, but its {m.get('setup_s', 0.0):.0f} s build is repaid only after "
+                     f"{payback:.0f} s of audio (limit {COMPILE_PAYBACK_AUDIO_S:.0f} s)")
+        log.info("calibration: compile not kept: %s", m["note"])
 
 
 def _measure_pool(model: nn.Module, ref: Renderer, batches: list[list[int]], tier: TierConfig) -> dict[str, Any]:
