@@ -24,6 +24,7 @@ def test_public_surface_is_pinned():
     assert public == {
         "load", "stream", "stream_file", "synthesize", "synthesize_batch", "text_to_ids", "ids_to_audio",
         "sentences", "profile_stages", "model", "stats", "clear_cache", "close",
+        "from_voice", "housekeep", "pending_housekeeping",
     }
     assert set(inspect.signature(Engine.load).parameters) == {"voice", "device", "tier", "seed"}
     assert {"samples", "sample_rate"} <= set(Audio.__dataclass_fields__) and {"duration", "save_wav"} <= set(dir(Audio))

@@ -10,6 +10,10 @@ ENV_MEMORY_LIMIT_MB = "TTS_CORE_MEMORY_LIMIT_MB"  # default limit of the memory-
 ENV_AUDIO_CACHE_MB = "TTS_CORE_AUDIO_CACHE_MB"  # size bound of the on-disk audio cache
 ENV_MONITOR_HZ = "TTS_CORE_MONITOR_HZ"  # sampling rate of the MemoryMonitor
 ENV_MAX_TEXT_CHARS = "TTS_CORE_MAX_TEXT_CHARS"  # longest text accepted in one call (files stream instead)
+# read by cuBLAS when CUDA starts; deterministic cuBLAS needs ":4096:8" (or ":16:8"), see
+# https://docs.nvidia.com/cuda/cublas/#results-reproducibility
+ENV_CUBLAS_WORKSPACE_CONFIG = "CUBLAS_WORKSPACE_CONFIG"
+CUBLAS_DETERMINISTIC_CONFIG = ":4096:8"
 
 DEFAULT_MEMORY_LIMIT_MB = 0  # 0 = no limit
 DEFAULT_AUDIO_CACHE_MB = 512
@@ -20,6 +24,13 @@ DEFAULT_MAX_TEXT_CHARS = 1_000_000
 def cache_dir() -> Path:
     """Root of on-disk caches: `$TTS_CORE_CACHE_DIR`, else `~/.cache/tts_core`."""
     return Path(os.environ.get(ENV_CACHE_DIR) or Path.home() / ".cache" / "tts_core")
+
+
+def ensure_env(name: str, value: str) -> str:
+    """Set environment variable `name` to `value` only if it is unset; return the value now in force."""
+    if not os.environ.get(name):
+        os.environ[name] = value
+    return os.environ[name]
 
 
 def env_float(name: str, default: float) -> float:

@@ -25,13 +25,16 @@ import torch
 from tts_core.audio import Audio
 from tts_core.constants import DEFAULT_MAX_TEXT_CHARS, ENV_MAX_TEXT_CHARS, env_float
 from tts_core.errors import TextError
+from tts_core.flags import flag_scope
 from tts_core.render import Renderer, Scales, sentence_generator
 from tts_core.setup import EngineParts, build_parts
+from tts_core.voices import LoadedVoice
 from tts_core.text import Sentence
 from tts_core.tiers import TierConfig
 
 log = logging.getLogger("tts_core")
 
+WARMUP_TEXTS = ("Warming up the voice.", "A second, somewhat longer sentence warms up larger shapes too.")
 _REGISTRY: dict[tuple[str, str, str, int | None], "Engine"] = {}
 _REGISTRY_LOCK = threading.Lock()
 _LOAD_LOCKS: dict[tuple[str, str, str, int | None], threading.Lock] = {}
@@ -90,15 +93,28 @@ class Engine:
             return engine
 
     @classmethod
-    def _build(cls, voice: str, device: str, tier_cfg: TierConfig, seed: int | None) -> "Engine":
+    def from_voice(
+        cls, voice: LoadedVoice, device: str = "cpu", tier: str | TierConfig = "baseline", seed: int | None = 0,
+        frontend: Any = None,
+    ) -> "Engine":
+        """Like `load`, for a voice already in memory (weights carried elsewhere, no registry). `frontend`,
+        when given, replaces the espeak front-end: anything whose `sentences(text)` yields `Sentence`s."""
+        from tts_core.tiers import resolve_tier
+
+        return cls._build(voice, device, resolve_tier(tier), seed, frontend)
+
+    @classmethod
+    def _build(
+        cls, voice: str | LoadedVoice, device: str, tier_cfg: TierConfig, seed: int | None, frontend: Any = None
+    ) -> "Engine":
         t0 = time.perf_counter()
-        parts = build_parts(voice, device, tier_cfg, seed)
+        parts = build_parts(voice, device, tier_cfg, seed, frontend)
         engine = cls(parts, seed)
         engine._warmup(tier_cfg.warmup)
         engine.load_info["total_seconds"] = time.perf_counter() - t0
         log.info(
             "loaded voice %s on %s, tier %s, in %.2f s (weights from %s)",
-            voice, engine.device, tier_cfg.name, engine.load_info["total_seconds"], parts.load_info.get("source"),
+            engine.voice.name, engine.device, tier_cfg.name, engine.load_info["total_seconds"], parts.load_info.get("source"),
         )
         return engine
 
@@ -106,9 +122,10 @@ class Engine:
         if runs <= 0:
             return
         t0 = time.perf_counter()
-        for _ in range(runs):
-            for text in ("Warming up the voice.", "A second, somewhat longer sentence warms up larger shapes too."):
-                self._render_batch([s.ids for s in self._parts.frontend.sentences(text)], self._scales())
+        with flag_scope(self.tier, self._parts.device):
+            for _ in range(runs):
+                for text in WARMUP_TEXTS:
+                    self._render_batch([s.ids for s in self._parts.frontend.sentences(text)], self._scales())
         self.load_info["warmup_seconds"] = time.perf_counter() - t0
 
     # ---- text -> ids --------------------------------------------------------------------------
@@ -225,7 +242,7 @@ class Engine:
                 audios = self._render_batch([s.ids for s in pending], scales)
             for s, samples in zip(pending, audios):
                 yield self._account(Audio(samples, self.sample_rate, s.text))
-            self._parts.housekeep(sum(len(a) for a in audios) / self.sample_rate)
+            self._parts.note_audio(sum(len(a) for a in audios) / self.sample_rate)
             pending.clear()
 
         for sentence in sentences:
@@ -263,7 +280,7 @@ class Engine:
             yield self._account(Audio(samples, self.sample_rate, sentence.text))
         if key and parts:
             cache.put(key, np.concatenate(parts), self.sample_rate)
-        self._parts.housekeep(sum(len(p) for p in parts) / self.sample_rate)
+        self._parts.note_audio(sum(len(p) for p in parts) / self.sample_rate)
 
     def synthesize(self, text: str, **scales: float | None) -> Audio:
         """The whole utterance: the sentence stream, concatenated (batched when the tier batches)."""
@@ -286,7 +303,7 @@ class Engine:
         per_text: list[list[np.ndarray]] = [[] for _ in texts]
         for t, a in zip(owners, audios):
             per_text[t].append(a)
-        self._parts.housekeep(sum(len(a) for a in audios) / self.sample_rate)
+        self._parts.note_audio(sum(len(a) for a in audios) / self.sample_rate)
         return [self._account(Audio(np.concatenate(p), self.sample_rate, texts[t])) for t, p in enumerate(per_text)]
 
     def _synthesize_item(self, item: tuple[str, dict[str, float | None]]) -> Audio:
@@ -320,13 +337,15 @@ class Engine:
     # ---- bookkeeping --------------------------------------------------------------------------
     @contextlib.contextmanager
     def _call(self) -> Iterator[None]:
-        """Serialize a call: take the lock, then refuse if the engine was closed meanwhile."""
+        """Serialize a call: take the lock, refuse if the engine was closed meanwhile, and run under this
+        tier's threads and CUDA flags (restored afterwards, so engines in one process do not leak flags)."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Engine is closed; load a new one with Engine.load(...).")
             t0 = time.perf_counter()
             try:
-                yield
+                with flag_scope(self.tier, self._parts.device):
+                    yield
             finally:
                 self._busy_s += time.perf_counter() - t0
                 self._n_calls += 1
@@ -354,8 +373,26 @@ class Engine:
             "batching": parts.batcher.stats(),
             "calibration": parts.calibration,
             "not_applicable": parts.not_applicable,
+            "housekeeping": parts.housekeeping_stats(),
             "load": self.load_info,
         }
+
+    @property
+    def pending_housekeeping(self) -> bool:
+        """True when the tier housekeeps and enough audio (30 s) was made since the last run."""
+        return self._parts.housekeeping_pending
+
+    def housekeep(self, force: bool = False) -> dict[str, Any] | None:
+        """Release memory (gc, heap trim, CUDA cache) if housekeeping is pending, or always when `force`.
+
+        Calls never do this themselves, so no measured call pays for it: a harness calls `housekeep()`
+        between rounds, a server between requests. Returns the run's record (`at_s` seconds since load,
+        `seconds` it took, RSS/CUDA MB before and after) or None when nothing was pending; every run is
+        counted in `stats()["housekeeping"]`."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this Engine is closed; load a new one with Engine.load(...).")
+            return self._parts.housekeep(force)
 
     def clear_cache(self) -> None:
         """Empty the audio cache (memory and disk) and the buffer pool."""

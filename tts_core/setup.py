@@ -7,9 +7,10 @@ itself only runs the pipeline.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import logging
-import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
@@ -18,6 +19,8 @@ from torch import nn
 
 from tts_core.constants import cache_dir
 from tts_core.errors import ConfigError
+from tts_core.flags import apply_load_flags, flag_scope
+from tts_core.machine import usable_cores
 from tts_core.text import TextFrontend
 from tts_core.tiers import TierConfig
 from tts_core.tiers.fusion import apply_fusion
@@ -29,7 +32,7 @@ log = logging.getLogger("tts_core")
 T = TypeVar("T")
 DEVICES = ("cpu", "cuda", "cuda:N", "auto")
 ENGINE_MONITOR_HZ = 2.0  # the engine's own memory alerts; the harness samples at >= 100 Hz itself
-LARGE_JOB_AUDIO_S = 30.0  # housekeeping runs after jobs producing at least this much audio
+LARGE_JOB_AUDIO_S = 30.0  # housekeeping becomes pending once this much audio was made since the last run
 
 
 def resolve_device(device: str) -> torch.device:
@@ -45,33 +48,6 @@ def resolve_device(device: str) -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise ConfigError(f"`device` = {device!r} is not supported; expected one of {', '.join(DEVICES)}.")
     return dev
-
-
-def apply_flags(tier: TierConfig, device: torch.device) -> list[str]:
-    """Set thread counts and CUDA flags; return the switches that do not apply on this device."""
-    not_applicable = []
-    if tier.threads is not None:
-        torch.set_num_threads(tier.threads)
-    if tier.interop_threads is not None:
-        try:
-            torch.set_num_interop_threads(tier.interop_threads)
-        except RuntimeError:  # only settable before the first parallel work in the process
-            not_applicable.append("interop_threads (already fixed in this process)")
-    cuda_flags = {
-        "cudnn_benchmark": tier.cudnn_benchmark,
-        "tf32": tier.tf32,
-        "allow_nondeterministic": tier.allow_nondeterministic,
-        "cuda_memory_fraction": tier.cuda_memory_fraction is not None,
-    }
-    if device.type != "cuda":
-        return not_applicable + [f"{k} (no CUDA device)" for k, on in cuda_flags.items() if on]
-    torch.backends.cudnn.benchmark = tier.cudnn_benchmark
-    torch.backends.cuda.matmul.allow_tf32 = tier.tf32
-    torch.backends.cudnn.allow_tf32 = tier.tf32
-    torch.use_deterministic_algorithms(not tier.allow_nondeterministic, warn_only=True)
-    if tier.cuda_memory_fraction is not None:
-        torch.cuda.set_per_process_memory_fraction(tier.cuda_memory_fraction, device)
-    return not_applicable
 
 
 class Batcher:
@@ -130,6 +106,8 @@ class EngineParts:
     calibration: dict[str, Any] | None = None
     not_applicable: list[str] = field(default_factory=list)
     audio_since_housekeeping: float = 0.0
+    housekeeping_runs: list[dict[str, Any]] = field(default_factory=list)
+    loaded_at: float = field(default_factory=time.perf_counter)
 
     def check_memory(self, n_ids: int) -> None:
         if self.tier.memory_limit_mb:
@@ -137,18 +115,41 @@ class EngineParts:
 
             check_memory(self.tier.memory_limit_mb, what=f"synthesis of {n_ids} phoneme ids")
 
-    def housekeep(self, audio_s: float) -> None:
-        """Once LARGE_JOB_AUDIO_S of audio has been made since the last time (one large job, or a long
-        stream), collect garbage, trim the heap and release the CUDA cache. Small jobs skip it: a full
-        collection costs more than a short synthesis."""
-        if not self.tier.housekeeping:
-            return
-        self.audio_since_housekeeping += audio_s
-        if self.audio_since_housekeeping >= LARGE_JOB_AUDIO_S:
-            from tts_core.runtime import release_memory
+    def note_audio(self, audio_s: float) -> None:
+        """Count audio made; housekeeping becomes pending after LARGE_JOB_AUDIO_S. Never releases memory
+        itself: that would land inside a measured call (see `housekeep`)."""
+        if self.tier.housekeeping:
+            self.audio_since_housekeeping += audio_s
 
-            release_memory(str(self.device))
-            self.audio_since_housekeeping = 0.0
+    @property
+    def housekeeping_pending(self) -> bool:
+        return self.tier.housekeeping and self.audio_since_housekeeping >= LARGE_JOB_AUDIO_S
+
+    def housekeep(self, force: bool = False) -> dict[str, Any] | None:
+        """Collect garbage, trim the heap and release the CUDA cache, if pending (or `force`); a record of
+        the run (when, how long, MB freed) or None when nothing ran. Small jobs skip it: a full collection
+        costs more than a short synthesis."""
+        if not (force or self.housekeeping_pending):
+            return None
+        from tts_core.runtime import release_memory
+
+        t0 = time.perf_counter()
+        record = dict(release_memory(str(self.device)), at_s=t0 - self.loaded_at,
+                      audio_since_last_s=self.audio_since_housekeeping)
+        record["seconds"] = time.perf_counter() - t0
+        self.audio_since_housekeeping = 0.0
+        self.housekeeping_runs.append(record)
+        return record
+
+    def housekeeping_stats(self) -> dict[str, Any]:
+        """How many times housekeeping ran, when (seconds since load) and what is pending."""
+        return {
+            "runs": len(self.housekeeping_runs),
+            "at_s": [r["at_s"] for r in self.housekeeping_runs],
+            "seconds": [r["seconds"] for r in self.housekeeping_runs],
+            "pending": self.housekeeping_pending,
+            "audio_since_last_s": self.audio_since_housekeeping,
+        }
 
     def close(self) -> None:
         if self.workers is not None:
@@ -163,40 +164,27 @@ class EngineParts:
             torch.cuda.empty_cache()
 
 
-def build_parts(voice_name: str, device: str, tier: TierConfig, seed: int | None) -> EngineParts:
-    """Everything `Engine` needs, assembled as the tier asks."""
+def build_parts(
+    voice_name: str | LoadedVoice, device: str, tier: TierConfig, seed: int | None, frontend: Any = None
+) -> EngineParts:
+    """Everything `Engine` needs, assembled as the tier asks. `voice_name` may be an already loaded voice
+    (then `workers` > 1 is refused: workers load voices by name); `frontend` replaces the espeak front-end
+    (anything with `sentences(text)`, e.g. ids phonemized elsewhere)."""
     dev = resolve_device(device)
-    not_applicable = apply_flags(tier, dev)
-    voice = load_voice(voice_name, weight_cache=tier.weight_cache)
-    model = voice.model.to(dev).eval()
-    if tier.inference_mode:
-        for p in model.parameters():
-            p.requires_grad_(False)
-    frontend = TextFrontend(voice.phoneme_id_map, voice.espeak_voice)
-
-    calibration = None
-    if tier.auto_fields:
-        from tts_core.tiers.calibrate import calibrate
-
-        calibration = calibrate(voice, model, frontend, dev, tier)
-        tier = tier.with_(**calibration["choices"])
-    if tier.precision != "fp32":
-        model = apply_precision(model, tier.precision)
-    if tier.fusion and tier.precision == "int8":
-        log.warning("fusion skipped: it needs float convolution weights and precision is int8")
-        tier = tier.with_(fusion=False)
-    if tier.fusion:
-        model = apply_fusion(with_own_modules(model), tier.bucket_frames)
-    elif tier.decoder_tiling:
-        model = apply_tiling(with_own_modules(model), tier.tile_samples)
-        if tier.bucket_frames:
-            not_applicable.append("bucket_frames (the tiled decoder runs exact lengths)")
-    elif tier.bucket_frames:
-        model = with_own_modules(model)
-        model.dec = copy.copy(model.dec)  # its own attributes, the same submodules and weights
-        model.dec.bucket_frames = tier.bucket_frames
-    if tier.compile:
-        model = apply_compile(with_own_modules(model))
+    not_applicable = apply_load_flags(tier, dev)
+    if isinstance(voice_name, LoadedVoice):
+        if tier.workers > 1:
+            raise ConfigError(f"TierConfig({tier.name}): `workers` = {tier.workers} needs a voice name; "
+                              "expected 1 with a voice loaded in memory.")
+        voice, voice_name = voice_name, voice_name.name
+    else:
+        voice = load_voice(voice_name, weight_cache=tier.weight_cache)
+    if frontend is None:
+        frontend = TextFrontend(voice.phoneme_id_map, voice.espeak_voice)
+    with flag_scope(tier, dev):
+        model, tier, calibration = _build_model(voice, frontend, dev, tier, not_applicable)
+    # The voice holds the engine's own model, not the fp32 original: a precision tier keeps one copy.
+    voice = dataclasses.replace(voice, model=model)
 
     parts = EngineParts(
         voice=voice,
@@ -227,10 +215,45 @@ def build_parts(voice_name: str, device: str, tier: TierConfig, seed: int | None
     if tier.workers > 1:
         from tts_core.runtime import WorkerPool
 
-        threads = max(1, (os.cpu_count() or 1) // tier.workers)
+        threads = max(1, usable_cores() // tier.workers)
         worker_tier = tier.with_(name=f"{tier.name}/worker", workers=1, threads=threads, engine_registry=False)
         parts.workers = WorkerPool(
             worker_engine, n_workers=tier.workers,
             kwargs={"voice": voice_name, "device": device, "tier": worker_tier, "seed": seed},
         )
     return parts
+
+
+def _build_model(
+    voice: LoadedVoice, frontend: Any, dev: torch.device, tier: TierConfig, not_applicable: list[str]
+) -> tuple[nn.Module, TierConfig, dict[str, Any] | None]:
+    """The voice's model on `dev` with the tier's transforms; the tier with every "auto" decided."""
+    model = voice.model.to(dev).eval()
+    if tier.inference_mode:
+        for p in model.parameters():
+            p.requires_grad_(False)
+    calibration = None
+    if tier.auto_fields:
+        from tts_core.tiers.calibrate import calibrate
+
+        calibration = calibrate(voice, model, frontend, dev, tier)
+        tier = tier.with_(**calibration["choices"])
+    if tier.precision != "fp32":
+        # In place: the fp32 original is not kept (the voice is rebuilt around the converted model).
+        model = apply_precision(model, tier.precision, in_place=True)
+    if tier.fusion and tier.precision == "int8":
+        log.warning("fusion skipped: it needs float convolution weights and precision is int8")
+        tier = tier.with_(fusion=False)
+    if tier.fusion:
+        model = apply_fusion(with_own_modules(model), tier.bucket_frames)
+    elif tier.decoder_tiling:
+        model = apply_tiling(with_own_modules(model), tier.tile_samples)
+        if tier.bucket_frames:
+            not_applicable.append("bucket_frames (the tiled decoder runs exact lengths)")
+    elif tier.bucket_frames:
+        model = with_own_modules(model)
+        model.dec = copy.copy(model.dec)  # its own attributes, the same submodules and weights
+        model.dec.bucket_frames = tier.bucket_frames
+    if tier.compile:
+        model = apply_compile(with_own_modules(model))
+    return model, tier, calibration

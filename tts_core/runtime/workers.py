@@ -14,6 +14,7 @@ import weakref
 from typing import Any, Callable
 
 from tts_core.errors import TTSError, bad_field
+from tts_core.machine import usable_cores
 
 _POLL_S = 0.1  # how often the parent checks worker liveness while waiting
 _IN_FLIGHT = 2  # items queued per worker, so a worker never idles while its result travels back
@@ -29,14 +30,6 @@ class WorkerDiedError(WorkerError):
 
 class WorkerTimeoutError(WorkerError):
     """No worker answered within the timeout; the pool has been closed."""
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _worker_main(wid: int, factory: Callable[..., Any], kwargs: dict, n_threads: int,

@@ -29,8 +29,8 @@ class TierConfig:
 
     # CUDA flags (recorded as not applicable on a CPU)
     cudnn_benchmark: bool = False  # autotune conv algorithms per shape; pays when shapes repeat
-    tf32: bool = False  # TF32 matmul/conv on Ampere+; exact tier gate still applies
-    allow_nondeterministic: bool = False  # allow non-deterministic CUDA algorithms
+    tf32: bool = False  # TF32 matmul/conv on Ampere+; exact tier gate still applies (False: PyTorch's defaults)
+    deterministic: bool = False  # deterministic CUDA algorithms + cuBLAS workspace (False: PyTorch's defaults)
     cuda_memory_fraction: float | None = None  # cap this process's share of GPU memory
 
     # start-up

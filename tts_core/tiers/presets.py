@@ -60,6 +60,7 @@ SWITCHES: dict[str, dict[str, object]] = {
     "workers": {"workers": 2},
     "housekeeping": {"housekeeping": True},
     "cuda_flags": {"cudnn_benchmark": True, "tf32": True},
+    "deterministic": {"deterministic": True},
 }
 SWITCH_NAMES: tuple[str, ...] = tuple(SWITCHES)
 

@@ -1,0 +1,44 @@
+"""Housekeeping never runs inside a call: the harness calls `Engine.housekeep()` between rounds."""
+
+from __future__ import annotations
+
+import pytest
+
+import tts_core.runtime
+import tts_core.setup
+from tts_core import Engine
+
+
+@pytest.fixture
+def releases(monkeypatch):
+    calls: list[str] = []
+
+    def fake_release(device: str = "cpu") -> dict:
+        calls.append(device)
+        return {"rss_before_mb": 1.0, "rss_after_mb": 1.0, "freed_mb": 0.0, "collected": 0}
+
+    monkeypatch.setattr(tts_core.runtime, "release_memory", fake_release)
+    monkeypatch.setattr(tts_core.setup, "LARGE_JOB_AUDIO_S", 0.05)
+    return calls
+
+
+def test_calls_never_release_memory_and_housekeep_does_once(releases):
+    with Engine.load(voice="tiny", tier="baseline+housekeeping") as engine:
+        engine.synthesize("A sentence long enough to pass the threshold. And another one.")
+        engine.synthesize_batch(["One more.", "And the last."])
+        list(engine.stream("Streamed as well."))
+        assert releases == []  # nothing inside the calls
+        assert engine.pending_housekeeping
+        record = engine.housekeep()
+        assert releases == ["cpu"] and record is not None and record["at_s"] >= 0
+        assert not engine.pending_housekeeping and engine.housekeep() is None
+        stats = engine.stats()["housekeeping"]
+        assert stats["runs"] == 1 and stats["at_s"] == [record["at_s"]] and not stats["pending"]
+
+
+def test_without_the_switch_nothing_is_pending_but_force_runs(releases):
+    with Engine.load(voice="tiny", tier="baseline") as engine:
+        engine.synthesize("A sentence long enough to pass the threshold.")
+        assert not engine.pending_housekeeping and engine.housekeep() is None
+        assert engine.housekeep(force=True) is not None
+        assert releases == ["cpu"] and engine.stats()["housekeeping"]["runs"] == 1
