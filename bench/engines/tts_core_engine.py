@@ -54,6 +54,14 @@ class TTSCoreEngine:
     def clear_cache(self) -> None:
         self.engine.clear_cache()
 
+    def housekeep(self) -> bool:
+        """Run the engine's pending housekeeping (gc, heap trim, CUDA cache release) now, between rounds, never
+        inside one; True if it ran."""
+        if not self.engine.pending_housekeeping:
+            return False
+        self.engine.housekeep()
+        return True
+
     def profile_stages(self, text: str) -> dict[str, float]:
         return dict(self.engine.profile_stages(text))
 

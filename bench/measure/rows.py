@@ -42,6 +42,7 @@ class Contender:
     peak_rss_mb: float | None = None
     mprof_file: str | None = None
     sample_wav: str | None = None
+    quality: dict[str, Any] = field(default_factory=dict)  # heard-quality row fields (bench.quality.ROW_FIELDS)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -209,6 +210,10 @@ def _fidelity_fields(c: Contender, text_class: str) -> dict[str, Any]:
                 failures=[x for f in figs for x in f.get("failures", [])])
 
 
+def _pct(delta: Any) -> str:
+    return f"{delta * 100:+.1f}" if isinstance(delta, (int, float)) else "n/a"
+
+
 def config_id(group_id: str, contender: str, text_class: str) -> str:
     return hashlib.sha256(json.dumps([group_id, contender, text_class]).encode()).hexdigest()[:16]
 
@@ -249,7 +254,14 @@ def build_rows(contenders: list[Contender], result: RoundsResult, facts: GroupFa
             fields.update(_compute_fields(c, text_class, facts, fields.get("rtf")))
             fields.update(_stage_fields(c, text_class))
             fields.update(_fidelity_fields(c, text_class))
+            if text_class in (ALL, "medium") or len(classes) == 1:
+                fields.update(c.quality)
             failures = fields.pop("failures", [])
+            problems = [f"fidelity gate {fields.get('fid_gate')} failed: " + "; ".join(failures)] if failures else []
+            lossy = fields.get("fid_gate") not in (None, "exact")
+            if lossy and fields.get("quality_pass") is False:  # the heard gate judges lossy switches only
+                problems.append(f"heard-quality gate {fields.get('quality_gate')} failed (WER "
+                                f"{_pct(fields.get('wer_delta'))} points, OVRL {fields.get('dnsmos_ovrl_delta'):+.2f})")
             extra = dict(c.extra, command=facts.command, load_info=c.load.get("load_info"), engine=c.describe,
                          first_call_audio_s=c.first_call.get("audio_s"))
             for key in [k for k in fields if k.startswith("extra_")]:
@@ -258,7 +270,7 @@ def build_rows(contenders: list[Contender], result: RoundsResult, facts: GroupFa
             if c.failed:
                 status, error = "failed", c.failed
                 extra["log_tail"] = c.log_tail
-            elif failures:
-                status, error = "failed", f"fidelity gate {fields.get('fid_gate')} failed: " + "; ".join(failures)
+            elif problems:
+                status, error = "failed", "; ".join(problems)
             rows.append(ResultRow(status=status, error=error, extra=extra, **base, **fields))
     return rows

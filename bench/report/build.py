@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from bench.quality import report as quality_report
 from bench.report import analysis, audio, charts, tables
 from bench.report import html as h
 from bench.report.load import load_results
@@ -115,6 +116,25 @@ def _verdict_items(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return items
 
 
+def pooled(df: pd.DataFrame) -> pd.DataFrame:
+    """Each contender's pooled row (`text == "all"`)."""
+    return df[df["text"] == "all"] if not df.empty else df
+
+
+def heard_quality_frames(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The heard-quality table per contender and the transcripts that differ from their text (stored fields only)."""
+    rows = pooled(df)
+    if rows.empty or "wer" not in rows or rows["wer"].isna().all():
+        return {"quality": pd.DataFrame(), "transcripts": pd.DataFrame()}
+    table = quality_report.quality_table(rows)
+    said = {str(r["contender"]): str((r.get("extra") or {}).get("quality_text") or "") for _, r in rows.iterrows()}
+    try:
+        heard = quality_report.transcripts(rows.assign(text=rows["contender"]), said)
+    except ImportError:  # normalizing needs jiwer; a report built where the extra is missing shows the table only
+        heard = pd.DataFrame()
+    return {"quality": table, "transcripts": heard}
+
+
 def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dict[str, pd.DataFrame], dict[str, list]]:
     """The page's HTML, its tables (name -> frame) and its JSON records (verdicts, peers) for the rows in `df`."""
     guard = FileGuard(roots_of(sources))
@@ -130,6 +150,7 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
         "cached": tables.cached(df), "noisy": tables.noisy(df), "failures": tables.failures(df),
         "environment": tables.environment(df), "rows": tables.all_rows(df) if not df.empty else pd.DataFrame(),
     }
+    frames.update(heard_quality_frames(df))
     peers_frame = pd.DataFrame([{k: v for k, v in p.items() if k != "comparisons"} for p in peer_recs])
     c = {name: _safe_chart(fn, name) for name, fn in {
         "speedup": lambda: charts.speedup_by_text(df), "rtf distribution": lambda: charts.rtf_distributions(df),
@@ -137,6 +158,7 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
         "ablation": lambda: charts.ablation(df), "stage breakdown": lambda: charts.stage_breakdown(df),
         "roofline": lambda: charts.roofline(df), "time to first audio": lambda: charts.time_to_first_audio(df),
         "peers": lambda: charts.peers(df),
+        "speed against quality": lambda: quality_report.speed_quality_chart(pooled(df)),
     }.items()} if not df.empty else {}
 
     def img(name: str, alt: str) -> str:
@@ -178,6 +200,13 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
                   + h.table(frames["roofline"], "No FLOP figures in these results.")),
         h.Section("stages", "Stage breakdown", img("stage breakdown", "stage breakdown per tier")
                   + h.table(frames["stages"], "No stage timings in these results.")),
+        h.Section("quality", "Heard quality", img("speed against quality", "throughput against WER per contender")
+                  + h.table(frames["quality"], "No heard-quality figures: the quality extra was not installed when these "
+                                               "rows were measured (pip install -e '.[quality]'), or measure.quality was off.")
+                  + h.table(frames["transcripts"], "Every scored transcript matches its text once normalized."),
+                  "Whisper tiny.en (faster-whisper) transcribes each contender's sample text; WER/CER against the text, "
+                  "both normalized alike; DNSMOS P.835 SIG/BAK/OVRL; deltas against the engine's baseline on the same "
+                  "text and seed. Lossy switches must also pass the heard gate (WER +1 point, OVRL -0.1 at most)."),
         h.Section("memory", "Memory", img("memory", "peak memory by contender") + img("memory timeline", "memory timelines")),
         h.Section("scaling", "Cost vs text length", h.table(frames["cost_fits"], "Not enough text classes to fit a fixed + per-second cost."),
                   "Stored median latency of each text class fitted as a fixed cost + a cost per second of audio."),

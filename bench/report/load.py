@@ -25,12 +25,21 @@ TIER_ORDER = ("baseline", "optimized", "advanced")
 POOLED = "all"  # the text of a contender's pooled row (every round of every class)
 
 
+NOT_ROWS = ("rounds.jsonl",)  # the sweep's raw rounds and its hidden caches hold no result rows
+
+
+def _holds_rows(path: Path, root: Path) -> bool:
+    parts = path.relative_to(root).parts
+    return path.is_file() and path.name not in NOT_ROWS and not any(p.startswith(".") for p in parts[:-1])
+
+
 def find_result_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand folders into the `.jsonl` and pytest-benchmark `.json` files below them, sorted."""
+    """Expand folders into the `.jsonl` and pytest-benchmark `.json` files below them, sorted (the sweep's
+    `rounds.jsonl` and hidden folders such as `results/.cache` are not results)."""
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*.jsonl") if p.is_file())
+            found += sorted(p for p in path.rglob("*.jsonl") if _holds_rows(p, path))
             found += sorted(p for p in path.rglob("*.json") if p.is_file() and _is_benchmark_json(p))
         elif path.is_file():
             found.append(path)

@@ -117,6 +117,23 @@ class ResultRow:
     fid_pass: bool | None = None
     fid_reference: str | None = None  # the contender whose noise-free audio this row was compared with
 
+    # heard quality (bench/quality, the `quality` extra): ASR round trip and DNSMOS of the sample text's audio,
+    # absolute and as the change against the engine's baseline on the same text and seed; None when skipped
+    wer: float | None = None  # word error rate, fraction (0.05 = 5%)
+    cer: float | None = None
+    dnsmos_sig: float | None = None  # DNSMOS P.835, MOS 1-5
+    dnsmos_bak: float | None = None
+    dnsmos_ovrl: float | None = None
+    wer_delta: float | None = None
+    cer_delta: float | None = None
+    dnsmos_sig_delta: float | None = None
+    dnsmos_bak_delta: float | None = None
+    dnsmos_ovrl_delta: float | None = None
+    asr_transcript: str | None = None
+    quality_gate: str | None = None  # the heard-quality gate's name, when a baseline was scored
+    quality_pass: bool | None = None
+    quality_s: float | None = None  # seconds the pass spent on this row's audio (0 on a cache hit)
+
     # a short audio sample (the report embeds it) and free-form extras
     sample_wav: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -138,6 +138,7 @@ class MeasureConfig:
     fidelity: bool = True
     flops: bool = True
     stages: bool = True
+    quality: bool = True  # ASR + DNSMOS of each contender's sample text (skipped, with one line, without the extra)
     seed: int = 0  # engine seed and the text generator's seed
 
     def __post_init__(self) -> None:

@@ -167,6 +167,7 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
     by_name = {c.name: c for c in group.contenders}
     flops: dict[str, dict[str, Any]] = {}
     references: dict[tuple[str, str], dict[str, Any]] = {}
+    heard: dict[str, tuple[Any, int, str]] = {}
     timeout = limits["time_s"]
     for c in group.contenders:
         worker = workers.get(c.name)
@@ -190,11 +191,12 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
                         figs = fidelity_figures(ref_audio["samples"], got["samples"], got["sample_rate"],
                                                 c.describe.get("fidelity_gate", "exact"))
                         c.fidelity[k] = dict(figs, fid_reference=ref.name)
-            if m.sample_wav_s > 0 and first_of:
+            if first_of and (m.sample_wav_s > 0 or m.quality):
                 text = first_of.get("medium") or next(iter(first_of.values()))
                 path = paths.out_dir / "samples" / f"{_safe(c.name)}.wav"
-                c.sample_wav = worker.call("sample", timeout, sample=False, text=text, path=str(path),
-                                           max_s=m.sample_wav_s)["path"]
+                got = worker.call("sample", timeout, sample=False, text=text, path=str(path), max_s=m.sample_wav_s)
+                c.sample_wav = got["path"] if m.sample_wav_s > 0 else None
+                heard[c.name] = (got["samples"], got["sample_rate"], text)
             c.memory = worker.call("memory", timeout, sample=False)
         except WorkerFailure as exc:
             _fail(c, worker, exc)
@@ -202,7 +204,31 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
         if worker.timeline:
             c.mprof_file = str(write_mprof(paths.out_dir / "mprof" / f"{_safe(c.name)}.dat", worker.timeline,
                                            f"worker {c.name}"))
+    if m.quality:
+        quality_pass(group, heard, paths)
     return flops
+
+
+def quality_pass(group: Group, heard: dict[str, tuple[Any, int, str]], paths: RunPaths) -> None:
+    """Heard quality of each contender's sample text (ASR round trip, DNSMOS), against its engine's baseline on the
+    same text and seed (a peer against our baseline); outside every timed round, cached by audio hash."""
+    from bench.quality import QualityConfig, open_scorer, row_fields
+
+    if group.model == "tiny":
+        log.info("quality pass skipped: the tiny voice's audio is noise by construction (WER near 100%%)")
+        return
+    scorer = open_scorer(QualityConfig(cache_dir=str(paths.cache_dir / "quality")), note=log.warning)
+    if scorer is None:
+        return
+    log.info("quality pass (ASR + DNSMOS) over %d contenders' sample audio", len(heard))
+    figures = {name: scorer.score(samples, rate, text) for name, (samples, rate, text) in heard.items()}
+    by_name = {c.name: c for c in group.contenders}
+    for name, figs in figures.items():
+        c = by_name[name]
+        ref = _fidelity_reference(c, group) if not c.peer else c.reference
+        base = figures.get(ref) if ref and ref != name else None
+        c.quality = dict(row_fields(figs, base), extra_quality_text=heard[name][2])
+    log.info("quality pass: %s", scorer.cost.line())
 
 
 def _fidelity_reference(c: Contender, group: Group) -> str | None:

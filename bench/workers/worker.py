@@ -119,14 +119,15 @@ class WorkerState:
         return {"samples": audio.samples, "sample_rate": audio.sample_rate}
 
     def sample(self, text: str, path: str, max_s: float) -> dict[str, Any]:
-        """Save the first `max_s` seconds of `text` spoken with the default scales as a WAV at `path`."""
+        """Save the first `max_s` seconds of `text` spoken with the default scales as a WAV at `path`; the whole
+        audio comes back too (for the heard-quality pass)."""
         from tts_core.audio import Audio
 
         self._clear()
         audio = self.adapter.synthesize(text)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Audio(audio.samples[: int(max_s * audio.sample_rate)], audio.sample_rate).save_wav(path)
-        return {"path": path, "audio_s": audio.duration}
+        return {"path": path, "audio_s": audio.duration, "samples": audio.samples, "sample_rate": audio.sample_rate}
 
     def stages(self, text: str) -> dict[str, float] | None:
         profile = getattr(self.adapter, "profile_stages", None)
