@@ -91,8 +91,15 @@ def peak_key(host: str, cpu: str, device: str, threads: int, torch_version: str)
     return f"{host}|{cpu}|{device}|{threads}|{torch_version}"
 
 
+def _busy(entry: dict[str, Any]) -> bool:
+    """Whether a stored measurement was taken while the machine ran other work (1-minute load above half its cores)."""
+    load, cores = entry.get("load_avg_1m"), entry.get("cores") or 1
+    return load is None or float(load) > cores / 2
+
+
 def cached_peaks(cache_dir: Path, key: str, measure: Callable[[], dict[str, float]]) -> dict[str, float]:
-    """The peaks stored under `key` in `cache_dir/peaks.json`, or `measure()` them once and store them."""
+    """The peaks stored under `key` in `cache_dir/peaks.json`, or `measure()` them and store them with the load
+    average they were taken at; a measurement taken on a busy machine is taken again next time."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / PEAKS_FILE
     with open(cache_dir / f"{PEAKS_FILE}.lock", "w") as lock:
@@ -101,9 +108,11 @@ def cached_peaks(cache_dir: Path, key: str, measure: Callable[[], dict[str, floa
             cache = json.loads(path.read_text()) if path.exists() else {}
         except ValueError:
             cache = {}
-        if key not in cache:
-            cache[key] = measure()
+        if key not in cache or _busy(cache[key]):
+            load = os.getloadavg()[0]  # before: the measurement's own threads would count otherwise
+            peaks = measure()
+            cache[key] = dict(peaks, load_avg_1m=load, cores=len(os.sched_getaffinity(0)))
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
             os.replace(tmp, path)
-        return {k: float(v) for k, v in cache[key].items()}
+        return {k: float(v) for k, v in cache[key].items() if k not in ("load_avg_1m", "cores")}
