@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.results.schema import ResultRow
-from bench.results.store import ResultStore, append_rows, read_frame, read_rows
+from bench.results.store import ResultStore, append_records, append_rows, read_frame, read_records, read_rows
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 text = st.text(max_size=20)
@@ -67,14 +67,25 @@ def test_missing_file_reads_empty(tmp_path: Path) -> None:
     assert read_frame(tmp_path / "none.jsonl").empty
 
 
-def test_store_finds_latest_finished_row_for_host_and_code(tmp_path: Path) -> None:
+def test_store_returns_the_last_measurement_of_a_group_whole(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "store.jsonl")
-    a = ResultRow(run_id="1", config_id="x", status="ok", host="h", code_version="v1")
-    b = ResultRow(run_id="2", config_id="x", status="failed", host="h", code_version="v1")
-    store.append([a, b])
+    old = [ResultRow(run_id="1", config_id=c, status="ok", group_id="g") for c in ("a", "b")]
+    new = [ResultRow(run_id="2", config_id=c, status="ok", group_id="g") for c in ("a", "b")]
+    other = ResultRow(run_id="3", config_id="a", status="ok", group_id="h")
+    store.append([*old, *new, other])
     again = ResultStore(tmp_path / "store.jsonl")
-    assert again.find("h", "x", "v1").run_id == "1"
-    assert again.find("h", "x", "v2") is None and again.find("other", "x", "v1") is None
+    assert [r.run_id for r in again.group("g")] == ["2", "2"]
+    assert again.group("nope") == []
+
+
+def test_records_round_trip_and_skip_broken_lines(tmp_path: Path) -> None:
+    path = tmp_path / "rounds.jsonl"
+    append_records(path, [{"kind": "round", "r": 0, "ratio": float("inf")}])
+    with path.open("a") as fh:
+        fh.write('{"kind": "round", "r": 1, "cut')
+    append_records(path, [{"kind": "round", "r": 2}])
+    assert [r["r"] for r in read_records(path)] == [0, 2]
+    assert read_records(path)[0]["ratio"] is None  # strict JSON
 
 
 @settings(max_examples=60, deadline=None)

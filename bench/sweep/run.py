@@ -149,7 +149,9 @@ def tracked(group: Group, workers: dict[str, Worker]) -> list[Tracked]:
         metric, _ = ablation.metric_for(c.tier, group.workload["name"])
         if metric in ("throughput", "ttfa"):
             out.append(Tracked(c.name, ref.name, "rtf" if metric == "throughput" else "ttfa_s"))
-    peers = [c for c in group.contenders if c.peer and c.name in workers]
+    # our tiers against each peer that speaks the same voice (one with a fidelity gate; espeak-ng's formant voice
+    # is a speed reference only: its comparisons are stored, not waited for)
+    peers = [c for c in group.contenders if c.peer and c.name in workers and c.describe.get("fidelity_gate")]
     for c in group.contenders:
         if not c.peer and not ablation.switch_of(c.tier) and c.name in workers:
             out.extend(Tracked(c.name, p.name, "rtf") for p in peers)
@@ -158,12 +160,14 @@ def tracked(group: Group, workers: dict[str, Worker]) -> list[Tracked]:
 
 def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult, paths: RunPaths,
                  cfg: BenchConfig, limits: dict[str, float]) -> dict[str, dict[str, Any]]:
-    """Untimed passes on each contender: fidelity, stages, a WAV sample, memory; FLOPs on each engine's
-    baseline. Returns the FLOPs counted, engine -> text class -> figures."""
+    """Untimed passes on each contender: fidelity (the first text of every class), stages (the longest), a WAV
+    sample (medium) and its heard quality, memory; FLOPs on each engine's baseline (the longest text: FLOPs per
+    audio second hardly depend on the text). Returns the FLOPs counted, engine -> text class -> figures."""
     m = cfg.measure
     first_of = {}
     for rd in result.rounds:
         first_of.setdefault(rd["text_class"], rd["text"])
+    longest = max(first_of, key=lambda k: len(first_of[k])) if first_of else ""
     by_name = {c.name: c for c in group.contenders}
     flops: dict[str, dict[str, Any]] = {}
     references: dict[tuple[str, str], dict[str, Any]] = {}
@@ -174,11 +178,12 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
         if worker is None or c.failed:
             continue
         try:
-            if m.stages:
-                c.stages = {k: s for k, t in first_of.items() if (s := worker.call("stages", timeout, sample=False, text=t))}
+            if m.stages:  # on the longest class's text: stage shares hardly depend on the class
+                stages = worker.call("stages", timeout, sample=False, text=first_of[longest])
+                c.stages = {longest: stages} if stages else {}
             if m.flops and c.tier == "baseline" and not c.peer:
-                flops[c.engine_name] = {k: f for k, t in first_of.items()
-                                        if (f := worker.call("flops", timeout, sample=False, text=t))}
+                counted = worker.call("flops", timeout, sample=False, text=first_of[longest])
+                flops[c.engine_name] = {k: counted for k in first_of} if counted else {}
             if m.fidelity and c.describe.get("fidelity_gate", "exact"):
                 ref = by_name.get(_fidelity_reference(c, group) or "")
                 for k, t in first_of.items():

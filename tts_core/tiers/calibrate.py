@@ -57,6 +57,7 @@ BUDGET_S = 90.0  # wall-clock bound of one calibration on a fresh machine
 # torch.compile rebuilds in every new process: it is kept only if its speed-up repays that build within this
 # much audio (ten minutes of speech), so a tiny or overhead-bound model does not pay tens of seconds per start
 COMPILE_PAYBACK_AUDIO_S = 600.0
+MIN_COMPILE_BUILD_S = 15.0  # the quickest torch.compile build of these stages seen here (tiny voice: 20.7 s)
 COMPILE_RESERVE_S = 50.0  # torch.compile is measured only with this much budget left (it built in 44-59 s)
 
 
@@ -186,8 +187,9 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
     batches = [s.ids for s in frontend.sentences(TEXT)]
     probe = [s.ids for s in frontend.sentences(PROBE)]
     _render_all(ref, batches)  # warm-up
-    _, reference_audio = _render_all(ref, batches)
+    ref_s, reference_audio = _render_all(ref, batches)
     sr = voice.sample_rate
+    ref_rtf = ref_s / (len(reference_audio) / sr)
     choices: dict[str, Any] = {}
     measurements: dict[str, Any] = {}
 
@@ -234,7 +236,13 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
                  "kept" if choices["streaming"] else f"not kept: needs {MIN_TTFA_GAIN}x and the exact gate")
     if tier.compile == AUTO:
         left = BUDGET_S - (time.perf_counter() - t_start)
-        if left < COMPILE_RESERVE_S:
+        most_saved = ref_rtf * COMPILE_PAYBACK_AUDIO_S  # even a compiled graph that took no time saves no more
+        if most_saved < MIN_COMPILE_BUILD_S:
+            m = {"pays": False, "note": f"not measured: the reference spends {most_saved:.1f} s on "
+                                        f"{COMPILE_PAYBACK_AUDIO_S:.0f} s of audio, less than a build takes "
+                                        f"(at least {MIN_COMPILE_BUILD_S:.0f} s), so it cannot repay one"}
+            _progress("compile", m)
+        elif left < COMPILE_RESERVE_S:
             m = {"pays": False, "note": f"not measured: {left:.0f} s of the {BUDGET_S:.0f} s calibration budget left, "
                                         f"building it needs about {COMPILE_RESERVE_S:.0f} s"}
             _progress("compile", m)
