@@ -47,7 +47,7 @@ def by_tier(rows):
 
 
 def test_contenders_share_rounds_in_rotating_order(tmp_path: Path) -> None:
-    sweep(tmp_path, "sweep.run_id=p", "sweep.tiers=[baseline,optimized,advanced]", "text=medium")
+    sweep(tmp_path, "sweep.run_id=p", "sweep.tiers=[baseline,optimized,advanced]", "text=medium", "measure.min_rounds=6")
     rows = by_tier(run_rows(tmp_path, "p"))
     assert set(rows) == {"baseline", "optimized", "advanced"}
     assert len({r.group_id for r in rows.values()}) == 1
@@ -101,7 +101,7 @@ def test_a_finished_group_is_reused_and_fresh_measures_again(tmp_path: Path) -> 
 def test_sigkill_midway_then_rerun_keeps_every_round(tmp_path: Path) -> None:
     args = [*FAKE, f"sweep.results_dir={tmp_path / 'results'}", f"sweep.reports_dir={tmp_path / 'reports'}",
             "sweep.tiers=[baseline,optimized]", "engine.rtf=0.05", "measure.min_rounds=6", "measure.budget_s=60",
-            "measure.target_half_width=0.001", "measure.max_rounds=12"]
+            "measure.target_half_width=1e-9", "measure.max_rounds=12"]
     proc = subprocess.Popen([sys.executable, "-m", "bench.sweep", *args, "sweep.run_id=k"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     partial = tmp_path / "results" / ".cache" / "rounds"
