@@ -68,9 +68,16 @@ class LoadGenSUT:
 
     # ---- LoadGen callbacks --------------------------------------------------------------------
     def issue_queries(self, samples: list[Any]) -> None:
-        """LoadGen's IssueQuery: queue every sample (id, index); returns at once."""
+        """LoadGen's IssueQuery: queue every sample (id, index); returns at once. After `abort`, queries are
+        completed empty at once, so LoadGen runs out its schedule without waiting on the engine."""
         with self._lock:
-            self._open.update(s.id for s in samples)
+            aborted = self._aborted
+            if not aborted:
+                self._open.update(s.id for s in samples)
+        if aborted:
+            self._report(self.lg.FirstTokenComplete, [(s.id, None, 1) for s in samples])
+            self._report(self.lg.QuerySamplesComplete, [(s.id, None, 2) for s in samples])
+            return
         for s in samples:
             self._queue.put((s.id, s.index))
 
