@@ -1,0 +1,88 @@
+"""`ScenarioConfig`: one LoadGen scenario, its settings, the server search and the dynamic batcher.
+
+Values live in `configs/scenario/{singlestream,offline,server}.yaml` (`defaults: [base_scenario, _self_]`);
+`register(cs)` stores this schema as `scenario/base_scenario`. Times are in the unit their name says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from bench.errors import bad_field
+
+SCENARIOS = ("singlestream", "offline", "server")
+BATCHING = ("tier", "on", "off")  # tier: batch where the engine's tier batches or has workers
+
+
+@dataclass
+class ScenarioConfig:
+    """A LoadGen run (or, for `server` with `search`, a bounded search for the highest VALID QPS).
+
+    LoadGen runs until both `min_duration_s` and `min_query_count` are met and stops issuing at
+    `max_duration_s`. The bound applies to first audio (LoadGen's TTFT) at `latency_percentile`.
+    """
+
+    name: str = "singlestream"  # singlestream | offline | server
+    target_qps: Optional[float] = None  # server: Poisson rate (search: first probe); offline: expected rate. None = measured
+    latency_bound_ms: float = 2000.0  # first-audio bound at `latency_percentile` (server validity), ms
+    latency_percentile: float = 0.99  # LoadGen needs >= 459 queries to call a p99 run VALID, 44 for p90
+    min_duration_s: float = 10.0
+    max_duration_s: float = 60.0  # LoadGen stops issuing here
+    min_query_count: int = 32
+    seed: int = 0  # LoadGen's sample, schedule and QSL seeds
+    search: bool = False  # server only: bisect for the highest QPS whose run is VALID
+    search_budget_s: float = 240.0  # no new search run starts unless it can end within this, s
+    search_max_runs: int = 6
+    search_tolerance: float = 0.15  # stop when (highest INVALID / highest VALID) - 1 is below this
+    batching: str = "tier"  # tier | on | off
+    max_batch: int = 8  # queries taken as one batch at most
+    max_wait_ms: float = 0.0  # how long the first waiting query waits for others to join its batch, ms
+    run_timeout_s: float = 300.0  # a run not done by then (engine hung) is a failed row
+
+    def __post_init__(self) -> None:
+        g = "scenario"
+        if self.name not in SCENARIOS:
+            raise bad_field(g, "name", self.name, f"one of {', '.join(SCENARIOS)}")
+        if self.target_qps is not None and not self.target_qps > 0:
+            raise bad_field(g, "target_qps", self.target_qps, "a number of queries per second > 0, or null (measured)")
+        if not self.latency_bound_ms > 0:
+            raise bad_field(g, "latency_bound_ms", self.latency_bound_ms, "a number of milliseconds > 0")
+        if not 0 < self.latency_percentile < 1:
+            raise bad_field(g, "latency_percentile", self.latency_percentile, "a fraction in (0, 1), e.g. 0.99")
+        if not self.min_duration_s >= 0:
+            raise bad_field(g, "min_duration_s", self.min_duration_s, "a number of seconds >= 0")
+        if not self.max_duration_s >= max(self.min_duration_s, 0.1):
+            raise bad_field(g, "max_duration_s", self.max_duration_s,
+                            f"a number of seconds >= min_duration_s ({self.min_duration_s}) and > 0")
+        if self.min_query_count < 1:
+            raise bad_field(g, "min_query_count", self.min_query_count, "an integer >= 1")
+        if self.seed < 0:
+            raise bad_field(g, "seed", self.seed, "an integer >= 0")
+        if self.search and self.name != "server":
+            raise bad_field(g, "search", self.search, "false unless `scenario.name` is server")
+        if not self.search_budget_s > 0:
+            raise bad_field(g, "search_budget_s", self.search_budget_s, "a number of seconds > 0")
+        if self.search_max_runs < 2:
+            raise bad_field(g, "search_max_runs", self.search_max_runs, "an integer >= 2")
+        if not self.search_tolerance > 0:
+            raise bad_field(g, "search_tolerance", self.search_tolerance, "a fraction > 0, e.g. 0.15")
+        if self.batching not in BATCHING:
+            raise bad_field(g, "batching", self.batching, f"one of {', '.join(BATCHING)}")
+        if self.max_batch < 1:
+            raise bad_field(g, "max_batch", self.max_batch, "an integer >= 1")
+        if not self.max_wait_ms >= 0:
+            raise bad_field(g, "max_wait_ms", self.max_wait_ms, "a number of milliseconds >= 0")
+        if not self.run_timeout_s > 0:
+            raise bad_field(g, "run_timeout_s", self.run_timeout_s, "a number of seconds > 0")
+
+    def with_(self, **changes: Any) -> "ScenarioConfig":
+        """A copy with some fields changed (validated again)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+def register(cs: Any) -> None:
+    """Store the schema in Hydra's ConfigStore `cs` as `scenario/base_scenario`."""
+    cs.store(group="scenario", name="base_scenario", node=ScenarioConfig)

@@ -1,0 +1,81 @@
+"""Serving reports: QPS against p99 first audio per tier (PNG bytes), and the highest QPS within the bound.
+
+Both take the rows of `run_scenario` (server rows; one search per tier), as a list of dicts or a DataFrame.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Iterable, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+STYLE = {"text.parse_math": False, "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+         "axes.grid": True, "grid.alpha": 0.3, "legend.frameon": False}
+TABLE_COLUMNS = ["engine", "tier", "highest_valid_qps", "ttfa_p99_s", "ttfa_p50_s", "latency_p99_s",
+                 "mean_batch_size", "latency_bound_ms", "latency_percentile", "probes", "search_wall_s"]
+
+
+def _server_rows(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    if frame.empty or "scenario" not in frame:
+        return frame.iloc[0:0]
+    frame = frame[(frame["scenario"] == "server") & (frame["status"] == "ok")].copy()
+    for col in ("engine", "tier"):
+        frame[col] = frame[col].fillna("?") if col in frame else "?"
+    return frame
+
+
+def qps_latency_chart(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> Optional[bytes]:
+    """PNG: achieved QPS (x) against p99 first audio in seconds (y), one line per engine:tier; VALID runs
+    filled, INVALID hollow, the bound dashed. None when there is no server row."""
+    frame = _server_rows(rows)
+    if frame.empty or frame["ttfa_p99_s"].isna().all():
+        return None
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.5, 3.6))
+        try:
+            for (engine, tier), group in frame.groupby(["engine", "tier"], sort=True):
+                group = group.sort_values("target_qps")
+                line, = ax.plot(group["achieved_qps"], group["ttfa_p99_s"], marker="", label=f"{engine}:{tier}")
+                valid = group["valid"] == "VALID"
+                ax.scatter(group.loc[valid, "achieved_qps"], group.loc[valid, "ttfa_p99_s"], color=line.get_color())
+                ax.scatter(group.loc[~valid, "achieved_qps"], group.loc[~valid, "ttfa_p99_s"],
+                           facecolors="none", edgecolors=line.get_color())
+            for bound in sorted(frame["latency_bound_ms"].dropna().unique()):
+                ax.axhline(bound / 1000, linestyle="--", color="#c44e52", linewidth=0.8)
+            ax.set_xlabel("achieved QPS (queries/s)")
+            ax.set_ylabel("p99 first audio (s)")
+            ax.set_title("Server: load against first audio (filled = VALID)")
+            ax.legend(fontsize=8)
+            buf = io.BytesIO()
+            fig.tight_layout()
+            fig.savefig(buf, format="png", dpi=96)
+            return buf.getvalue()
+        finally:
+            plt.close(fig)
+
+
+def highest_qps_table(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """One row per engine:tier: its highest VALID QPS and that run's first audio and latency (s);
+    `highest_valid_qps` is NaN where no run was VALID. Sorted by it, highest first."""
+    frame = _server_rows(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    out = []
+    for (engine, tier), group in frame.groupby(["engine", "tier"], sort=True):
+        valid = group[group["valid"] == "VALID"]
+        best = valid.loc[valid["target_qps"].idxmax()] if not valid.empty else None
+        entry = {"engine": engine, "tier": tier, "probes": len(group),
+                 "search_wall_s": group["search_wall_s"].max() if "search_wall_s" in group else None,
+                 "highest_valid_qps": None if best is None else best["target_qps"]}
+        for col in ("ttfa_p99_s", "ttfa_p50_s", "latency_p99_s", "mean_batch_size", "latency_bound_ms",
+                    "latency_percentile"):
+            entry[col] = None if best is None else best.get(col)
+        out.append(entry)
+    table = pd.DataFrame(out, columns=TABLE_COLUMNS)
+    return table.sort_values("highest_valid_qps", ascending=False, na_position="last").reset_index(drop=True)

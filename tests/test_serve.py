@@ -1,0 +1,233 @@
+"""bench.serve: LoadGen over engine adapters (fake engine and the tiny voice), the search, the reports."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("mlperf_loadgen")
+
+from bench.engines.fake import FakeEngine  # noqa: E402
+from bench.errors import BenchConfigError  # noqa: E402
+from bench.serve import ScenarioConfig, run_scenario  # noqa: E402
+from bench.serve.__main__ import SCENARIO_CONFIGS, load_scenario, main  # noqa: E402
+from bench.serve.report import highest_qps_table, qps_latency_chart  # noqa: E402
+from bench.serve.search import Probe, QpsSearch  # noqa: E402
+from bench.serve.sentences import sentences  # noqa: E402
+
+ROW_KEYS = {"scenario", "status", "valid", "achieved_qps", "target_qps", "latency_p50_s", "latency_p90_s",
+            "latency_p99_s", "ttfa_p50_s", "ttfa_p90_s", "ttfa_p99_s", "tpot_s_per_audio_s", "batches",
+            "mean_batch_size", "queries", "duration_s", "summary_path", "detail_path"}
+FAST = dict(min_duration_s=0.5, max_duration_s=4.0, min_query_count=44, latency_percentile=0.9)
+
+
+class ScriptedEngine(FakeEngine):
+    """The fake engine, which after `ok_calls` synthesis calls raises or hangs, and can claim a batching tier."""
+
+    def __init__(self, ok_calls: int = 10**9, then: str = "raise", batches: bool = False) -> None:
+        super().__init__(rtf=0.002)
+        self.ok_calls, self.then, self.batches, self.calls = ok_calls, then, batches, 0
+        self.load(model="tiny", device="cpu", tier="baseline", seed=0)
+
+    def _render(self, text: str, noise_scale: Any) -> Any:
+        self.calls += 1
+        if self.calls > self.ok_calls:
+            if self.then == "hang":
+                time.sleep(3600)
+            raise RuntimeError("scripted failure")
+        return super()._render(text, noise_scale)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["tier"] = {"name": "baseline", "batch_sentences": self.batches, "workers": 1}
+        return d
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    return sentences(600, seed=1)
+
+
+# ---- configuration ------------------------------------------------------------------------------
+@pytest.mark.parametrize("field, value, allowed", [
+    ("name", "multistream", "singlestream, offline, server"),
+    ("target_qps", 0.0, "> 0"),
+    ("latency_bound_ms", -1.0, "> 0"),
+    ("latency_percentile", 1.0, "(0, 1)"),
+    ("min_query_count", 0, ">= 1"),
+    ("max_duration_s", 1.0, ">= min_duration_s"),
+    ("search", True, "server"),
+    ("batching", "always", "tier, on, off"),
+    ("max_batch", 0, ">= 1"),
+    ("max_wait_ms", -5.0, ">= 0"),
+])
+def test_bad_field_names_it_and_the_allowed_values(field: str, value: Any, allowed: str) -> None:
+    with pytest.raises(BenchConfigError) as err:
+        ScenarioConfig(**{field: value})
+    assert f"scenario.{field}" in str(err.value) and allowed in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["singlestream", "offline", "server"])
+def test_every_shipped_scenario_yaml_builds_its_schema(name: str) -> None:
+    assert (SCENARIO_CONFIGS / f"{name}.yaml").exists()
+    cfg = load_scenario(name, ["seed=3"])
+    assert isinstance(cfg, ScenarioConfig) and cfg.name == name and cfg.seed == 3
+    assert cfg.search is (name == "server")
+
+
+def test_register_stores_base_scenario() -> None:
+    from hydra.core.config_store import ConfigStore
+
+    from bench.serve import register
+
+    cs = ConfigStore.instance()
+    register(cs)
+    assert "base_scenario.yaml" in cs.repo["scenario"]
+
+
+def test_unknown_override_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_batch"):
+        load_scenario("server", ["max_batchh=4"])
+
+
+# ---- runs on the fake engine ----------------------------------------------------------------------
+def test_server_search_finds_a_valid_rate_and_keeps_loadgen_logs(tmp_path: Path, texts: list[str]) -> None:
+    scenario = ScenarioConfig(name="server", search=True, latency_bound_ms=200.0, search_budget_s=30.0, **FAST)
+    rows = run_scenario(ScriptedEngine(), scenario, texts, tmp_path)
+    assert rows and all(ROW_KEYS <= set(r) for r in rows)
+    assert all(r["status"] == "ok" and r["valid"] in ("VALID", "INVALID") for r in rows)
+    best = [r for r in rows if r["best"]]
+    assert len(best) == 1 and best[0]["valid"] == "VALID"
+    assert best[0]["target_qps"] == max(r["target_qps"] for r in rows if r["valid"] == "VALID")
+    assert best[0]["ttfa_p99_s"] <= best[0]["latency_p99_s"] + 1e-6
+    for r in rows:
+        assert Path(r["summary_path"]).read_text().count("Result is") == 1
+        assert Path(r["detail_path"]).stat().st_size > 0
+    assert len({r["summary_path"] for r in rows}) == len(rows)  # one folder per probed rate
+
+
+def test_impossible_bound_is_invalid_not_a_crash(tmp_path: Path, texts: list[str]) -> None:
+    scenario = ScenarioConfig(name="server", search=True, latency_bound_ms=0.001, search_budget_s=20.0, **FAST)
+    rows = run_scenario(ScriptedEngine(), scenario, texts, tmp_path)
+    assert rows and all(r["status"] == "ok" and r["valid"] == "INVALID" for r in rows)
+    assert rows[-1]["search_stop"] == "floor" and rows[-1]["highest_valid_qps"] is None
+    assert all(r["bound_met"] is False for r in rows)
+
+
+def test_engine_that_raises_mid_run_gives_a_failed_row(tmp_path: Path, texts: list[str]) -> None:
+    scenario = ScenarioConfig(name="server", search=True, target_qps=20.0, **FAST)
+    rows = run_scenario(ScriptedEngine(ok_calls=5), scenario, texts, tmp_path)
+    assert len(rows) == 1 and rows[0]["status"] == "failed" and rows[0]["search_stop"] == "failed"
+    assert "scripted failure" in rows[0]["reason"]
+
+
+def test_engine_that_hangs_gives_a_failed_row_in_bounded_time(tmp_path: Path, texts: list[str]) -> None:
+    scenario = ScenarioConfig(name="singlestream", run_timeout_s=2.0, **FAST)
+    rows = run_scenario(ScriptedEngine(ok_calls=4, then="hang"), scenario, texts, tmp_path)
+    assert rows[0]["status"] == "failed" and "run_timeout_s" in rows[0]["reason"]
+
+
+def test_engine_that_fails_warm_up_gives_a_failed_row(tmp_path: Path, texts: list[str]) -> None:
+    rows = run_scenario(ScriptedEngine(ok_calls=0), ScenarioConfig(name="offline", **FAST), texts, tmp_path)
+    assert rows[0]["status"] == "failed" and "warm-up" in rows[0]["reason"]
+
+
+@pytest.mark.parametrize("batching, batches", [("tier", True), ("off", True), ("tier", False)])
+def test_offline_batches_only_where_the_tier_batches(tmp_path: Path, texts: list[str], batching: str,
+                                                     batches: bool) -> None:
+    scenario = ScenarioConfig(name="offline", batching=batching, max_batch=4, **FAST)
+    row = run_scenario(ScriptedEngine(batches=batches), scenario, texts, tmp_path)[0]
+    assert row["status"] == "ok"
+    if batching == "tier" and batches:
+        assert row["max_batch_size"] == 4 and row["batches"] < row["samples"]
+    else:
+        assert row["max_batch_size"] == 1 and row["batches"] == row["samples"]
+
+
+# ---- runs on the tiny voice -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_engine():
+    from bench.engines.tts_core_engine import TTSCoreEngine
+
+    engine = TTSCoreEngine()
+    engine.load(model="tiny", device="cpu", tier="baseline", seed=0)
+    yield engine
+    engine.close()
+
+
+@pytest.mark.parametrize("name", ["singlestream", "offline", "server"])
+def test_tiny_voice_scenarios_finish_and_leave_summaries(tmp_path: Path, texts: list[str], tiny_engine: Any,
+                                                         name: str) -> None:
+    scenario = ScenarioConfig(name=name, min_duration_s=0.2, max_duration_s=20.0, min_query_count=3,
+                              target_qps=2.0 if name == "server" else None)
+    row = run_scenario(tiny_engine, scenario, texts, tmp_path)[0]
+    assert row["status"] == "ok", row.get("reason")
+    assert row["valid"] in ("VALID", "INVALID")
+    assert "Result is" in Path(row["summary_path"]).read_text()
+    assert row["audio_samples"] > 0 and row["latency_p50_s"] > 0
+    if name != "offline":
+        assert 0 < row["ttfa_p50_s"] <= row["latency_p50_s"] + 1e-6
+
+
+# ---- search, sentences, reports, CLI ----------------------------------------------------------------
+def _synthetic(capacity: float):
+    seen: list[float] = []
+
+    def probe(qps: float) -> Probe:
+        seen.append(qps)
+        return Probe(qps, {"target_qps": qps}, valid=qps <= capacity)
+
+    return probe, seen
+
+
+def test_search_brackets_the_capacity_within_tolerance() -> None:
+    probe, seen = _synthetic(10.0)
+    rows = QpsSearch(1.0, 0.1, 20, 1e9, run_cost_s=lambda q: 0.0).run(probe)
+    lo, hi = rows[0]["highest_valid_qps"], rows[0]["lowest_invalid_qps"]
+    assert lo <= 10.0 < hi and hi / lo - 1 <= 0.1 and rows[0]["search_stop"] == "tolerance"
+
+
+def test_search_stops_at_max_runs_and_at_the_floor() -> None:
+    probe, seen = _synthetic(10.0)
+    assert len(QpsSearch(1.0, 0.01, 3, 1e9, run_cost_s=lambda q: 0.0).run(probe)) == 3
+    probe, seen = _synthetic(0.1)
+    rows = QpsSearch(8.0, 0.1, 20, 1e9, run_cost_s=lambda q: 0.0, min_qps=2.0).run(probe)
+    assert min(seen) == 2.0 and rows[-1]["search_stop"] == "floor"
+
+
+def test_search_respects_the_budget() -> None:
+    probe, seen = _synthetic(10.0)
+    rows = QpsSearch(1.0, 0.01, 20, budget_s=5.0, run_cost_s=lambda q: 10.0).run(probe)
+    assert len(rows) == 1 and rows[0]["search_stop"] == "budget"
+
+
+def test_sentences_are_distinct_and_seeded() -> None:
+    a = sentences(300, seed=4)
+    assert len(set(a)) == 300 and a == sentences(300, seed=4) and a != sentences(300, seed=5)
+    with pytest.raises(ValueError, match="`n`"):
+        sentences(0)
+
+
+def test_reports_chart_and_table() -> None:
+    rows = [{"scenario": "server", "status": "ok", "engine": "e", "tier": t, "target_qps": q, "achieved_qps": q,
+             "valid": v, "ttfa_p99_s": p, "ttfa_p50_s": p / 2, "latency_p99_s": p, "mean_batch_size": 1.0,
+             "latency_bound_ms": 500.0, "latency_percentile": 0.9, "search_wall_s": 9.0}
+            for t, q, v, p in [("baseline", 1, "VALID", 0.2), ("baseline", 2, "INVALID", 0.9),
+                               ("advanced", 2, "VALID", 0.1), ("advanced", 3, "VALID", 0.3)]]
+    png = qps_latency_chart(rows)
+    assert png is not None and png.startswith(b"\x89PNG")
+    table = highest_qps_table(rows)
+    assert list(table["tier"]) == ["advanced", "baseline"] and list(table["highest_valid_qps"]) == [3, 1]
+    assert qps_latency_chart([]) is None and highest_qps_table([]).empty
+
+
+def test_cli_runs_the_fake_engine(tmp_path: Path) -> None:
+    code = main(["--engine", "fake", "--tier", "baseline", "--model", "tiny", "--scenario", "offline",
+                 "--sentences", "100", "--set", "min_duration_s=0.2", "--set", "min_query_count=8",
+                 "--out", str(tmp_path)])
+    rows = json.loads((tmp_path / "fake-baseline-tiny" / "rows.json").read_text())
+    assert code == 0 and rows[0]["status"] == "ok" and rows[0]["scenario"] == "offline"
