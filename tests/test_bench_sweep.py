@@ -197,3 +197,21 @@ def test_rows_are_strict_json(tmp_path: Path) -> None:
     sweep(tmp_path, "sweep.run_id=j", "+tier=optimized")
     for line in (tmp_path / "results" / "j" / "results.jsonl").read_text().splitlines():
         json.loads(line, parse_constant=lambda c: pytest.fail(f"non-finite {c} in a row"))
+
+
+def test_scenario_server_keeps_loadgen_logs_and_rows(tmp_path: Path) -> None:
+    pytest.importorskip("mlperf_loadgen")
+    sweep(tmp_path, "sweep.run_id=sv", "+tier=baseline", "scenario=server", "scenario.search_max_runs=2")
+    rows = [r for p in (tmp_path / "results" / "sv").glob("**/results.jsonl") for r in read_rows(p)]
+    assert rows and all(r.workload == "serve" and r.scenario == "server" for r in rows)
+    ok = [r for r in rows if r.status == "ok"]
+    assert ok and all(r.achieved_qps and r.valid in ("VALID", "INVALID") for r in ok)
+    assert all(Path(r.loadgen_summary).is_file() and Path(r.loadgen_detail).is_file() for r in ok)
+
+
+def test_an_impossible_latency_bound_is_invalid_not_a_crash(tmp_path: Path) -> None:
+    pytest.importorskip("mlperf_loadgen")
+    sweep(tmp_path, "sweep.run_id=iv", "+tier=baseline", "scenario=server", "scenario.search=false",
+          "scenario.latency_bound_ms=0.001")
+    (row,) = [r for p in (tmp_path / "results" / "iv").glob("**/results.jsonl") for r in read_rows(p)]
+    assert row.status == "ok" and row.valid == "INVALID"

@@ -17,7 +17,7 @@ from bench.serve import ScenarioConfig, run_scenario  # noqa: E402
 from bench.serve.__main__ import SCENARIO_CONFIGS, load_scenario, main  # noqa: E402
 from bench.serve.report import highest_qps_table, qps_latency_chart  # noqa: E402
 from bench.serve.search import Probe, QpsSearch  # noqa: E402
-from bench.serve.sentences import sentences  # noqa: E402
+from bench.serve.__main__ import queries  # noqa: E402
 
 ROW_KEYS = {"scenario", "status", "valid", "achieved_qps", "target_qps", "latency_p50_s", "latency_p90_s",
             "latency_p99_s", "ttfa_p50_s", "ttfa_p90_s", "ttfa_p99_s", "tpot_s_per_audio_s", "batches",
@@ -49,7 +49,7 @@ class ScriptedEngine(FakeEngine):
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
-    return sentences(600, seed=1)
+    return queries(600, seed=1)
 
 
 # ---- configuration ------------------------------------------------------------------------------
@@ -205,11 +205,9 @@ def test_search_respects_the_budget() -> None:
     assert len(rows) == 1 and rows[0]["search_stop"] == "budget"
 
 
-def test_sentences_are_distinct_and_seeded() -> None:
-    a = sentences(300, seed=4)
-    assert len(set(a)) == 300 and a == sentences(300, seed=4) and a != sentences(300, seed=5)
-    with pytest.raises(ValueError, match="`n`"):
-        sentences(0)
+def test_queries_are_distinct_and_seeded() -> None:
+    a = queries(300, seed=4)
+    assert len(set(a)) == 300 and a == queries(300, seed=4) and a != queries(300, seed=5)
 
 
 def test_reports_chart_and_table() -> None:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from bench.quality import report as quality_report
+from bench.serve import report as serve_report
 from bench.report import analysis, audio, charts, tables
 from bench.report import html as h
 from bench.report.load import load_results
@@ -135,6 +136,18 @@ def heard_quality_frames(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"quality": table, "transcripts": heard}
 
 
+def serving_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """LoadGen rows (workload `serve`) with their `extra` fields as columns, as `bench.serve.report` reads them."""
+    if df.empty or "workload" not in df:
+        return pd.DataFrame()
+    rows = df[df["workload"] == "serve"]
+    if rows.empty:
+        return rows
+    extra = pd.DataFrame([e if isinstance(e, dict) else {} for e in rows["extra"]], index=rows.index)
+    out = rows.join(extra[[c for c in extra.columns if c not in rows.columns]])
+    return out.assign(ttfa_p50_s=out["ttfa_s"])
+
+
 def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dict[str, pd.DataFrame], dict[str, list]]:
     """The page's HTML, its tables (name -> frame) and its JSON records (verdicts, peers) for the rows in `df`."""
     guard = FileGuard(roots_of(sources))
@@ -151,6 +164,8 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
         "environment": tables.environment(df), "rows": tables.all_rows(df) if not df.empty else pd.DataFrame(),
     }
     frames.update(heard_quality_frames(df))
+    served = serving_rows(df)
+    frames["serving"] = serve_report.highest_qps_table(served) if not served.empty else pd.DataFrame()
     peers_frame = pd.DataFrame([{k: v for k, v in p.items() if k != "comparisons"} for p in peer_recs])
     c = {name: _safe_chart(fn, name) for name, fn in {
         "speedup": lambda: charts.speedup_by_text(df), "rtf distribution": lambda: charts.rtf_distributions(df),
@@ -159,6 +174,7 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
         "roofline": lambda: charts.roofline(df), "time to first audio": lambda: charts.time_to_first_audio(df),
         "peers": lambda: charts.peers(df),
         "speed against quality": lambda: quality_report.speed_quality_chart(pooled(df)),
+        "serving": lambda: serve_report.qps_latency_chart(serving_rows(df)),
     }.items()} if not df.empty else {}
 
     def img(name: str, alt: str) -> str:
@@ -207,6 +223,12 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
                   "Whisper tiny.en (faster-whisper) transcribes each contender's sample text; WER/CER against the text, "
                   "both normalized alike; DNSMOS P.835 SIG/BAK/OVRL; deltas against the engine's baseline on the same "
                   "text and seed. Lossy switches must also pass the heard gate (WER +1 point, OVRL -0.1 at most)."),
+        *([h.Section("serving", "Serving under load (MLPerf LoadGen)",
+                     img("serving", "QPS against p99 first audio per tier") + h.table(frames["serving"], ""),
+                     "Each point is one LoadGen run (Poisson arrivals at the target rate); filled points are VALID "
+                     "(first audio within the bound at the scenario's percentile). LoadGen's own mlperf_log_summary.txt "
+                     "and mlperf_log_detail.txt of every run are kept under results/<run-id>/loadgen/.")]
+          if not served.empty else []),
         h.Section("memory", "Memory", img("memory", "peak memory by contender") + img("memory timeline", "memory timelines")),
         h.Section("scaling", "Cost vs text length", h.table(frames["cost_fits"], "Not enough text classes to fit a fixed + per-second cost."),
                   "Stored median latency of each text class fitted as a fixed cost + a cost per second of audio."),

@@ -134,6 +134,19 @@ class ResultRow:
     quality_pass: bool | None = None
     quality_s: float | None = None  # seconds the pass spent on this row's audio (0 on a cache hit)
 
+    # serving under load (`scenario=...`, MLPerf LoadGen; workload "serve"): one row per LoadGen run
+    scenario: str | None = None  # singlestream, offline, server
+    valid: str | None = None  # LoadGen's verdict: VALID or INVALID
+    target_qps: float | None = None  # the rate LoadGen was asked for (server, offline)
+    achieved_qps: float | None = None
+    ttfa_p90_s: float | None = None  # first audio = LoadGen's first token (ttfa_s holds the median)
+    ttfa_p99_s: float | None = None
+    mean_batch_size: float | None = None  # sentences per engine call under load
+    queries: int | None = None
+    best_qps: bool | None = None  # server search: the highest VALID rate of this contender
+    loadgen_summary: str | None = None  # mlperf_log_summary.txt of the run
+    loadgen_detail: str | None = None  # mlperf_log_detail.txt of the run
+
     # a short audio sample (the report embeds it) and free-form extras
     sample_wav: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

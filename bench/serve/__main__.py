@@ -2,7 +2,7 @@
 
     python -m bench.serve --engine tts_core --tier advanced --model tiny --scenario server [--out DIR]
 
-The adapter is built from `configs/engine/<engine>.yaml` as `bench.headtohead` builds it; the scenario
+The adapter is built from `configs/engine/<engine>.yaml` as the sweep builds it; the scenario
 from `configs/scenario/<scenario>.yaml`, with `--set field=value` overrides. Rows go to `DIR/rows.json`,
 LoadGen's logs under DIR, and a table of the rows is printed.
 """
@@ -19,11 +19,17 @@ from typing import Any
 
 from bench.serve.config import SCENARIOS, ScenarioConfig
 from bench.serve.run import run_scenario
-from bench.serve.sentences import sentences
+from bench.texts import SentenceGenerator
 
 SCENARIO_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "scenario"
 COLUMNS = ("scenario", "status", "valid", "target_qps", "achieved_qps", "ttfa_p50_s", "ttfa_p99_s", "latency_p99_s",
            "mean_batch_size", "queries", "duration_s", "reason")
+
+
+def queries(n: int, seed: int) -> list[str]:
+    """`n` distinct fresh sentences of 3-22 words (seeded), as a service receives them."""
+    gen = SentenceGenerator(seed)
+    return [gen.sentence(3, 22) for _ in range(n)]
 
 
 def load_scenario(name: str, overrides: list[str]) -> ScenarioConfig:
@@ -45,10 +51,14 @@ def load_scenario(name: str, overrides: list[str]) -> ScenarioConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.headtohead import _adapter, engine_names
+    from hydra.utils import instantiate
+
+    from bench.sweep.plan import ENGINE_CONFIGS, peer_engine
+
+    engine_names = sorted(p.stem for p in ENGINE_CONFIGS.glob("*.yaml"))
 
     parser = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__.split("\n")[0])
-    parser.add_argument("--engine", default="tts_core", help=f"one of {', '.join(engine_names())}")
+    parser.add_argument("--engine", default="tts_core", help=f"one of {', '.join(engine_names)}")
     parser.add_argument("--tier", default="advanced")
     parser.add_argument("--model", default="joe-medium", help="voice (default: %(default)s; tiny for tests)")
     parser.add_argument("--scenario", default="server", choices=SCENARIOS)
@@ -62,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         scenario = load_scenario(args.scenario, args.set)
     except ValueError as exc:
         parser.error(str(exc))
-    adapter = _adapter(args.engine)
+    adapter = instantiate(peer_engine(args.engine), _convert_="all")
     adapter.load(model=args.model, device="cpu", tier=args.tier, seed=args.seed)
     out = args.out / f"{args.engine}-{args.tier}-{args.model}"
     try:
-        rows = run_scenario(adapter, scenario, sentences(args.sentences, args.seed), out)
+        rows = run_scenario(adapter, scenario, queries(args.sentences, args.seed), out)
     finally:
         adapter.close()
     out.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,12 @@ def main(cfg: DictConfig) -> None:
     bench_cfg = validate(cfg)
     hydra_cfg = HydraConfig.get()
     paths = RunPaths.under(Path(bench_cfg.sweep.results_dir), bench_cfg.sweep.run_id, Path(hydra_cfg.runtime.output_dir))
-    run_sweep(bench_cfg, paths)
+    if bench_cfg.scenario is not None:
+        from bench.sweep.serving import run_serving
+
+        run_serving(bench_cfg, paths)
+    else:
+        run_sweep(bench_cfg, paths)
     if hydra_cfg.mode == RunMode.RUN and bench_cfg.sweep.report:  # a multirun reports once, from its callback
         report([paths.results_file], Path(bench_cfg.sweep.reports_dir).resolve() / paths.run_id)
 

@@ -199,6 +199,7 @@ class BenchConfig:
     sweep: SweepConfig = field(default_factory=SweepConfig)
     tier: Optional[TierConfig] = None
     text: Optional[TextConfig] = None
+    scenario: Optional[Any] = None  # serving under load (bench/serve/config.py: ScenarioConfig); None = paired rounds
 
 
 def register_configs() -> None:
@@ -213,6 +214,9 @@ def register_configs() -> None:
     cs.store(group="text", name="base_text", node=TextConfig)
     cs.store(group="workload", name="base_workload", node=WorkloadConfig)
     cs.store(group="measure", name="base_measure", node=MeasureConfig)
+    from bench.serve.config import register as register_scenarios
+
+    register_scenarios(cs)
 
 
 register_configs()

@@ -155,6 +155,11 @@ def contender_name(engine: str, tier: str, hardware: str) -> str:
     return f"{engine}:{tier}@{hardware}"
 
 
+def safe_name(name: str) -> str:
+    """`name` as a file name: letters, digits and - _ . + kept, anything else `_`."""
+    return "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in name)
+
+
 def build_group(cfg: BenchConfig) -> Group:
     """The comparison `cfg` asks for."""
     hardware = resolve_hardware(asdict(cfg.hardware))

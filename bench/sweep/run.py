@@ -29,7 +29,7 @@ from bench.measure.rows import Contender, GroupFacts, build_rows
 from bench.results.schema import ResultRow
 from bench.results.store import ResultStore, append_records, append_rows
 from bench.sweep.config import BenchConfig
-from bench.sweep.plan import Group, RunPaths, build_group
+from bench.sweep.plan import Group, RunPaths, build_group, safe_name
 from bench.texts import FileTexts, SentenceGenerator, read_text
 from bench.workers import Worker, WorkerFailure, WorkerSpec
 
@@ -98,7 +98,7 @@ def machine_peaks(group: Group, paths: RunPaths, limits: dict[str, float]) -> di
 
 
 def _spec(c: Contender, group: Group, seed: int, paths: RunPaths) -> WorkerSpec:
-    safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in c.name)
+    safe = safe_name(c.name)
     return WorkerSpec(contender=c.name, engine=c.engine, tier=c.tier, device=c.hardware["device"],
                       threads=int(c.hardware.get("threads") or 0), model=group.model, seed=seed,
                       workload=group.workload, log_file=str(paths.out_dir / "logs" / f"{safe}.log"))
@@ -110,7 +110,7 @@ def _fail(c: Contender, worker: Worker | None, exc: WorkerFailure) -> None:
     log.error("%s failed: %s", c.name, exc.reason)
 
 
-def start(group: Group, texts: TextSource, seed: int, paths: RunPaths, limits: dict[str, float]) -> dict[str, Worker]:
+def start(group: Group, first_text: str, seed: int, paths: RunPaths, limits: dict[str, float]) -> dict[str, Worker]:
     """Spawn and load each contender in turn (nothing else runs during a cold load), then time its first call."""
     workers: dict[str, Worker] = {}
     for c in group.contenders:
@@ -126,7 +126,7 @@ def start(group: Group, texts: TextSource, seed: int, paths: RunPaths, limits: d
                 c.skipped = c.load["skipped"]
                 worker.close()
                 continue
-            c.first_call = worker.call("round", limits["time_s"], text=texts.first_call())
+            c.first_call = worker.call("round", limits["time_s"], text=first_text)
             log.info("%s: load %.2f s, first call %.2f s", c.name, c.load["load_s"], c.first_call["latency_s"])
             workers[c.name] = worker
         except WorkerFailure as exc:
@@ -198,7 +198,7 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
                         c.fidelity[k] = dict(figs, fid_reference=ref.name)
             if first_of and (m.sample_wav_s > 0 or m.quality):
                 text = first_of.get("medium") or next(iter(first_of.values()))
-                path = paths.out_dir / "samples" / f"{_safe(c.name)}.wav"
+                path = paths.out_dir / "samples" / f"{safe_name(c.name)}.wav"
                 got = worker.call("sample", timeout, sample=False, text=text, path=str(path), max_s=m.sample_wav_s)
                 c.sample_wav = got["path"] if m.sample_wav_s > 0 else None
                 heard[c.name] = (got["samples"], got["sample_rate"], text)
@@ -207,7 +207,7 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
             _fail(c, worker, exc)
         c.peak_rss_mb = worker.peak_rss_mb
         if worker.timeline:
-            c.mprof_file = str(write_mprof(paths.out_dir / "mprof" / f"{_safe(c.name)}.dat", worker.timeline,
+            c.mprof_file = str(write_mprof(paths.out_dir / "mprof" / f"{safe_name(c.name)}.dat", worker.timeline,
                                            f"worker {c.name}"))
     if m.quality:
         quality_pass(group, heard, paths)
@@ -246,10 +246,6 @@ def _fidelity_reference(c: Contender, group: Group) -> str | None:
     return None
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in name)
-
-
 def command_line() -> str:
     return "python -m bench.sweep " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -277,7 +273,7 @@ def run_sweep(cfg: BenchConfig, paths: RunPaths) -> list[ResultRow]:
         log.info("resuming group %s from %s", group.group_id, rounds_file)
     peaks = machine_peaks(group, paths, limits) if cfg.measure.flops else {}
     texts = TextSource(group.text, group.classes)
-    workers = start(group, texts, cfg.measure.seed, paths, limits)
+    workers = start(group, texts.first_call(), cfg.measure.seed, paths, limits)
     try:
         plan = RoundPlan(classes=group.classes, min_rounds_per_class=cfg.measure.min_rounds,
                          max_rounds=cfg.measure.max_rounds, budget_s=cfg.measure.budget_s,

@@ -11,6 +11,7 @@ The parent sends `{"op": name, "args": {...}}`; the worker answers `{"ok": True,
     flops         the model's FLOPs on a text, per stage (eager fp32 reference only)
     peak          this worker's matmul peak in GFLOP/s per precision (a quiet worker, no engine)
     memory        CUDA peaks and the OS's peak RSS of the worker
+    serve         a LoadGen scenario over this contender (`bench.serve.run_scenario`): its rows
     close         release the engine and exit
 
 Everything crossing the pipe is picklable: numbers, strings, lists, dicts and numpy arrays.
@@ -21,7 +22,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-OPS = ("load", "round", "fidelity", "sample", "stages", "flops", "peak", "memory", "close")
+OPS = ("load", "round", "fidelity", "sample", "stages", "flops", "peak", "memory", "serve", "close")
 
 
 @dataclass(frozen=True)

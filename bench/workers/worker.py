@@ -164,6 +164,13 @@ class WorkerState:
                        cuda_max_reserved_mb=torch.cuda.max_memory_reserved() / 2**20)
         return out
 
+    def serve(self, scenario: dict[str, Any], samples: list[str], out_dir: str) -> list[dict[str, Any]]:
+        """Run a LoadGen scenario over this contender; LoadGen's logs go under `out_dir`."""
+        from bench.serve.config import ScenarioConfig
+        from bench.serve.run import run_scenario
+
+        return run_scenario(self.adapter, ScenarioConfig(**scenario), samples, Path(out_dir))
+
     def close(self) -> None:
         if self.adapter is not None:
             self.adapter.close()
@@ -179,7 +186,8 @@ def worker_main(conn: Any, spec_dict: dict[str, Any], parent_pid: int) -> None:
     state = WorkerState(spec)
     ops: dict[str, Callable[..., Any]] = {
         "load": state.load, "round": state.round, "fidelity": state.fidelity, "sample": state.sample,
-        "stages": state.stages, "flops": state.flops, "peak": state.peak, "memory": state.memory, "close": state.close,
+        "stages": state.stages, "flops": state.flops, "peak": state.peak, "memory": state.memory, "serve": state.serve,
+        "close": state.close,
     }
     log.info("worker for %s started (pid %d)", spec.contender, os.getpid())
     while True:
