@@ -131,8 +131,8 @@ class MeasureConfig:
     (after `min_rounds` per text class), or `budget_s` of rounds has passed, or `max_rounds` ran."""
 
     min_rounds: int = 4  # per text class
-    max_rounds: int = 90  # all classes together
-    budget_s: float = 420.0  # wall seconds for the rounds of one comparison group
+    max_rounds: int = 60  # all classes together
+    budget_s: float = 300.0  # wall seconds for the rounds of one comparison group
     target_half_width: float = 0.05  # 0.05: stop when every 95% interval is within +-5%
     sample_wav_s: float = 8.0  # longest audio sample saved for the report
     fidelity: bool = True

@@ -220,7 +220,7 @@ def quality_pass(group: Group, heard: dict[str, tuple[Any, int, str]], paths: Ru
     from bench.quality import QualityConfig, open_scorer, row_fields
 
     if group.model == "tiny":
-        log.info("quality pass skipped: the tiny voice's audio is noise by construction (WER near 100%%)")
+        log.info("quality pass skipped: the tiny voice's audio is noise by construction (WER near 100 percent)")
         return
     scorer = open_scorer(QualityConfig(cache_dir=str(paths.cache_dir / "quality")), note=log.warning)
     if scorer is None:
