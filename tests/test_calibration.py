@@ -13,7 +13,7 @@ from tts_core.tiers.calibrate import MIN_SPEEDUP, _interleaved
 
 def _clock(values):
     it = itertools.cycle(values)
-    return lambda: next(it)
+    return lambda _round: next(it)
 
 
 def test_a_consistently_faster_candidate_wins():
@@ -85,3 +85,18 @@ def test_compile_is_skipped_when_the_budget_is_spent(monkeypatch):
     assert not m["pays"] and "budget" in m["note"]
     assert engine.tier.compile is False
     engine.close()
+
+
+def test_every_interleaved_round_renders_its_own_input():
+    seen = []
+    _interleaved(lambda i: seen.append(("ref", i)) or 1.0, lambda i: seen.append(("cand", i)) or 0.8, rounds=4,
+                 give_up=2.0)
+    assert sorted({i for _, i in seen}) == [0, 1, 2, 3]
+    assert seen[:4] == [("ref", 0), ("cand", 0), ("cand", 1), ("ref", 1)]  # A B, then B A
+
+
+def test_round_texts_have_lengths_no_other_round_has():
+    from tts_core.tiers.calibrate import PROBE, ROUND_TEXTS, ROUNDS, TEXT
+
+    assert len(ROUND_TEXTS) >= ROUNDS
+    assert len({len(t) for t in (*ROUND_TEXTS, TEXT, PROBE)}) == len(ROUND_TEXTS) + 2

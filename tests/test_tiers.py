@@ -27,6 +27,38 @@ def test_every_switch_adds_to_baseline_and_leaves_advanced(switch):
     assert off.name == f"advanced-{switch}"
 
 
+def _diff(a: TierConfig, b: TierConfig) -> dict:
+    return {k: (v, b.to_dict()[k]) for k, v in a.to_dict().items() if k != "name" and v != b.to_dict()[k]}
+
+
+@pytest.mark.parametrize("switch", SWITCH_NAMES)
+def test_removing_a_switch_changes_only_its_own_fields(switch):
+    from tts_core.tiers.presets import SWITCHES
+
+    changed = _diff(ADVANCED, resolve_tier(f"advanced-{switch}"))
+    assert set(changed) <= set(SWITCHES[switch]) | {"precision_candidates"}
+
+
+def test_removing_what_a_switch_needs_is_not_removing_the_switch():
+    assert _diff(ADVANCED, resolve_tier("advanced-batch_optimizer")) == {"batch_optimizer": (True, False)}
+    assert _diff(ADVANCED, resolve_tier("advanced-engine_registry")) == {"engine_registry": (True, False)}
+    added = resolve_tier("baseline+batch_optimizer")  # adding it brings what it needs
+    assert added.batch_optimizer and added.batch_sentences
+
+
+def test_removing_a_precision_from_auto_removes_that_candidate_only():
+    no_fp16 = resolve_tier("advanced-fp16")
+    assert no_fp16.precision == "auto" and no_fp16.precision_candidates == ("bf16", "int8")
+    assert resolve_tier("baseline+fp16").precision == "fp16"
+    assert resolve_tier("baseline+fp16").with_(name="x") != resolve_tier("baseline-fp16").with_(name="x")
+    assert resolve_tier("baseline-fp16").precision == "fp32"
+
+
+def test_switches_advanced_leaves_alone_resolve_to_advanced_itself():
+    for switch in ("threads1", "workers", "deterministic"):
+        assert _diff(ADVANCED, resolve_tier(f"advanced-{switch}")) == {}
+
+
 @pytest.mark.parametrize("spec", ["turbo", "baseline+warp", "advanced-", ""])
 def test_bad_tier_names_list_the_allowed_values(spec):
     with pytest.raises(ConfigError) as info:

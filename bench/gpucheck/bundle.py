@@ -107,6 +107,7 @@ def _all_texts() -> dict[str, str]:
     texts.update({f"many{i:02d}": s for i, s in enumerate(many_sentences())})
     texts.update({f"warmup{i}": t for i, t in enumerate(WARMUP_TEXTS)})
     texts.update({"calibration": calibrate.TEXT, "calibration_probe": calibrate.PROBE})
+    texts.update({f"calibration_round{i}": t for i, t in enumerate(calibrate.ROUND_TEXTS)})
     return texts
 
 

@@ -53,10 +53,14 @@ def switch_of(tier: str) -> str | None:
 
 
 def switch_diff(reference: dict[str, Any] | str | None, candidate: dict[str, Any] | str | None) -> dict[str, list[Any]]:
-    """Resolved switches that differ: field -> [reference value, candidate value] (the tier's name excluded)."""
+    """Resolved switches that differ: field -> [reference value, candidate value] (the tier's name excluded, and the
+    precision candidates once calibration has decided the precision on both sides)."""
     if not isinstance(reference, dict) or not isinstance(candidate, dict):
         return {} if reference == candidate else {"tier": [reference, candidate]}
-    keys = sorted((set(reference) | set(candidate)) - {"name"})
+    ignored = {"name"}
+    if reference.get("precision") != "auto" and candidate.get("precision") != "auto":
+        ignored.add("precision_candidates")
+    keys = sorted((set(reference) | set(candidate)) - ignored)
     return {k: [reference.get(k), candidate.get(k)] for k in keys if reference.get(k) != candidate.get(k)}
 
 

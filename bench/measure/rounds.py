@@ -99,7 +99,8 @@ def run_rounds(
         tracked_alive = [t for t in tracked if t.candidate in alive and t.reference in alive]
         per_class = {c: sum(1 for rd in out.rounds if rd["text_class"] == c) for c in plan.classes}
         enough = min(per_class.values()) >= plan.min_rounds_per_class
-        ok, widest = interval_ok(out.rounds, tracked_alive, plan.target_half_width) if enough else (False, float("inf"))
+        ok, widest = interval_ok(out.rounds, tracked_alive, plan.target_half_width) if len(out.rounds) >= 2 else (
+            False, float("inf"))
         if enough and ok:
             out.stop_reason = (f"every interval within +-{plan.target_half_width:.0%} after {len(out.rounds)} rounds"
                                if tracked_alive else f"{len(out.rounds)} rounds (nothing to compare)")

@@ -144,6 +144,8 @@ def tracked(group: Group, workers: dict[str, Worker]) -> list[Tracked]:
         ref = by_name.get(c.reference or "")
         if c.name not in workers or ref is None or ref.name not in workers:
             continue
+        if c.peer and not c.describe.get("fidelity_gate"):  # a speed reference of another voice: stored, not waited for
+            continue
         if ablation.switch_of(c.tier) and not ablation.switch_diff(ref.resolved_tier, c.resolved_tier):
             continue
         metric, _ = ablation.metric_for(c.tier, group.workload["name"])

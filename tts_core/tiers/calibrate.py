@@ -24,6 +24,7 @@ import logging
 import os
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -41,7 +42,8 @@ from tts_core.tiers.tiling import apply_tiling
 
 log = logging.getLogger("tts_core")
 
-CALIBRATION_VERSION = 3  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets
+CALIBRATION_VERSION = 5  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
+# 4: candidate measurements shared by every tier of a machine; 5: every round on sentences of new lengths
 MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median) to be worth its complexity...
 # ...and win every interleaved round pair, so a noisy machine cannot talk a switch in.
 MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third
@@ -52,7 +54,27 @@ TEXT = (
     "Calibration measures each optimization on this machine before the advanced tier uses it. "
     "A second sentence, of a different length, checks that shapes vary."
 )
+# Round i of an interleaved comparison renders ROUND_TEXTS[i], met by neither side before: sentence lengths no
+# earlier round had, so a candidate that builds per shape (torch.compile recompiles, oneDNN JIT-compiles per shape)
+# pays for it as it would on a user's new text, instead of being timed on shapes it has cached.
+ROUND_TEXTS = (
+    "Every round speaks sentences that neither side has rendered before.",
+    "Fresh lengths matter. A kernel built for one shape is no help for another, and that is what users meet.",
+    "The third round is a single, rather longer sentence that keeps going with several clauses, commas and pauses.",
+    "Short again. Then a middling one follows it, with a number: forty-two.",
+    "Finally, the fifth round ends the comparison on a sentence of its own length, spoken only here.",
+)
 ZERO = Scales(0.0, 1.0, 0.0)
+
+
+@dataclass(frozen=True)
+class CalibrationTexts:
+    """Phoneme ids the calibration renders: `batches` for the gate and warm-up, `probe` to drop hopeless candidates
+    quickly, and one fresh set of sentences per interleaved round (`rounds`)."""
+
+    batches: list[list[int]]
+    probe: list[list[int]]
+    rounds: list[list[list[int]]]
 BUDGET_S = 90.0  # wall-clock bound of one calibration on a fresh machine
 # torch.compile rebuilds in every new process: it is kept only if its speed-up repays that build within this
 # much audio (ten minutes of speech), so a tiny or overhead-bound model does not pay tens of seconds per start
@@ -73,11 +95,45 @@ def render_path(renderer: Renderer) -> str:
     return "batched-masked" if renderer.batch_vocoder else "per-item"
 
 
-def _key(weights_key: str, device: torch.device, tier: TierConfig, path: str) -> str:
+def _machine_parts(weights_key: str, device: torch.device, tier: TierConfig, path: str) -> list[Any]:
+    """What a candidate's measurement depends on: voice, device, CPU, torch, threads, batch and bucket sizes, path."""
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
-    parts = [CALIBRATION_VERSION, weights_key, str(device), gpu, cpu_model(), torch.__version__,
-             torch.get_num_threads(), sorted(tier.auto_fields), tier.max_batch, tier.bucket_tokens, tier.bucket_frames, path]
+    return [CALIBRATION_VERSION, weights_key, str(device), gpu, cpu_model(), torch.__version__,
+            torch.get_num_threads(), tier.max_batch, tier.bucket_tokens, tier.bucket_frames, path]
+
+
+def _key(weights_key: str, device: torch.device, tier: TierConfig, path: str) -> str:
+    """The key of one tier's choices: the machine's, plus which switches are left to calibration."""
+    parts = [*_machine_parts(weights_key, device, tier, path), sorted(tier.auto_fields),
+             list(tier.precision_candidates) if tier.precision == AUTO else []]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
+
+
+class Measured:
+    """Candidate measurements shared by every tier calibrated on this machine (one JSON file): `advanced` and an
+    ablation such as `advanced-streaming` decide their common switches from the same measurements, so an
+    ablation differs from its reference by its own switch only, never by the noise of a second calibration."""
+
+    def __init__(self, path: Any, fresh: bool) -> None:
+        self.path = path
+        self.data: dict[str, Any] = {}
+        if path.is_file() and not fresh:
+            try:
+                self.data = dict(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                log.warning("candidate measurements %s are unreadable; measuring again", path)
+
+    def once(self, name: str, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        if name in self.data:
+            log.info("calibration: %-14s reused (measured before on this machine)", name)
+            return dict(self.data[name], reused=True)
+        m = measure()
+        self.data[name] = m
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(self.data, indent=1, default=str))
+        os.replace(tmp, self.path)
+        return m
 
 
 def _render_all(renderer: Renderer, batches: list[list[int]]) -> tuple[float, np.ndarray]:
@@ -101,17 +157,18 @@ def _ttfa(renderer: Renderer, ids: list[int], tier: TierConfig, chunked: bool) -
     return time.perf_counter() - t0, audio
 
 
-def _interleaved(ref: Callable[[], float], cand: Callable[[], float], rounds: int, give_up: float) -> dict[str, Any]:
-    """Median seconds of each, alternating A B A B; stops early when the candidate is hopelessly slower
-    or has already lost a round (it can no longer win them all)."""
+def _interleaved(ref: Callable[[int], float], cand: Callable[[int], float], rounds: int,
+                 give_up: float) -> dict[str, Any]:
+    """Median seconds of each, alternating A B A B, round i on input i (`ref(i)`, `cand(i)`); stops early when the
+    candidate is hopelessly slower or has already lost a round (it can no longer win them all)."""
     ref_t, cand_t = [], []
     for i in range(rounds):
         if i % 2:  # A B, then B A: neither side always runs first (warm caches, clock boost)
-            cand_t.append(cand())
-            ref_t.append(ref())
+            cand_t.append(cand(i))
+            ref_t.append(ref(i))
         else:
-            ref_t.append(ref())
-            cand_t.append(cand())
+            ref_t.append(ref(i))
+            cand_t.append(cand(i))
         if cand_t[-1] > give_up * ref_t[-1] or cand_t[-1] >= ref_t[-1]:
             break
     r, c = statistics.median(ref_t), statistics.median(cand_t)
@@ -120,10 +177,9 @@ def _interleaved(ref: Callable[[], float], cand: Callable[[], float], rounds: in
             "rounds": len(cand_t), "won_rounds": wins, "won_all": wins == len(cand_t) == rounds}
 
 
-def _measure(name: str, model: nn.Module, ref: Renderer, batches: list[list[int]], probe_ids: list[list[int]],
-             device: torch.device, reference_audio: np.ndarray, sample_rate: int, tier: TierConfig,
-             precision: str = "fp32") -> dict[str, Any]:
-    result = _measure_one(name, model, ref, batches, probe_ids, device, reference_audio, sample_rate, tier, precision)
+def _measure(name: str, model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
+             reference_audio: np.ndarray, sample_rate: int, tier: TierConfig, precision: str = "fp32") -> dict[str, Any]:
+    result = _measure_one(name, model, ref, texts, device, reference_audio, sample_rate, tier, precision)
     _progress(name, result)
     return result
 
@@ -140,13 +196,12 @@ def _progress(name: str, m: dict[str, Any]) -> None:
         log.info("calibration: %-14s not kept: %s", name, m.get("note") or m.get("error"))
 
 
-def _measure_one(name: str, model: nn.Module, ref: Renderer, batches: list[list[int]], probe_ids: list[list[int]],
-                 device: torch.device, reference_audio: np.ndarray, sample_rate: int, tier: TierConfig,
-                 precision: str) -> dict[str, Any]:
+def _measure_one(name: str, model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
+                 reference_audio: np.ndarray, sample_rate: int, tier: TierConfig, precision: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         cand = engine_renderer(model, device, tier, batch_vocoder=ref.batch_vocoder)
-        probe = probe_ids
+        probe = texts.probe
         probe_cand, _ = _render_all(cand, probe)  # also the warm-up (compiles, if compiled)
         setup_s = time.perf_counter() - t0
         probe_ref, _ = _render_all(ref, probe)
@@ -155,8 +210,9 @@ def _measure_one(name: str, model: nn.Module, ref: Renderer, batches: list[list[
             return {"reference_s": probe_ref, "candidate_s": probe_cand, "speedup": probe_ref / probe_cand,
                     "rounds": 1, "setup_s": setup_s, "pays": False,
                     "note": f"{probe_cand / probe_ref:.1f}x slower on a probe sentence; not measured further"}
-        _, audio = _render_all(cand, batches)
-        timing = _interleaved(lambda: _render_all(ref, batches)[0], lambda: _render_all(cand, batches)[0], ROUNDS, GIVE_UP)
+        _, audio = _render_all(cand, texts.batches)
+        timing = _interleaved(lambda i: _render_all(ref, texts.rounds[i])[0],
+                              lambda i: _render_all(cand, texts.rounds[i])[0], len(texts.rounds), GIVE_UP)
     except Exception as exc:  # a candidate that cannot run here is reported, never fatal
         log.warning("calibration: %s failed on %s: %s", name, device, exc)
         return {"error": f"{type(exc).__name__}: {exc}", "pays": False}
@@ -184,27 +240,32 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
 
     log.info("calibrating %s on %s for %s (stored for next time in %s)", voice.name, device, tier.auto_fields, path)
     t_start = time.perf_counter()
-    batches = [s.ids for s in frontend.sentences(TEXT)]
-    probe = [s.ids for s in frontend.sentences(PROBE)]
+    texts = CalibrationTexts(batches=[s.ids for s in frontend.sentences(TEXT)],
+                             probe=[s.ids for s in frontend.sentences(PROBE)],
+                             rounds=[[s.ids for s in frontend.sentences(t)] for t in ROUND_TEXTS[:ROUNDS]])
+    batches = texts.batches
     _render_all(ref, batches)  # warm-up
     ref_s, reference_audio = _render_all(ref, batches)
     sr = voice.sample_rate
     ref_rtf = ref_s / (len(reference_audio) / sr)
     choices: dict[str, Any] = {}
     measurements: dict[str, Any] = {}
+    machine = hashlib.sha256(json.dumps(_machine_parts(voice.weights_key, device, tier, render_path(ref)),
+                                        default=str).encode()).hexdigest()[:20]
+    shared = Measured(cache_dir() / "calibration" / f"{voice.name}-{machine}-candidates.json", recalibrate_requested())
 
     if tier.precision == AUTO:
         best, best_speed = "fp32", 1.0
-        for precision in ("fp16", "bf16", "int8"):
-            m = _measure(precision, apply_precision(model, precision), ref, batches, probe, device, reference_audio, sr,
-                         tier, precision)
+        for precision in tier.precision_candidates:
+            m = shared.once(precision, lambda: _measure(precision, apply_precision(model, precision), ref, texts,
+                                                        device, reference_audio, sr, tier, precision))
             measurements[precision] = m
             if m["pays"] and m["speedup"] > best_speed:
                 best, best_speed = precision, m["speedup"]
         choices["precision"] = best
     if tier.fusion == AUTO:
-        m = _measure("fusion", apply_fusion(with_own_modules(model), tier.bucket_frames), ref, batches, probe, device,
-                     reference_audio, sr, tier)
+        m = shared.once("fusion", lambda: _measure("fusion", apply_fusion(with_own_modules(model), tier.bucket_frames),
+                                                   ref, texts, device, reference_audio, sr, tier))
         measurements["fusion"] = m
         choices["fusion"] = bool(m["pays"]) and choices.get("precision") != "int8"
     if tier.decoder_tiling == AUTO and choices.get("fusion"):
@@ -212,46 +273,26 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
                                                                  "modules tiling wraps"}
         choices["decoder_tiling"] = False
     elif tier.decoder_tiling == AUTO:
-        m = _measure("decoder_tiling", apply_tiling(with_own_modules(model), tier.tile_samples), ref, batches, probe,
-                     device, reference_audio, sr, tier)
+        m = shared.once("decoder_tiling", lambda: _measure(
+            "decoder_tiling", apply_tiling(with_own_modules(model), tier.tile_samples), ref, texts, device,
+            reference_audio, sr, tier))
         measurements["decoder_tiling"] = m
         choices["decoder_tiling"] = bool(m["pays"])
     if tier.memory_pool == AUTO:
-        measurements["memory_pool"] = _measure_pool(model, ref, batches, tier)
+        def pool() -> dict[str, Any]:
+            m = _measure_pool(model, ref, texts, tier)
+            _progress("memory_pool", m)
+            return m
+
+        measurements["memory_pool"] = shared.once("memory_pool", pool)
         choices["memory_pool"] = bool(measurements["memory_pool"]["pays"])
-        _progress("memory_pool", measurements["memory_pool"])
     if tier.streaming == AUTO:
-        longest = max(batches, key=len)
-        whole = statistics.median(_ttfa(ref, longest, tier, False)[0] for _ in range(ROUNDS))
-        runs = [_ttfa(ref, longest, tier, True) for _ in range(ROUNDS)]
-        chunked = statistics.median(r[0] for r in runs)
-        fid = compare(_ttfa(ref, longest, tier, False)[1], runs[-1][1], sr)
-        failures = fid.failures("exact")
-        gain = whole / chunked if chunked > 0 else float("inf")
-        measurements["streaming"] = {"whole_sentence_first_audio_s": whole, "chunked_first_audio_s": chunked,
-                                     "ttfa_gain": gain, "fidelity": fid.to_dict(), "gate": "exact",
-                                     "gate_failures": failures, "pays": not failures and gain >= MIN_TTFA_GAIN}
-        choices["streaming"] = measurements["streaming"]["pays"]
-        log.info("calibration: %-14s first audio %.3f s -> %.3f s, %.1fx (%s)", "streaming", whole, chunked, gain,
-                 "kept" if choices["streaming"] else f"not kept: needs {MIN_TTFA_GAIN}x and the exact gate")
+        measurements["streaming"] = shared.once("streaming", lambda: _measure_streaming(ref, batches, tier, sr))
+        choices["streaming"] = bool(measurements["streaming"]["pays"])
     if tier.compile == AUTO:
-        left = BUDGET_S - (time.perf_counter() - t_start)
-        most_saved = ref_rtf * COMPILE_PAYBACK_AUDIO_S  # even a compiled graph that took no time saves no more
-        if most_saved < MIN_COMPILE_BUILD_S:
-            m = {"pays": False, "note": f"not measured: the reference spends {most_saved:.1f} s on "
-                                        f"{COMPILE_PAYBACK_AUDIO_S:.0f} s of audio, less than a build takes "
-                                        f"(at least {MIN_COMPILE_BUILD_S:.0f} s), so it cannot repay one"}
-            _progress("compile", m)
-        elif left < COMPILE_RESERVE_S:
-            m = {"pays": False, "note": f"not measured: {left:.0f} s of the {BUDGET_S:.0f} s calibration budget left, "
-                                        f"building it needs about {COMPILE_RESERVE_S:.0f} s"}
-            _progress("compile", m)
-        else:
-            m = _measure("compile", apply_compile(with_own_modules(model)), ref, batches, probe, device,
-                         reference_audio, sr, tier)
-            _payback(m, len(reference_audio) / sr)
-        measurements["compile"] = m
-        choices["compile"] = bool(m["pays"])
+        measurements["compile"] = shared.once("compile", lambda: _measure_compile(
+            model, ref, texts, device, reference_audio, sr, tier, ref_rtf, time.perf_counter() - t_start))
+        choices["compile"] = bool(measurements["compile"]["pays"])
 
     result = {"version": CALIBRATION_VERSION, "key": key, "device": str(device), "cpu": cpu_model(),
               "render_path": render_path(ref), "buckets": {"tokens": tier.bucket_tokens, "frames": tier.bucket_frames},
@@ -263,6 +304,42 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
     os.replace(tmp, path)
     log.info("calibration chose %s in %.1f s", choices, result["seconds"])
     return result
+
+
+def _measure_streaming(ref: Renderer, batches: list[list[int]], tier: TierConfig, sr: int) -> dict[str, Any]:
+    """Time to first audio of the longest sentence, whole against chunked, with the exact gate on the samples."""
+    longest = max(batches, key=len)
+    whole = statistics.median(_ttfa(ref, longest, tier, False)[0] for _ in range(ROUNDS))
+    runs = [_ttfa(ref, longest, tier, True) for _ in range(ROUNDS)]
+    chunked = statistics.median(r[0] for r in runs)
+    fid = compare(_ttfa(ref, longest, tier, False)[1], runs[-1][1], sr)
+    failures = fid.failures("exact")
+    gain = whole / chunked if chunked > 0 else float("inf")
+    pays = not failures and gain >= MIN_TTFA_GAIN
+    log.info("calibration: %-14s first audio %.3f s -> %.3f s, %.1fx (%s)", "streaming", whole, chunked, gain,
+             "kept" if pays else f"not kept: needs {MIN_TTFA_GAIN}x and the exact gate")
+    return {"whole_sentence_first_audio_s": whole, "chunked_first_audio_s": chunked, "ttfa_gain": gain,
+            "fidelity": fid.to_dict(), "gate": "exact", "gate_failures": failures, "pays": pays}
+
+
+def _measure_compile(model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
+                     reference_audio: np.ndarray, sr: int, tier: TierConfig, ref_rtf: float,
+                     spent_s: float) -> dict[str, Any]:
+    """torch.compile, unless it cannot repay a build or the calibration budget cannot hold one."""
+    most_saved = ref_rtf * COMPILE_PAYBACK_AUDIO_S  # even a compiled graph that took no time saves no more
+    if most_saved < MIN_COMPILE_BUILD_S:
+        m = {"pays": False, "note": f"not measured: the reference spends {most_saved:.1f} s on "
+                                    f"{COMPILE_PAYBACK_AUDIO_S:.0f} s of audio, less than a build takes "
+                                    f"(at least {MIN_COMPILE_BUILD_S:.0f} s), so it cannot repay one"}
+    elif BUDGET_S - spent_s < COMPILE_RESERVE_S:
+        m = {"pays": False, "note": f"not measured: {BUDGET_S - spent_s:.0f} s of the {BUDGET_S:.0f} s calibration "
+                                    f"budget left, building it needs about {COMPILE_RESERVE_S:.0f} s"}
+    else:
+        m = _measure("compile", apply_compile(with_own_modules(model)), ref, texts, device, reference_audio, sr, tier)
+        _payback(m, len(reference_audio) / sr)
+        return m
+    _progress("compile", m)
+    return m
 
 
 def _payback(m: dict[str, Any], audio_s: float) -> None:
@@ -280,10 +357,11 @@ def _payback(m: dict[str, Any], audio_s: float) -> None:
         log.info("calibration: compile not kept: %s", m["note"])
 
 
-def _measure_pool(model: nn.Module, ref: Renderer, batches: list[list[int]], tier: TierConfig) -> dict[str, Any]:
+def _measure_pool(model: nn.Module, ref: Renderer, texts: CalibrationTexts, tier: TierConfig) -> dict[str, Any]:
     from tts_core.runtime import BufferPool
 
     pool = BufferPool()
     cand = engine_renderer(model, ref.device, tier, pool=pool, batch_vocoder=ref.batch_vocoder)
-    timing = _interleaved(lambda: _render_all(ref, batches)[0], lambda: _render_all(cand, batches)[0], ROUNDS, 3.0)
+    timing = _interleaved(lambda i: _render_all(ref, texts.rounds[i])[0],
+                          lambda i: _render_all(cand, texts.rounds[i])[0], len(texts.rounds), 3.0)
     return {**timing, "pool": pool.stats(), "pays": timing["speedup"] >= MIN_SPEEDUP and timing["won_all"]}

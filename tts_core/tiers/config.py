@@ -13,6 +13,7 @@ from typing import Any
 from tts_core.errors import bad_field
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+LOWER_PRECISIONS = PRECISIONS[1:]
 AUTO = "auto"
 
 
@@ -47,6 +48,7 @@ class TierConfig:
 
     # numerics and graphs
     precision: str = "fp32"  # fp32, fp16, bf16, int8 (duration predictor always fp32), or "auto"
+    precision_candidates: tuple[str, ...] = LOWER_PRECISIONS  # what "auto" measures against fp32
     compile: bool | str = False  # torch.compile the flow and decoder; "auto" = keep only if it pays
     fusion: bool | str = False  # decoder in channels-last layout, prepacked oneDNN weights, fused epilogues (exact)
     bucket_frames: int = 0  # flow and decoder: pad frame counts to a multiple of this, so shapes repeat (0 = off)
@@ -80,6 +82,10 @@ class TierConfig:
             raise bad_field(owner, "max_batch", self.max_batch, "an integer >= 1")
         if self.precision not in PRECISIONS + (AUTO,):
             raise bad_field(owner, "precision", self.precision, f"one of {', '.join(PRECISIONS + (AUTO,))}")
+        object.__setattr__(self, "precision_candidates", tuple(self.precision_candidates))  # JSON gives a list
+        for candidate in self.precision_candidates:
+            if candidate not in LOWER_PRECISIONS:
+                raise bad_field(owner, "precision_candidates", candidate, f"some of {', '.join(LOWER_PRECISIONS)}")
         for name in ("bucket_frames", "bucket_tokens"):
             if getattr(self, name) < 0:
                 raise bad_field(owner, name, getattr(self, name), "an integer >= 0 (0 = exact lengths)")

@@ -38,16 +38,17 @@ ADVANCED = OPTIMIZED.with_(
 TIERS: dict[str, TierConfig] = {t.name: t for t in (BASELINE, OPTIMIZED, ADVANCED)}
 TIER_NAMES: tuple[str, ...] = tuple(TIERS)
 
-# One value per switch that turns it "on" when added to baseline (ablation: baseline+<switch>).
+# The fields each switch sets to turn it "on" (ablation: baseline+<switch>); removing it (<tier>-<switch>)
+# resets these fields only, never what the switch needs (REQUIRES) or a neighbour's.
 SWITCHES: dict[str, dict[str, object]] = {
     "inference_mode": {"inference_mode": True},
     "threads1": {"threads": 1},
     "warmup": {"warmup": 1},
     "weight_cache": {"weight_cache": True},
-    "engine_registry": {"engine_registry": True, "weight_cache": True},
+    "engine_registry": {"engine_registry": True},
     "audio_cache": {"audio_cache": True},
     "batching": {"batch_sentences": True},
-    "batch_optimizer": {"batch_sentences": True, "batch_optimizer": True},
+    "batch_optimizer": {"batch_optimizer": True},
     "memory_pool": {"memory_pool": True},
     "fp16": {"precision": "fp16"},
     "bf16": {"precision": "bf16"},
@@ -63,6 +64,11 @@ SWITCHES: dict[str, dict[str, object]] = {
     "deterministic": {"deterministic": True},
 }
 SWITCH_NAMES: tuple[str, ...] = tuple(SWITCHES)
+# what a switch needs to do anything, turned on with it when it is added
+REQUIRES: dict[str, dict[str, object]] = {
+    "engine_registry": {"weight_cache": True},
+    "batch_optimizer": {"batch_sentences": True},
+}
 
 _OFF = {f.name: f.default for f in fields(TierConfig)}
 
@@ -94,7 +100,16 @@ def resolve_tier(spec: str | TierConfig) -> TierConfig:
     tier = TIERS[base_name]
     if not op:
         return tier
-    changes = _switch(spec, switch)
-    if op == "-":
-        changes = {k: _OFF[k] for k in changes}
-    return tier.with_(name=spec, **changes)
+    changes = dict(_switch(spec, switch))
+    if op == "+":
+        return tier.with_(name=spec, **{**REQUIRES.get(switch, {}), **changes})
+    if set(changes) == {"precision"}:  # one candidate of "auto", or the fixed precision it names
+        return _without_precision(tier, spec, str(changes["precision"]))
+    return tier.with_(name=spec, **{k: _OFF[k] for k in changes})
+
+
+def _without_precision(tier: TierConfig, spec: str, precision: str) -> TierConfig:
+    """`tier` without one lower precision: out of the candidates when "auto" decides, fp32 when it is the one fixed."""
+    if tier.precision == AUTO:
+        return tier.with_(name=spec, precision_candidates=tuple(p for p in tier.precision_candidates if p != precision))
+    return tier.with_(name=spec, precision="fp32" if tier.precision == precision else tier.precision)
