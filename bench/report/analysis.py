@@ -154,8 +154,15 @@ def verdict_records(df: pd.DataFrame) -> list[dict[str, Any]]:
                     "engine": r["engine"], "reference": r["reference"], "metric": value(r, "verdict_metric"),
                     "speedup": point, "ci_lo": lo, "ci_hi": hi, "pairs": pairs, "verdict": value(r, "verdict"),
                     "text": r["text"], "switch_diff": r["switch_diff"] if isinstance(r["switch_diff"], dict) else {},
-                    "fidelity": fidelity(r), "command": command(r)})
+                    "fidelity": fidelity(r), "command": command(r), **cpu_of(r)})
     return out
+
+
+def cpu_of(row: pd.Series) -> dict[str, Any]:
+    """The CPU a row was measured on, with its vector extensions (and the GPU, if any), from its `env`."""
+    env = row.get("env") if isinstance(row.get("env"), dict) else {}
+    return {"cpu": env.get("cpu"), "cpu_vector_extensions": vector_extensions(env.get("cpu_flags")),
+            "gpu": env.get("gpu")}
 
 
 def peer_records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -225,3 +232,15 @@ def cost_fits(df: pd.DataFrame) -> pd.DataFrame:
         out.append({"machine": group["machine"].iloc[0], "contender": contender, "fixed cost (s)": float(intercept),
                     "cost per audio second (s)": float(slope), "points": len(pts)})
     return pd.DataFrame(out)
+
+
+def vector_extensions(flags: Any) -> str:
+    """The SIMD flags of `env["cpu_flags"]` grouped for reading: "avx, avx2, fma, AVX-512 (f, bw, vnni)"."""
+    names = flags.split() if isinstance(flags, str) else [str(f) for f in flags or []]
+    plain = [f for f in names if not f.startswith(("avx512", "amx"))]
+    groups = []
+    for prefix, label in (("avx512", "AVX-512"), ("amx", "AMX")):
+        members = [f.removeprefix(prefix).lstrip("_") or prefix for f in names if f.startswith(prefix)]
+        if members:
+            groups.append(f"{label} ({', '.join(members)})")
+    return ", ".join(plain + groups) or "not recorded"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.analysis import NOISY_CV, fmt_ratio, ok_rows, per_class, pooled, value
+from bench.report.analysis import NOISY_CV, fmt_ratio, ok_rows, per_class, pooled, value, vector_extensions
 from bench.report.load import text_sort_key, tier_sort_key
 
 KEY_COLUMNS = ["machine", "contender", "reference", "model", "text", "workload", "cached", "status", "rounds",
@@ -78,18 +78,6 @@ def noisy(df: pd.DataFrame) -> pd.DataFrame:
     rows = rows[cv > NOISY_CV].assign(latency_cv=cv[cv > NOISY_CV].round(3))
     cols = ["machine", "contender", "engine", "tier", "text", "rounds", "latency_p50_s", "latency_cv"]
     return _sorted(rows[cols]).reset_index(drop=True)
-
-
-def vector_extensions(flags: Any) -> str:
-    """The SIMD flags of `env["cpu_flags"]` grouped for reading: "avx, avx2, fma, AVX-512 (f, bw, vnni)"."""
-    names = flags.split() if isinstance(flags, str) else [str(f) for f in flags or []]
-    plain = [f for f in names if not f.startswith(("avx512", "amx"))]
-    groups = []
-    for prefix, label in (("avx512", "AVX-512"), ("amx", "AMX")):
-        members = [f.removeprefix(prefix).lstrip("_") or prefix for f in names if f.startswith(prefix)]
-        if members:
-            groups.append(f"{label} ({', '.join(members)})")
-    return ", ".join(plain + groups) or "not recorded"
 
 
 def machines(df: pd.DataFrame) -> pd.DataFrame:
