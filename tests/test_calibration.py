@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 import torch
 
 from tts_core import Engine
@@ -17,13 +18,18 @@ def _clock(values):
 
 
 def test_a_consistently_faster_candidate_wins():
-    r = _interleaved(_clock([1.0]), _clock([0.8]), rounds=5, give_up=2.0)
-    assert r["won_all"] and r["speedup"] >= MIN_SPEEDUP
+    r = _interleaved(_clock([1.0]), _clock([0.8]), rounds=8, give_up=2.0)
+    assert r["won_enough"] and r["speedup"] == pytest.approx(1.25) and r["speedup"] >= MIN_SPEEDUP
 
 
-def test_a_candidate_that_loses_one_round_does_not_win():
-    r = _interleaved(_clock([1.0]), _clock([0.8, 0.8, 1.2, 0.8, 0.8]), rounds=5, give_up=2.0)
-    assert not r["won_all"] and r["rounds"] == 3  # stops once it cannot win every round
+def test_one_noisy_round_in_eight_does_not_lose_a_real_gain():
+    r = _interleaved(_clock([1.0]), _clock([0.8, 0.8, 1.2, 0.8, 0.8, 0.8, 0.8, 0.8]), rounds=8, give_up=2.0)
+    assert r["won_enough"] and r["won_rounds"] == 7 and r["speedup"] == pytest.approx(1.25)
+
+
+def test_a_candidate_that_loses_too_many_rounds_stops_and_does_not_win():
+    r = _interleaved(_clock([1.0]), _clock([0.8, 1.2, 1.2, 1.2, 0.8]), rounds=8, give_up=2.0)
+    assert not r["won_enough"] and r["rounds"] == 4  # three losses in eight: it can no longer win six
 
 
 def test_a_hopeless_candidate_is_dropped_early():

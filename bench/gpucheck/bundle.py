@@ -108,6 +108,7 @@ def _all_texts() -> dict[str, str]:
     texts.update({f"warmup{i}": t for i, t in enumerate(WARMUP_TEXTS)})
     texts.update({"calibration": calibrate.TEXT, "calibration_probe": calibrate.PROBE})
     texts.update({f"calibration_round{i}": t for i, t in enumerate(calibrate.ROUND_TEXTS)})
+    texts.update({f"calibration_fresh{i}": t for i, t in enumerate(calibrate.FRESH_TEXTS)})
     return texts
 
 

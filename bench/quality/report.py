@@ -2,27 +2,22 @@
 speed-against-quality chart. Each takes the results frame (one row per configuration, with the fields of
 `bench.quality.gate.ROW_FIELDS`) and returns a DataFrame, escaped HTML, or PNG bytes (None: no data).
 
-Drawn like `bench.report.charts`: matplotlib on Agg with math text off, one figure per function, PNG at 96 dpi.
+Drawn with the report's own helpers (`bench.report.plot`: Agg, math text off, PNG at 96 dpi).
 """
 
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Mapping
 from html import escape
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from bench.report.plot import figure, png
 
-from bench.quality.gate import GATE_NAME  # noqa: E402
-from bench.quality.wer import canonical  # noqa: E402
+from bench.quality.gate import GATE_NAME
+from bench.quality.wer import canonical
 
-STYLE = {"text.parse_math": False, "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-         "axes.grid": True, "grid.alpha": 0.3, "axes.titlesize": 10, "legend.fontsize": 8, "legend.frameon": False}
 GROUP = ["engine", "tier"]
 THROUGHPUT = "throughput_audio_s_per_s"
 
@@ -90,28 +85,22 @@ def speed_quality_chart(df: pd.DataFrame) -> bytes | None:
     if rows.empty:
         return None
     points = rows.groupby(GROUP, sort=False).agg(x=(THROUGHPUT, "median"), y=("wer", "mean")).reset_index()
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(6.5, 3.6))
-        try:
-            for _, p in points.iterrows():
-                label = f"{p['engine']} / {p['tier']}"
-                ax.scatter([p["x"]], [100 * p["y"]], s=36, label=label)
-                ax.annotate(label, (p["x"], 100 * p["y"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
-            ax.set_xlabel("throughput (audio s per wall s, median over texts)")
-            ax.set_ylabel("WER % (mean over texts)")
-            ax.set_title(f"speed against heard quality (gate {GATE_NAME})")
-            ax.set_ylim(bottom=0)
-            buf = io.BytesIO()
-            fig.tight_layout()
-            fig.savefig(buf, format="png", dpi=96)
-            return buf.getvalue()
-        finally:
-            plt.close(fig)
+    with figure(width=6.5, height=3.6) as (fig, axes):
+        ax = axes[0]
+        for _, p in points.iterrows():
+            label = f"{p['engine']} / {p['tier']}"
+            ax.scatter([p["x"]], [100 * p["y"]], s=36, label=label)
+            ax.annotate(label, (p["x"], 100 * p["y"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.set_xlabel("throughput (audio s per wall s, median over texts)")
+        ax.set_ylabel("WER % (mean over texts)")
+        ax.set_title(f"speed against heard quality (gate {GATE_NAME})")
+        ax.set_ylim(bottom=0)
+        return png(fig)
 
 
-def data_uri(png: bytes) -> str:
+def data_uri(image: bytes) -> str:
     """PNG bytes as a `data:image/png;base64,...` URI for an <img src>."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(image).decode("ascii")
 
 
 def _builtin_texts() -> dict[str, str]:

@@ -5,17 +5,12 @@ Both take the rows of `run_scenario` (server rows; one search per tier), as a li
 
 from __future__ import annotations
 
-import io
 from typing import Any, Iterable, Optional
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from bench.report.plot import figure, png
 
-STYLE = {"text.parse_math": False, "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-         "axes.grid": True, "grid.alpha": 0.3, "legend.frameon": False}
 TABLE_COLUMNS = ["engine", "tier", "highest_valid_qps", "ttfa_p99_s", "ttfa_p50_s", "latency_p99_s",
                  "mean_batch_size", "latency_bound_ms", "latency_percentile", "probes", "search_wall_s"]
 
@@ -36,28 +31,22 @@ def qps_latency_chart(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> Optional
     frame = _server_rows(rows)
     if frame.empty or frame["ttfa_p99_s"].isna().all():
         return None
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(6.5, 3.6))
-        try:
-            for (engine, tier), group in frame.groupby(["engine", "tier"], sort=True):
-                group = group.sort_values("target_qps")
-                line, = ax.plot(group["achieved_qps"], group["ttfa_p99_s"], marker="", label=f"{engine}:{tier}")
-                valid = group["valid"] == "VALID"
-                ax.scatter(group.loc[valid, "achieved_qps"], group.loc[valid, "ttfa_p99_s"], color=line.get_color())
-                ax.scatter(group.loc[~valid, "achieved_qps"], group.loc[~valid, "ttfa_p99_s"],
-                           facecolors="none", edgecolors=line.get_color())
-            for bound in sorted(frame["latency_bound_ms"].dropna().unique()):
-                ax.axhline(bound / 1000, linestyle="--", color="#c44e52", linewidth=0.8)
-            ax.set_xlabel("achieved QPS (queries/s)")
-            ax.set_ylabel("p99 first audio (s)")
-            ax.set_title("Server: load against first audio (filled = VALID)")
-            ax.legend(fontsize=8)
-            buf = io.BytesIO()
-            fig.tight_layout()
-            fig.savefig(buf, format="png", dpi=96)
-            return buf.getvalue()
-        finally:
-            plt.close(fig)
+    with figure(width=6.5, height=3.6) as (fig, axes):
+        ax = axes[0]
+        for (engine, tier), group in frame.groupby(["engine", "tier"], sort=True):
+            group = group.sort_values("target_qps")
+            line, = ax.plot(group["achieved_qps"], group["ttfa_p99_s"], marker="", label=f"{engine}:{tier}")
+            valid = group["valid"] == "VALID"
+            ax.scatter(group.loc[valid, "achieved_qps"], group.loc[valid, "ttfa_p99_s"], color=line.get_color())
+            ax.scatter(group.loc[~valid, "achieved_qps"], group.loc[~valid, "ttfa_p99_s"],
+                       facecolors="none", edgecolors=line.get_color())
+        for bound in sorted(frame["latency_bound_ms"].dropna().unique()):
+            ax.axhline(bound / 1000, linestyle="--", color="#c44e52", linewidth=0.8)
+        ax.set_xlabel("achieved QPS (queries/s)")
+        ax.set_ylabel("p99 first audio (s)")
+        ax.set_title("Server: load against first audio (filled = VALID)")
+        ax.legend(fontsize=8)
+        return png(fig)
 
 
 def highest_qps_table(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:

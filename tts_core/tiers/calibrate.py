@@ -19,6 +19,7 @@ One INFO line per candidate on the `tts_core` logger reports progress.
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import logging
 import os
@@ -42,27 +43,40 @@ from tts_core.tiers.tiling import apply_tiling
 
 log = logging.getLogger("tts_core")
 
-CALIBRATION_VERSION = 5  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
-# 4: candidate measurements shared by every tier of a machine; 5: every round on sentences of new lengths
-MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median) to be worth its complexity...
-# ...and win every interleaved round pair, so a noisy machine cannot talk a switch in.
+CALIBRATION_VERSION = 7  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
+# 4: candidate measurements shared by every tier of a machine; 6: 8 rounds on 8 texts, both sides warm on them, the
+# median paired ratio and 3 rounds in 4 won; 7: torch.compile must also hold on lengths it has never seen
+MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median of the paired per-round ratios) to be worth it...
+MIN_WIN_SHARE = 0.75  # ...and win at least this share of the interleaved rounds, so noise cannot talk it in
 MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third
-ROUNDS = 5
+ROUNDS = 8
 GIVE_UP = 2.0  # a candidate this many times slower than the reference on a probe sentence is dropped
 PROBE = "Short probe."  # drops hopeless candidates (BF16 on a CPU without AMX, say) in a second
 TEXT = (
     "Calibration measures each optimization on this machine before the advanced tier uses it. "
     "A second sentence, of a different length, checks that shapes vary."
 )
-# Round i of an interleaved comparison renders ROUND_TEXTS[i], met by neither side before: sentence lengths no
-# earlier round had, so a candidate that builds per shape (torch.compile recompiles, oneDNN JIT-compiles per shape)
-# pays for it as it would on a user's new text, instead of being timed on shapes it has cached.
+# Round i of an interleaved comparison renders ROUND_TEXTS[i]. Both sides render every round text once before the
+# rounds (the reference at the start, each candidate before its own rounds), so the comparison is of two warm
+# engines, as in a service that has spoken for a while: a side that had met the shapes while the other had not
+# would win on its caches, not on its work.
 ROUND_TEXTS = (
     "Every round speaks sentences that neither side has rendered before.",
     "Fresh lengths matter. A kernel built for one shape is no help for another, and that is what users meet.",
     "The third round is a single, rather longer sentence that keeps going with several clauses, commas and pauses.",
     "Short again. Then a middling one follows it, with a number: forty-two.",
     "Finally, the fifth round ends the comparison on a sentence of its own length, spoken only here.",
+    "Six is a small number. Seven is larger, and eight, which follows it, is larger still, as everyone knows.",
+    "Quietly, almost without anyone noticing, the seventh round slipped past.",
+    "At last the eighth: a pair of clauses, joined by a semicolon; then a full stop.",
+)
+# A candidate that builds per exact shape (torch.compile recompiles, then falls back after its cache limit) must also
+# hold on lengths neither side has met: these are rendered by both, fresh, after its warm rounds.
+FRESH_TEXTS = (
+    "Hi.",
+    "A sentence of medium length comes next, with a little more in it.",
+    "Then one that is quite a lot longer than the others, running on through several clauses before it finally, "
+    "after some time, reaches its end.",
 )
 ZERO = Scales(0.0, 1.0, 0.0)
 
@@ -75,6 +89,7 @@ class CalibrationTexts:
     batches: list[list[int]]
     probe: list[list[int]]
     rounds: list[list[list[int]]]
+    fresh: list[list[list[int]]]
 BUDGET_S = 90.0  # wall-clock bound of one calibration on a fresh machine
 # torch.compile rebuilds in every new process: it is kept only if its speed-up repays that build within this
 # much audio (ten minutes of speech), so a tiny or overhead-bound model does not pay tens of seconds per start
@@ -159,9 +174,11 @@ def _ttfa(renderer: Renderer, ids: list[int], tier: TierConfig, chunked: bool) -
 
 def _interleaved(ref: Callable[[int], float], cand: Callable[[int], float], rounds: int,
                  give_up: float) -> dict[str, Any]:
-    """Median seconds of each, alternating A B A B, round i on input i (`ref(i)`, `cand(i)`); stops early when the
-    candidate is hopelessly slower or has already lost a round (it can no longer win them all)."""
+    """Seconds of each, alternating A B A B, round i on input i (`ref(i)`, `cand(i)`). `speedup` is the median of
+    the paired per-round ratios; `won_enough` says the candidate won at least `MIN_WIN_SHARE` of `rounds`. Stops
+    early when the candidate is hopelessly slower or has lost too many rounds to get there."""
     ref_t, cand_t = [], []
+    may_lose = rounds - math.ceil(MIN_WIN_SHARE * rounds)
     for i in range(rounds):
         if i % 2:  # A B, then B A: neither side always runs first (warm caches, clock boost)
             cand_t.append(cand(i))
@@ -169,12 +186,14 @@ def _interleaved(ref: Callable[[int], float], cand: Callable[[int], float], roun
         else:
             ref_t.append(ref(i))
             cand_t.append(cand(i))
-        if cand_t[-1] > give_up * ref_t[-1] or cand_t[-1] >= ref_t[-1]:
+        losses = sum(ct >= rt for rt, ct in zip(ref_t, cand_t))
+        if cand_t[-1] > give_up * ref_t[-1] or losses > may_lose:
             break
-    r, c = statistics.median(ref_t), statistics.median(cand_t)
+    ratios = [rt / ct if ct > 0 else float("inf") for rt, ct in zip(ref_t, cand_t)]
     wins = sum(ct < rt for rt, ct in zip(ref_t, cand_t))
-    return {"reference_s": r, "candidate_s": c, "speedup": r / c if c > 0 else float("inf"),
-            "rounds": len(cand_t), "won_rounds": wins, "won_all": wins == len(cand_t) == rounds}
+    return {"reference_s": statistics.median(ref_t), "candidate_s": statistics.median(cand_t),
+            "speedup": statistics.median(ratios), "rounds": len(cand_t), "won_rounds": wins,
+            "won_enough": len(cand_t) == rounds and wins >= math.ceil(MIN_WIN_SHARE * rounds)}
 
 
 def _measure(name: str, model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
@@ -189,7 +208,7 @@ def _progress(name: str, m: dict[str, Any]) -> None:
     if "speedup" in m:
         why = "kept" if m["pays"] else (m.get("note") or "; ".join(m.get("gate_failures") or [])
                                          or f"won {m.get('won_rounds', 0)} of {m.get('rounds', 0)} rounds, "
-                                            f"needs all and >= {MIN_SPEEDUP}x")
+                                            f"needs {MIN_WIN_SHARE:.0%} of {ROUNDS} and >= {MIN_SPEEDUP}x")
         log.info("calibration: %-14s %.2fx (%s)%s", name, m["speedup"], "kept" if m["pays"] else f"not kept: {why}",
                  f", {m['setup_s']:.1f} s to build" if m.get("setup_s", 0) >= 1 else "")
     else:
@@ -211,6 +230,8 @@ def _measure_one(name: str, model: nn.Module, ref: Renderer, texts: CalibrationT
                     "rounds": 1, "setup_s": setup_s, "pays": False,
                     "note": f"{probe_cand / probe_ref:.1f}x slower on a probe sentence; not measured further"}
         _, audio = _render_all(cand, texts.batches)
+        for ids in texts.rounds:
+            _render_all(cand, ids)
         timing = _interleaved(lambda i: _render_all(ref, texts.rounds[i])[0],
                               lambda i: _render_all(cand, texts.rounds[i])[0], len(texts.rounds), GIVE_UP)
     except Exception as exc:  # a candidate that cannot run here is reported, never fatal
@@ -219,7 +240,7 @@ def _measure_one(name: str, model: nn.Module, ref: Renderer, texts: CalibrationT
     fid = compare(reference_audio, audio, sample_rate)
     gate = gate_for(precision)
     failures = fid.failures(gate)
-    pays = not failures and timing["speedup"] >= MIN_SPEEDUP and timing["won_all"]
+    pays = not failures and timing["speedup"] >= MIN_SPEEDUP and timing["won_enough"]
     return {**timing, "setup_s": setup_s, "gate": gate, "fidelity": fid.to_dict(), "gate_failures": failures, "pays": pays}
 
 
@@ -242,9 +263,12 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
     t_start = time.perf_counter()
     texts = CalibrationTexts(batches=[s.ids for s in frontend.sentences(TEXT)],
                              probe=[s.ids for s in frontend.sentences(PROBE)],
-                             rounds=[[s.ids for s in frontend.sentences(t)] for t in ROUND_TEXTS[:ROUNDS]])
+                             rounds=[[s.ids for s in frontend.sentences(t)] for t in ROUND_TEXTS[:ROUNDS]],
+                             fresh=[[s.ids for s in frontend.sentences(t)] for t in FRESH_TEXTS])
     batches = texts.batches
     _render_all(ref, batches)  # warm-up
+    for ids in texts.rounds:
+        _render_all(ref, ids)
     ref_s, reference_audio = _render_all(ref, batches)
     sr = voice.sample_rate
     ref_rtf = ref_s / (len(reference_audio) / sr)
@@ -335,11 +359,29 @@ def _measure_compile(model: nn.Module, ref: Renderer, texts: CalibrationTexts, d
         m = {"pays": False, "note": f"not measured: {BUDGET_S - spent_s:.0f} s of the {BUDGET_S:.0f} s calibration "
                                     f"budget left, building it needs about {COMPILE_RESERVE_S:.0f} s"}
     else:
-        m = _measure("compile", apply_compile(with_own_modules(model)), ref, texts, device, reference_audio, sr, tier)
+        compiled = apply_compile(with_own_modules(model))
+        m = _measure("compile", compiled, ref, texts, device, reference_audio, sr, tier)
+        if m.get("pays"):
+            _fresh_lengths(m, engine_renderer(compiled, device, tier, batch_vocoder=ref.batch_vocoder), ref, texts)
         _payback(m, len(reference_audio) / sr)
         return m
     _progress("compile", m)
     return m
+
+
+def _fresh_lengths(m: dict[str, Any], cand: Renderer, ref: Renderer, texts: CalibrationTexts) -> None:
+    """Refuse a candidate that is slower than the reference on lengths neither has met (`fresh_speedup` < 1)."""
+    ratios = []
+    for ids in texts.fresh:
+        ref_s, _ = _render_all(ref, ids)
+        cand_s, _ = _render_all(cand, ids)
+        ratios.append(ref_s / cand_s if cand_s > 0 else float("inf"))
+    m["fresh_speedup"] = statistics.median(ratios)
+    if m["fresh_speedup"] < 1.0:
+        m["pays"] = False
+        m["note"] = (f"{m['speedup']:.2f}x on lengths it had met, {m['fresh_speedup']:.2f}x on new ones "
+                     "(it rebuilds per shape)")
+        log.info("calibration: compile not kept: %s", m["note"])
 
 
 def _payback(m: dict[str, Any], audio_s: float) -> None:
@@ -362,6 +404,8 @@ def _measure_pool(model: nn.Module, ref: Renderer, texts: CalibrationTexts, tier
 
     pool = BufferPool()
     cand = engine_renderer(model, ref.device, tier, pool=pool, batch_vocoder=ref.batch_vocoder)
+    for ids in texts.rounds:
+        _render_all(cand, ids)
     timing = _interleaved(lambda i: _render_all(ref, texts.rounds[i])[0],
                           lambda i: _render_all(cand, texts.rounds[i])[0], len(texts.rounds), 3.0)
-    return {**timing, "pool": pool.stats(), "pays": timing["speedup"] >= MIN_SPEEDUP and timing["won_all"]}
+    return {**timing, "pool": pool.stats(), "pays": timing["speedup"] >= MIN_SPEEDUP and timing["won_enough"]}
