@@ -221,9 +221,6 @@ def quality_pass(group: Group, heard: dict[str, tuple[Any, int, str]], paths: Ru
     same text and seed (a peer against our baseline); outside every timed round, cached by audio hash."""
     from bench.quality import QualityConfig, open_scorer, row_fields
 
-    if group.model == "tiny":
-        log.info("quality pass skipped: the tiny voice's audio is noise by construction (WER near 100 percent)")
-        return
     scorer = open_scorer(QualityConfig(cache_dir=str(paths.cache_dir / "quality")), note=log.warning)
     if scorer is None:
         return
