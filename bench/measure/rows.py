@@ -165,7 +165,8 @@ def _timing_fields(c: Contender, rounds: list[dict[str, Any]]) -> dict[str, Any]
 
 
 def _compute_fields(c: Contender, text_class: str, facts: GroupFacts, rtf: float | None) -> dict[str, Any]:
-    counted = facts.flops.get(c.engine_name) or facts.flops.get(ablation.OUR_ENGINE) or {}
+    same_voice = c.engine_name in facts.flops or bool(c.describe.get("fidelity_gate"))  # Piper: our voice; espeak-ng: not
+    counted = (facts.flops.get(c.engine_name) or facts.flops.get(ablation.OUR_ENGINE) or {}) if same_voice else {}
     classes = [text_class] if text_class != ALL else list(counted)
     per = [counted[k] for k in classes if k in counted and counted[k].get("audio_s")]
     if not per:
