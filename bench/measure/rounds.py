@@ -14,13 +14,19 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
+from bench.errors import WorkerFailure
 from bench.results.stats import paired_speedup
 from bench.results.store import append_records, read_records
-from bench.workers import Worker, WorkerFailure
 
 log = logging.getLogger("bench.sweep")
+
+
+class Caller(Protocol):
+    """What the rounds need of a worker (`bench.workers.Worker`): a call that answers or raises `WorkerFailure`."""
+
+    def call(self, op: str, timeout_s: float, sample: bool = True, **args: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ def interval_ok(rounds: list[dict[str, Any]], tracked: list[Tracked], target: fl
 
 def run_rounds(
     plan: RoundPlan,
-    workers: dict[str, Worker],
+    workers: dict[str, Caller],
     text_for: Callable[[int, str], str],
     tracked: list[Tracked],
     rounds_file: Path,

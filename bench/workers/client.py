@@ -18,21 +18,12 @@ from typing import Any
 
 import psutil
 
+from bench.errors import WorkerFailure
 from bench.workers.protocol import WorkerSpec, request
 from bench.workers.worker import worker_main
 
 SAMPLE_S = 0.01  # RSS sampling period while a worker is busy (100 Hz)
 LOG_TAIL_CHARS = 1500
-
-
-class WorkerFailure(RuntimeError):
-    """A worker raised, died, ran out of time or memory; `reason` says which, `log_tail` shows its last words."""
-
-    def __init__(self, reason: str, log_tail: str = "", traceback_text: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.log_tail = log_tail
-        self.traceback = traceback_text
 
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
