@@ -1,11 +1,11 @@
 """The adapter protocol every measured engine follows.
 
 An adapter is built from its Hydra config (`_target_` + options, `name` included), then `load`ed once
-per fresh process. Audio comes back as `tts_core.audio.Audio` (float32 samples + sample rate).
+per worker process. Audio comes back as `tts_core.audio.Audio` (float32 samples + sample rate).
 Optional capabilities are separate protocols; the harness checks them with `isinstance` and records
 `None` for what an engine cannot do (stage breakdown of an opaque runtime, say).
 A class attribute `measured_code` (paths relative to the repository) names the engine's own code:
-its hash is part of `code_version`, so resume and stored baselines never mix code versions.
+its hash is part of `code_version`, so a resumed or reused comparison never mixes code versions.
 """
 
 from __future__ import annotations

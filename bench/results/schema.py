@@ -25,7 +25,7 @@ class ResultRow:
     timestamp: float = 0.0  # unix seconds when the row was written
     host: str = ""
     schema_version: int = SCHEMA_VERSION
-    code_version: str = ""  # hash of the measured and measuring code; resume and stored baselines match on it
+    code_version: str = ""  # hash of the measured and measuring code (a finished comparison is reused only with it)
 
     # axes
     engine: str = "tts_core"  # adapter name: tts_core, piper-onnxruntime, espeak-ng, ...
@@ -40,7 +40,7 @@ class ResultRow:
     cached: bool | None = None  # repeated workload: True for the warm (cache-hit) rounds, False for fresh text
 
     # time
-    load_s: float | None = None  # cold Engine.load in the fresh process
+    load_s: float | None = None  # cold load in the contender's own worker process
     first_call_s: float | None = None  # first synthesis after load (includes lazy init / compile)
     rounds: int | None = None
     latency_mean_s: float | None = None
