@@ -59,11 +59,14 @@ def rss_mb() -> float:
 
 
 def curve(engine: Any, texts: list[str]) -> list[float]:
-    """RSS (MiB) after each synthesis of `texts`, the audio cache cleared before each."""
+    """RSS (MiB) after each synthesis of `texts`, the audio cache cleared before each and the engine's pending
+    housekeeping run after each, as a service runs it between requests."""
     out = []
     for i, text in enumerate(texts):
         engine.clear_cache()
         engine.synthesize(text)
+        if engine.pending_housekeeping:  # as a service does between requests (the engine never does it inside one)
+            engine.housekeep()
         out.append(rss_mb())
         if (i + 1) % 100 == 0:
             logging.getLogger("bench").info("%d syntheses, RSS %.0f MiB", i + 1, out[-1])
