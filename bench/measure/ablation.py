@@ -70,6 +70,18 @@ def not_applicable_fields(describe: dict[str, Any]) -> set[str]:
     return {str(item).split(" ")[0] for item in items}
 
 
+def effective_diff(reference: dict[str, Any], candidate: dict[str, Any]) -> dict[str, list[Any]]:
+    """`switch_diff` of two engines' `describe()`s, less the fields the candidate says do not apply on its device."""
+    diff = switch_diff(reference.get("tier"), candidate.get("tier"))
+    inapplicable = not_applicable_fields(candidate)
+    return {k: v for k, v in diff.items() if k not in inapplicable}
+
+
+def identical_here(tier: str, reference: dict[str, Any], candidate: dict[str, Any]) -> bool:
+    """An ablation whose resolved switches, where they apply, equal its reference's: no verdict, nothing to wait for."""
+    return bool(switch_of(tier)) and not effective_diff(reference, candidate)
+
+
 def metric_for(tier: str, workload: str) -> tuple[str | None, str | None]:
     """(metric the verdict is given on, or None) and, when None, why no verdict: for `tier` under `workload`."""
     switch = switch_of(tier)

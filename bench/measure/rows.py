@@ -16,7 +16,7 @@ from typing import Any
 from bench.measure import ablation
 from bench.measure.rounds import RoundsResult, series
 from bench.results.schema import ResultRow
-from bench.results.stats import Speedup, paired_speedup, summarize, verdict
+from bench.results.stats import Speedup, geometric_mean_ci, paired_ratios, paired_speedup, summarize, verdict
 
 ALL = "all"
 
@@ -90,18 +90,17 @@ def _verdict(c: Contender, ref: Contender | None, rounds: list[dict[str, Any]], 
     out: dict[str, Any] = {}
     if ref is None:
         return out
-    thr = _speedup(rounds, ref.name, c.name, "rtf")
+    ratios = paired_ratios(series(rounds, ref.name, "rtf"), series(rounds, c.name, "rtf"))
+    thr = geometric_mean_ci(ratios) if ratios.size else None
     ttfa = _speedup(rounds, ref.name, c.name, "ttfa_s")
     if thr is not None:
         out.update(speedup=thr.ratio, speedup_ci_low=thr.ci_low, speedup_ci_high=thr.ci_high, speedup_pairs=thr.pairs,
-                   paired_ratios=[float(x) for x in _ratios(rounds, ref.name, c.name)])
+                   paired_ratios=[float(x) for x in ratios])
     if ttfa is not None:
         out.update(ttfa_speedup=ttfa.ratio, ttfa_speedup_ci_low=ttfa.ci_low, ttfa_speedup_ci_high=ttfa.ci_high)
     diff = ablation.switch_diff(ref.resolved_tier, c.resolved_tier)
-    inapplicable = ablation.not_applicable_fields(c.describe)
-    effective = {k: v for k, v in diff.items() if k not in inapplicable}
     out["switch_diff"] = diff
-    if ablation.switch_of(c.tier) and not effective:
+    if ablation.identical_here(c.tier, ref.describe, c.describe):
         out.update(verdict="identical here" + (" (the switch does not apply on this device)" if diff else ""),
                    verdict_metric=None)
         return out
@@ -124,12 +123,6 @@ def _verdict(c: Contender, ref: Contender | None, rounds: list[dict[str, Any]], 
 
 def _fmt(seconds: Any) -> str:
     return f"{seconds:.2f} s" if isinstance(seconds, (int, float)) else "n/a"
-
-
-def _ratios(rounds: list[dict[str, Any]], reference: str, candidate: str) -> list[float]:
-    from bench.results.stats import paired_ratios
-
-    return list(paired_ratios(series(rounds, reference, "rtf"), series(rounds, candidate, "rtf")))
 
 
 def _peer_comparisons(c: Contender, peers: list[Contender], rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:

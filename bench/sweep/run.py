@@ -146,7 +146,7 @@ def tracked(group: Group, workers: dict[str, Worker]) -> list[Tracked]:
             continue
         if c.peer and not c.describe.get("fidelity_gate"):  # a speed reference of another voice: stored, not waited for
             continue
-        if ablation.switch_of(c.tier) and not ablation.switch_diff(ref.resolved_tier, c.resolved_tier):
+        if ablation.identical_here(c.tier, ref.describe, c.describe):
             continue
         metric, _ = ablation.metric_for(c.tier, group.workload["name"])
         if metric in ("throughput", "ttfa"):

@@ -1,0 +1,45 @@
+"""Ablation rules: references, where a switch shows, and "identical here" on resolved switches."""
+
+from __future__ import annotations
+
+from bench.measure import ablation
+
+
+def describe(tier: dict, not_applicable: list[str] | None = None) -> dict:
+    return {"tier": tier, "stats": {"not_applicable": not_applicable or []}}
+
+
+def test_references_of_tiers_and_ablations() -> None:
+    assert ablation.reference_tier("baseline") is None and ablation.reference_tier("default") is None
+    assert ablation.reference_tier("optimized") == "baseline"
+    assert ablation.reference_tier("advanced-streaming") == "advanced"
+    assert ablation.reference_tier("baseline+fusion") == "baseline"
+
+
+def test_a_switch_that_does_not_apply_on_the_device_is_identical_here() -> None:
+    ref = describe({"name": "advanced", "cudnn_benchmark": True})
+    cand = describe({"name": "advanced-cuda_flags", "cudnn_benchmark": False}, ["cudnn_benchmark (no CUDA device)"])
+    assert ablation.identical_here("advanced-cuda_flags", ref, cand)
+    applies = describe({"name": "advanced-cuda_flags", "cudnn_benchmark": False})
+    assert not ablation.identical_here("advanced-cuda_flags", ref, applies)
+
+
+def test_precision_candidates_do_not_count_once_precision_is_decided() -> None:
+    ref = describe({"name": "advanced", "precision": "fp32", "precision_candidates": ["fp16", "bf16", "int8"]})
+    cand = describe({"name": "advanced-fp16", "precision": "fp32", "precision_candidates": ["bf16", "int8"]})
+    assert ablation.identical_here("advanced-fp16", ref, cand)
+    chosen = describe({"name": "advanced-fp16", "precision": "bf16", "precision_candidates": ["bf16", "int8"]})
+    assert ablation.effective_diff(ref, chosen) == {"precision": ["fp32", "bf16"]}
+
+
+def test_a_main_tier_is_never_identical_here() -> None:
+    same = describe({"name": "x"})
+    assert not ablation.identical_here("optimized", same, same)
+
+
+def test_where_switches_show() -> None:
+    assert ablation.metric_for("advanced-streaming", "stream") == ("ttfa", None)
+    assert ablation.metric_for("advanced-warmup", "stream") == ("load", None)
+    metric, why = ablation.metric_for("advanced-audio_cache", "stream")
+    assert metric is None and "workload=repeated" in why
+    assert ablation.metric_for("advanced", "stream") == ("throughput", None)
