@@ -114,3 +114,11 @@ def test_every_switch_has_its_baseline_ablation_yaml() -> None:
 
     shipped = set(options("tier"))
     assert {f"baseline+{switch}" for switch in SWITCH_NAMES} <= shipped
+
+
+@pytest.mark.parametrize("content", [b"   \n\n", b"\xff\xfe not utf-8"])
+def test_a_text_file_with_nothing_to_speak_is_refused_before_anything_runs(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "mine.txt"
+    path.write_bytes(content)
+    with pytest.raises(BenchConfigError, match="text.path"):
+        validate(compose_cfg("text=file", f"text.path={path}", "engine=fake"))

@@ -22,6 +22,7 @@ from bench.errors import BenchConfigError
 from bench.measure import ablation
 from bench.measure.rows import Contender
 from bench.sweep.config import BASELINE_TIER, BenchConfig, TextConfig
+from bench.texts import FileTexts, read_text
 
 log = logging.getLogger("bench.sweep")
 ENGINE_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "engine"  # the sweep's engine group
@@ -129,6 +130,13 @@ def check(cfg: BenchConfig) -> None:
             raise BenchConfigError(str(exc)) from None
     for name in cfg.sweep.peers:
         peer_engine(name)
+    for text in texts_of(cfg):
+        if text.path is not None:
+            try:
+                FileTexts(read_text(text.path))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise BenchConfigError(f"`text.path` = {text.path!r}: {exc}; give a UTF-8 text file with at least one "
+                                       "sentence of words.") from None
     if cfg.workload.name == "repeated" and cfg.text is not None and cfg.text.path is None and not cfg.text.file.is_file():
         raise BenchConfigError(f"`text.name` = {cfg.text.name!r} has no built-in file for workload=repeated.")
 
