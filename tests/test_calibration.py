@@ -81,31 +81,20 @@ def test_calibration_renders_on_the_engines_path_and_logs_each_candidate(monkeyp
     assert cpu["render_path"] == "per-item"
 
 
-def test_compile_is_skipped_when_the_budget_is_spent(monkeypatch, tmp_path):
+@pytest.mark.parametrize("settings, reason", [
+    ({"BUDGET_S": 0.0, "MIN_COMPILE_BUILD_S": 0.0}, "budget"),  # any reference repays a build: only the budget refuses
+    ({"MIN_COMPILE_BUILD_S": 1e9}, "cannot repay"),  # no reference spends that long on the payback audio
+], ids=["budget-spent", "cannot-repay"])
+def test_compile_is_skipped_with_the_reason_that_refused_it(monkeypatch, tmp_path, settings, reason):
     from tts_core.tiers import calibrate as cal_mod
 
     monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))  # no stored measurement from another test decides it
-
-    monkeypatch.setattr(cal_mod, "BUDGET_S", 0.0)
-    monkeypatch.setattr(cal_mod, "MIN_COMPILE_BUILD_S", 0.0)  # any reference could repay a build: only the budget refuses
-    tier = BASELINE.with_(name="cal-budget", inference_mode=True, compile="auto")
+    for name, value in settings.items():
+        monkeypatch.setattr(cal_mod, name, value)
+    tier = BASELINE.with_(name=f"cal-{reason.replace(' ', '-')}", inference_mode=True, compile="auto")
     engine = Engine.load(voice="tiny", tier=tier)
     m = engine.stats()["calibration"]["measurements"]["compile"]
-    assert not m["pays"] and "budget" in m["note"]
-    assert engine.tier.compile is False
-    engine.close()
-
-
-def test_compile_is_skipped_when_the_reference_cannot_repay_a_build(monkeypatch, tmp_path):
-    from tts_core.tiers import calibrate as cal_mod
-
-    monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))
-
-    monkeypatch.setattr(cal_mod, "MIN_COMPILE_BUILD_S", 1e9)  # no reference spends that long on the payback audio
-    tier = BASELINE.with_(name="cal-repay", inference_mode=True, compile="auto")
-    engine = Engine.load(voice="tiny", tier=tier)
-    m = engine.stats()["calibration"]["measurements"]["compile"]
-    assert not m["pays"] and "cannot repay" in m["note"]
+    assert not m["pays"] and reason in m["note"]
     assert engine.tier.compile is False
     engine.close()
 
