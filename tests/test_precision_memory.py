@@ -34,11 +34,14 @@ def baseline():
 
 def test_fp16_holds_the_encoder_in_fp32_and_the_flow_and_decoder_in_fp16_only(baseline):
     m = baseline.model
-    stay, convert = _tensor_bytes(m.enc_p, m.dp), _tensor_bytes(m.flow, m.dec)
+    stay = _tensor_bytes(m.enc_p, m.dp, m.dec.conv_post)  # the waveform's own convolution stays fp32 too
+    convert = _tensor_bytes(m.flow, m.dec) - _tensor_bytes(m.dec.conv_post)
     assert _reachable_bytes(baseline) == _tensor_bytes(m)  # baseline itself holds one copy
     with Engine.load(voice="tiny", tier="baseline+fp16") as engine:
         assert _reachable_bytes(engine) == _tensor_bytes(engine.model) == _tensor_bytes(m) - convert // 2
-        assert stay == _tensor_bytes(engine.model.enc_p, engine.model.dp)
+        assert stay == _tensor_bytes(engine.model.enc_p, engine.model.dp, engine.model.dec.conv_post)
+        assert engine.model.dec.conv_pre.weight.dtype == torch.float16
+        assert engine.model.dec.conv_post.weight.dtype == torch.float32
 
 
 def test_int8_holds_int8_weights_and_no_float_copy(baseline):

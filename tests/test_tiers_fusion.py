@@ -103,6 +103,38 @@ def test_fusion_and_bucketing_tiers_give_the_eager_audio_on_the_real_voice(joe_e
     assert fid.frames_equal and fid.passes("exact"), fid.failures("exact")
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_a_16_bit_fused_decoder_keeps_the_waveform_in_fp32_and_matches_its_eager_twin(precision):
+    from tts_core.tiers.precision import DTYPES, apply_precision
+
+    gen = _generator("2")
+    holder = torch.nn.Module()
+    holder.flow, holder.dec = torch.nn.Identity(), gen
+    apply_precision(holder, precision, in_place=True)
+    fused = FusedDecoder(gen, bucket_frames=16)
+    assert gen.conv_pre.weight.dtype == DTYPES[precision] and gen.conv_post.weight.dtype == torch.float32
+    assert fused.dtype == DTYPES[precision] and fused.post_dtype == torch.float32
+    z = torch.randn(1, gen.conv_pre.in_channels, 45, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        eager, out = gen(z.to(DTYPES[precision])), fused(z)
+    assert eager.dtype == out.dtype == torch.float32
+    assert _snr_db(eager, out) > 20  # the same arithmetic, rounded in other places
+
+
+@pytest.mark.skipif(not onednn_fusion_available(torch.device("cpu"), torch.bfloat16),
+                    reason="oneDNN reports no BF16 support on this CPU")
+def test_the_fused_bf16_tier_passes_the_half_gate_on_the_real_voice(joe_engine):
+    text = "Sixteen bits for the body of the decoder, thirty-two for the waveform it writes."
+    ref = joe_engine.synthesize(text, noise_scale=0, noise_w=0).samples
+    tier = OPTIMIZED.with_(name="fused-bf16", fusion=True, precision="bf16", bucket_frames=8, warmup=0,
+                           engine_registry=False)
+    with Engine.load(voice="joe-medium", tier=tier) as engine:
+        assert engine.model.dec.fused_ops  # oneDNN's fused ops run the 16-bit body
+        out = engine.synthesize(text, noise_scale=0, noise_w=0).samples
+    fid = compare(ref, out, 22050)
+    assert fid.frames_equal and fid.passes("half"), fid.failures("half")
+
+
 def test_fused_streaming_equals_fused_whole(joe_engine):
     tier = OPTIMIZED.with_(name="fused-stream", fusion=True, bucket_frames=32, streaming=True, warmup=0,
                            engine_registry=False)

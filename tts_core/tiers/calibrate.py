@@ -43,14 +43,15 @@ from tts_core.tiers.tiling import apply_tiling
 
 log = logging.getLogger("tts_core")
 
-CALIBRATION_VERSION = 7  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
+CALIBRATION_VERSION = 8  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
 # 4: candidate measurements shared by every tier of a machine; 6: 8 rounds on 8 texts, both sides warm on them, the
-# median paired ratio and 3 rounds in 4 won; 7: torch.compile must also hold on lengths it has never seen
+# median paired ratio and 3 rounds in 4 won; 7: torch.compile must also hold on lengths it has never seen;
+# 8: FP16/BF16 keep the decoder's output convolution in fp32 and are measured on the fused decoder when it pays
 MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median of the paired per-round ratios) to be worth it...
 MIN_WIN_SHARE = 0.75  # ...and win at least this share of the interleaved rounds, so noise cannot talk it in
 MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third
 ROUNDS = 8
-GIVE_UP = 2.0  # a candidate this many times slower than the reference on a probe sentence is dropped
+GIVE_UP = 2.0  # a candidate this many times short of what it must beat (the reference: 1x) on a probe is dropped
 PROBE = "Short probe."  # drops hopeless candidates (BF16 on a CPU without AMX, say) in a second
 TEXT = (
     "Calibration measures each optimization on this machine before the advanced tier uses it. "
@@ -138,7 +139,12 @@ class Measured:
             except (OSError, ValueError):
                 log.warning("candidate measurements %s are unreadable; measuring again", path)
 
+    def has(self, name: str) -> bool:
+        """True when `name` was measured before on this machine (`once` will not measure it again)."""
+        return name in self.data
+
     def once(self, name: str, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The stored measurement of `name`, else `measure()`, stored before it is returned."""
         if name in self.data:
             log.info("calibration: %-14s reused (measured before on this machine)", name)
             return dict(self.data[name], reused=True)
@@ -197,8 +203,11 @@ def _interleaved(ref: Callable[[int], float], cand: Callable[[int], float], roun
 
 
 def _measure(name: str, model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
-             reference_audio: np.ndarray, sample_rate: int, tier: TierConfig, precision: str = "fp32") -> dict[str, Any]:
-    result = _measure_one(name, model, ref, texts, device, reference_audio, sample_rate, tier, precision)
+             reference_audio: np.ndarray, sample_rate: int, tier: TierConfig, precision: str = "fp32",
+             must_beat: float = 1.0) -> dict[str, Any]:
+    """Gate and time one candidate against `ref`. `must_beat`: the speed-up over `ref` it needs to be chosen (a
+    better candidate measured before sets it); one `GIVE_UP` times short of it on the probe sentence, it stops."""
+    result = _measure_one(name, model, ref, texts, device, reference_audio, sample_rate, tier, precision, must_beat)
     _progress(name, result)
     return result
 
@@ -216,7 +225,8 @@ def _progress(name: str, m: dict[str, Any]) -> None:
 
 
 def _measure_one(name: str, model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
-                 reference_audio: np.ndarray, sample_rate: int, tier: TierConfig, precision: str) -> dict[str, Any]:
+                 reference_audio: np.ndarray, sample_rate: int, tier: TierConfig, precision: str,
+                 must_beat: float) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         cand = engine_renderer(model, device, tier, batch_vocoder=ref.batch_vocoder)
@@ -225,10 +235,13 @@ def _measure_one(name: str, model: nn.Module, ref: Renderer, texts: CalibrationT
         setup_s = time.perf_counter() - t0
         probe_ref, _ = _render_all(ref, probe)
         probe_cand, _ = _render_all(cand, probe)
-        if probe_cand > GIVE_UP * probe_ref:
-            return {"reference_s": probe_ref, "candidate_s": probe_cand, "speedup": probe_ref / probe_cand,
+        if probe_cand * must_beat > GIVE_UP * probe_ref:
+            speedup = probe_ref / probe_cand
+            why = (f"{1 / speedup:.1f}x slower" if must_beat <= 1 else
+                   f"{speedup:.2f}x where {must_beat:.2f}x is needed to beat the best candidate so far")
+            return {"reference_s": probe_ref, "candidate_s": probe_cand, "speedup": speedup,
                     "rounds": 1, "setup_s": setup_s, "pays": False,
-                    "note": f"{probe_cand / probe_ref:.1f}x slower on a probe sentence; not measured further"}
+                    "note": f"{why} on a probe sentence; not measured further"}
         _, audio = _render_all(cand, texts.batches)
         for ids in texts.rounds:
             _render_all(cand, ids)
@@ -278,20 +291,17 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
                                         default=str).encode()).hexdigest()[:20]
     shared = Measured(cache_dir() / "calibration" / f"{voice.name}-{machine}-candidates.json", recalibrate_requested())
 
-    if tier.precision == AUTO:
-        best, best_speed = "fp32", 1.0
-        for precision in tier.precision_candidates:
-            m = shared.once(precision, lambda: _measure(precision, apply_precision(model, precision), ref, texts,
-                                                        device, reference_audio, sr, tier, precision))
-            measurements[precision] = m
-            if m["pays"] and m["speedup"] > best_speed:
-                best, best_speed = precision, m["speedup"]
-        choices["precision"] = best
+    fused = tier.fusion is True
     if tier.fusion == AUTO:
         m = shared.once("fusion", lambda: _measure("fusion", apply_fusion(with_own_modules(model), tier.bucket_frames),
                                                    ref, texts, device, reference_audio, sr, tier))
         measurements["fusion"] = m
-        choices["fusion"] = bool(m["pays"]) and choices.get("precision") != "int8"
+        fused = bool(m["pays"])
+    if tier.precision == AUTO:
+        choices["precision"] = _choose_precision(model, ref, texts, device, reference_audio, sr, tier, shared,
+                                                 measurements, fused)
+    if tier.fusion == AUTO:
+        choices["fusion"] = fused and choices.get("precision") != "int8"
     if tier.decoder_tiling == AUTO and choices.get("fusion"):
         measurements["decoder_tiling"] = {"pays": False, "note": "not measured: the fused decoder replaces the "
                                                                  "modules tiling wraps"}
@@ -344,6 +354,46 @@ def _measure_streaming(ref: Renderer, batches: list[list[int]], tier: TierConfig
              "kept" if pays else f"not kept: needs {MIN_TTFA_GAIN}x and the exact gate")
     return {"whole_sentence_first_audio_s": whole, "chunked_first_audio_s": chunked, "ttfa_gain": gain,
             "fidelity": fid.to_dict(), "gate": "exact", "gate_failures": failures, "pays": pays}
+
+
+def _choose_precision(model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
+                      reference_audio: np.ndarray, sr: int, tier: TierConfig, shared: Measured,
+                      measurements: dict[str, Any], fused: bool) -> str:
+    """The fastest of `tier.precision_candidates` that passes its gate and pays, else "fp32"; each one's figures
+    go into `measurements`.
+
+    Each candidate is measured as it would run: with the fused decoder on (`fused`), FP16/BF16 run fused and are
+    timed against the fused fp32 model, so the choice is of what the tier adds on top of fusion (INT8 weights
+    cannot be fused: it is timed against the eager reference, and then replaces fusion). The audio of every
+    candidate is gated against the eager fp32 reference. Candidates are ranked by their speed-up over eager fp32
+    (the fused one's times fusion's own, where fusion was measured)."""
+    fused_ref: Renderer | None = None
+    fusion_speedup = float(measurements.get("fusion", {}).get("speedup") or 1.0) if fused else 1.0
+    best, best_speed = "fp32", fusion_speedup
+    for precision in tier.precision_candidates:
+        on_fused = fused and precision != "int8"
+        if on_fused and fused_ref is None and not shared.has(f"{precision}+fusion"):
+            fused_ref = engine_renderer(apply_fusion(with_own_modules(model), tier.bucket_frames), device, tier,
+                                        batch_vocoder=ref.batch_vocoder)
+            for ids in [texts.batches, *texts.rounds]:  # warm on every text, as the eager reference is
+                _render_all(fused_ref, ids)
+
+        def measure(precision: str = precision, on_fused: bool = on_fused) -> dict[str, Any]:
+            cand = apply_precision(model, precision)
+            if on_fused:
+                cand = apply_fusion(with_own_modules(cand), tier.bucket_frames)
+            name = f"{precision} (fused)" if on_fused else precision
+            must_beat = best_speed / (fusion_speedup if on_fused else 1.0)
+            m = _measure(name, cand, fused_ref if on_fused else ref, texts, device, reference_audio, sr, tier,
+                         precision, must_beat)
+            return {**m, "timed_against": "fused fp32" if on_fused else "eager fp32"}
+
+        m = shared.once(f"{precision}+fusion" if on_fused else precision, measure)
+        measurements[precision] = m
+        total = float(m.get("speedup") or 0.0) * (fusion_speedup if on_fused else 1.0)
+        if m["pays"] and total > best_speed:
+            best, best_speed = precision, total
+    return best
 
 
 def _measure_compile(model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,

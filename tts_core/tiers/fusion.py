@@ -35,19 +35,22 @@ POST_SLOPE = 0.01  # the leaky ReLU before conv_post uses PyTorch's default slop
 
 
 def onednn_fusion_available(device: torch.device, dtype: torch.dtype = torch.float32) -> bool:
-    """True where oneDNN's fused convolution ops can run: a CPU, fp32, a PyTorch built with them."""
-    return (
-        device.type == "cpu"
-        and dtype == torch.float32
-        and torch.backends.mkldnn.is_available()
-        and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
-    )
+    """True where oneDNN's fused convolution ops can run: a CPU, a PyTorch built with them, fp32, or bf16 / fp16
+    where oneDNN reports support for it on this CPU (whether it pays is the calibration's call)."""
+    if not (device.type == "cpu" and torch.backends.mkldnn.is_available()
+            and hasattr(torch.ops.mkldnn, "_convolution_pointwise")):
+        return False
+    if dtype == torch.float32:
+        return True
+    probe = {torch.bfloat16: "_is_mkldnn_bf16_supported", torch.float16: "_is_mkldnn_fp16_supported"}.get(dtype)
+    supported = getattr(torch.ops.mkldnn, probe, None) if probe else None
+    return bool(supported is not None and supported())
 
 
 @dataclass
 class _Conv:
     """One convolution as a height-1 2-D convolution. `weight` is (out, in, 1, k) (transposed: (in, out, 1, k)),
-    channels-last, or prepacked for oneDNN."""
+    channels-last, or prepacked for oneDNN (`fused`: run through oneDNN's fused ops)."""
 
     weight: Tensor
     bias: Tensor | None
@@ -56,6 +59,7 @@ class _Conv:
     dilation: list[int]
     transposed: bool = False
     output_padding: list[int] | None = None
+    fused: bool = False
 
 
 def _as_2d(conv: nn.Conv1d | nn.ConvTranspose1d, scale: float = 1.0) -> _Conv:
@@ -83,30 +87,36 @@ def _prepack(c: _Conv, typical_input: list[int]) -> _Conv:
         )
     else:
         w = torch.ops.mkldnn._reorder_convolution_weight(c.weight, c.padding, c.stride, c.dilation, 1, typical_input)
-    return _Conv(w, c.bias, c.padding, c.stride, c.dilation, c.transposed, c.output_padding)
+    return _Conv(w, c.bias, c.padding, c.stride, c.dilation, c.transposed, c.output_padding, fused=True)
 
 
 class FusedDecoder(nn.Module):
     """Wraps a HiFi-GAN `Generator` (built from its weights, which stay untouched) and runs it fused.
 
-    `fused_ops` None = oneDNN's fused ops where `onednn_fusion_available`, else channels-last `conv2d`.
-    Build it on the device it will run on: the reordered weights (a copy, about the decoder's size) are
-    plain attributes, which `.to()` does not move."""
+    `fused_ops` None = oneDNN's fused ops where `onednn_fusion_available` for a layer's dtype, else
+    channels-last `conv2d`. The body runs in the dtype of `conv_pre`, the output convolution in its own (fp32
+    after a 16-bit body: see `tts_core.tiers.precision`). Build it on the device it will run on: the reordered
+    weights (a copy, about the decoder's size) are plain attributes, which `.to()` does not move."""
 
     def __init__(self, dec: nn.Module, fused_ops: bool | None = None, bucket_frames: int = 0) -> None:
         super().__init__()
         self.dec = dec
         self.bucket_frames = bucket_frames
-        p = next(dec.parameters())
-        self.dtype = p.dtype
-        self.fused_ops = onednn_fusion_available(p.device, p.dtype) if fused_ops is None else fused_ops
+        p = dec.conv_pre.weight
+        self.dtype = p.dtype  # the body's
+        self.post_dtype = dec.conv_post.weight.dtype
+
+        def fuses(dtype: torch.dtype) -> bool:
+            return onednn_fusion_available(p.device, dtype) if fused_ops is None else fused_ops
+
+        self.fused_ops = fuses(self.dtype)
         n = dec.num_kernels
         self.resblock_kind = "2" if hasattr(dec.resblocks[0], "convs") else "1"
         scale = 1.0 / n  # the resblock mean, folded into the layer after each stage
 
         def pack(conv: nn.Module, stage: int, scale: float = 1.0) -> _Conv:
             c = _as_2d(conv, scale)
-            if not self.fused_ops:
+            if not fuses(conv.weight.dtype):
                 return c
             # the layout is chosen for a typical input, a 256-frame chunk at this layer's input rate
             in_len = 256 * math.prod(dec.upsample_rates[: stage - 1 if c.transposed else stage])
@@ -141,7 +151,7 @@ class FusedDecoder(nn.Module):
     def _conv_raw(
         self, c: _Conv, x: Tensor, slope: float | None, add: Tensor | None, inplace: bool, tanh: bool
     ) -> Tensor:
-        if self.fused_ops:
+        if c.fused:
             attr, scalars = ("leaky_relu", [slope]) if slope is not None else (("tanh", []) if tanh else ("none", []))
             if c.transposed:
                 return torch.ops.mkldnn._convolution_transpose_pointwise(
@@ -217,7 +227,7 @@ class FusedDecoder(nn.Module):
             valid = None if valid is None else valid * rate
             x = self._conv(up, x, valid)  # (B, C/2, 1, F'*rate)
             x = self._stage(i, x, POST_SLOPE if i == last else LRELU_SLOPE, valid)
-        y = self._conv(self.conv_post, x, None, tanh=True)  # (B, 1, 1, S')
+        y = self._conv(self.conv_post, x.to(self.post_dtype), None, tanh=True)  # (B, 1, 1, S')
         return y[..., : frames * self.dec.hop].squeeze(2).contiguous()  # (B, 1, S)
 
 

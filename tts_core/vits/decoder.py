@@ -104,5 +104,6 @@ class Generator(nn.Module):
                 xs = xs + block(x, mask)
             x = xs / self.num_kernels
         x = F.leaky_relu(x)  # default slope 0.01 here, as in VITS
-        x = torch.tanh(self.conv_post(_masked(x, mask)))  # (B, 1, S)
+        # conv_post may hold another dtype than the body (fp32 after a 16-bit body: see tiers.precision)
+        x = torch.tanh(self.conv_post(_masked(x, mask).to(self.conv_post.weight.dtype)))  # (B, 1, S)
         return _masked(x, mask)
