@@ -43,3 +43,20 @@ def test_where_switches_show() -> None:
     metric, why = ablation.metric_for("advanced-audio_cache", "stream")
     assert metric is None and "workload=repeated" in why
     assert ablation.metric_for("advanced", "stream") == ("throughput", None)
+
+
+def test_stage_gflops_are_each_stages_counted_flops_over_its_seconds() -> None:
+    from bench.measure.rows import Contender, GroupFacts, _stage_gflops
+
+    counted = {"long": {"flops": 6e9, "audio_s": 2.0,
+                        "stage_flops": {"encoder": 0.4e9, "flow": 1.2e9, "decoder": 4.0e9}}}
+    facts = GroupFacts("run", "g", "host", "v", "joe-medium", "stream", "cmd", flops={"tts_core": counted})
+    ours = Contender("tts_core:advanced@cpu", {"name": "tts_core"}, "advanced", {"name": "cpu"},
+                     stages={"long": {"frontend": 0.1, "encoder": 0.2, "flow": 0.04, "decoder": 0.1}})
+    assert _stage_gflops(ours, facts) == {"stage_encoder_gflops": 2.0, "stage_flow_gflops": 30.0,
+                                          "stage_decoder_gflops": 40.0}
+    other_voice = Contender("espeak-ng:default@cpu", {"name": "espeak-ng"}, "default", {"name": "cpu"}, peer=True,
+                            stages=ours.stages)
+    assert _stage_gflops(other_voice, facts) == {}  # no FLOPs counted for its voice
+    untimed = Contender("tts_core:baseline@cpu", {"name": "tts_core"}, "baseline", {"name": "cpu"})
+    assert _stage_gflops(untimed, facts) == {}

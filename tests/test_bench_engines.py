@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,23 @@ def test_an_unavailable_engine_is_skipped_with_its_reason(monkeypatch) -> None:
         cfg = validate(compose(config_name="sweep", overrides=["+tier=optimized"]))
     piper = next(c for c in build_group(cfg).contenders if c.engine_name == "piper-onnxruntime")
     assert piper.peer and "pip install" in piper.skipped
+
+
+def test_the_calibration_progress_in_a_workers_log_reaches_the_sweeps_log(tmp_path: Path, caplog) -> None:
+    from bench.workers.client import LogRelay
+
+    path = tmp_path / "w.log"
+    path.write_text("2026-12-03 07:00:00,000 tts_core INFO calibrating joe-medium (an earlier call)\n")
+    relay = LogRelay(str(path), "tts_core:advanced@cpu")  # follows the file from where it stands
+    with path.open("a") as fh:
+        fh.write("2026-12-03 07:00:01,000 tts_core INFO calibration: fusion         1.58x (kept)\n"
+                 "2026-12-03 07:00:01,100 bench.worker INFO load done\n"
+                 "2026-12-03 07:00:02,000 tts_core INFO calibration: bf16 (fused)")  # not finished yet
+    with caplog.at_level(logging.INFO, logger="bench.worker"):
+        relay.poll(12.0, force=True)
+        with path.open("a") as fh:
+            fh.write("  2.06x (kept)\n")
+        relay.poll(20.0, force=True)
+    said = [r.getMessage() for r in caplog.records]
+    assert said == ["tts_core:advanced@cpu (12 s): calibration: fusion         1.58x (kept)",
+                    "tts_core:advanced@cpu (20 s): calibration: bf16 (fused)  2.06x (kept)"]

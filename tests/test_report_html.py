@@ -8,6 +8,7 @@ import logging
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench.report import write_report
@@ -126,7 +127,11 @@ def test_tables_written_beside_as_csv_and_json(run: tuple[Path, Path]) -> None:
     failures = (out / "failures.csv").read_text()
     assert "cuda not available" in failures and "TimeoutError" in failures
     assert "optimized" in (out / "noisy.csv").read_text()
-    assert "bf16" in (out / "roofline.csv").read_text() and "fp32" in (out / "roofline.csv").read_text()
+    roofline = pd.read_csv(out / "roofline.csv").set_index("contender")
+    assert {"bf16", "fp32"} <= set(roofline["precision"])
+    advanced, piper = roofline.loc["tts_core:advanced@cpu-all"], roofline.loc["piper-onnxruntime:default@cpu-all"]
+    assert re.fullmatch(r"[\d.]+ \(\d+%\)", advanced["decoder GFLOP/s (of peak)"])  # each stage against the peak
+    assert piper["decoder GFLOP/s (of peak)"] == "–" and piper["achieved GFLOP/s"] > 0  # Piper: whole model only
     assert "Warm (cached) rows" not in run[1].read_text()  # no cached=True rows in this run
 
 

@@ -50,9 +50,10 @@ class CachingEngine(Protocol):
 
 @runtime_checkable
 class StageProfiling(Protocol):
-    """An engine that can time its stages: seconds for frontend, encoder, flow, decoder."""
+    """An engine that can time its stages: seconds for frontend, encoder, flow, decoder of one synthesis of
+    `text` (`scales`: noise_scale, noise_w, length_scale, as `synthesize` takes them)."""
 
-    def profile_stages(self, text: str) -> dict[str, float]: ...
+    def profile_stages(self, text: str, **scales: float) -> dict[str, float]: ...
 
 
 @runtime_checkable

@@ -118,7 +118,7 @@ class FakeEngine:
     def clear_cache(self) -> None:
         self._cache.clear()
 
-    def profile_stages(self, text: str) -> dict[str, float]:
+    def profile_stages(self, text: str, **scales: float) -> dict[str, float]:
         t0 = time.perf_counter()
         self._render(text, 0.0)
         total = time.perf_counter() - t0

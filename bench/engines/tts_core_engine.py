@@ -62,8 +62,8 @@ class TTSCoreEngine:
         self.engine.housekeep()
         return True
 
-    def profile_stages(self, text: str) -> dict[str, float]:
-        return dict(self.engine.profile_stages(text))
+    def profile_stages(self, text: str, **scales: float) -> dict[str, float]:
+        return dict(self.engine.profile_stages(text, **scales))
 
     def describe(self) -> dict[str, Any]:
         import torch

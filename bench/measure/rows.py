@@ -157,9 +157,15 @@ def _timing_fields(c: Contender, rounds: list[dict[str, Any]]) -> dict[str, Any]
     )
 
 
-def _compute_fields(c: Contender, text_class: str, facts: GroupFacts, rtf: float | None) -> dict[str, Any]:
+def _counted(c: Contender, facts: GroupFacts) -> dict[str, dict[str, Any]]:
+    """Text class -> the FLOPs counted for `c`'s voice (its own engine's eager fp32 baseline, else tts_core's on the
+    same voice); empty for an engine of another voice (espeak-ng)."""
     same_voice = c.engine_name in facts.flops or bool(c.describe.get("fidelity_gate"))  # Piper: our voice; espeak-ng: not
-    counted = (facts.flops.get(c.engine_name) or facts.flops.get(ablation.OUR_ENGINE) or {}) if same_voice else {}
+    return (facts.flops.get(c.engine_name) or facts.flops.get(ablation.OUR_ENGINE) or {}) if same_voice else {}
+
+
+def _compute_fields(c: Contender, text_class: str, facts: GroupFacts, rtf: float | None) -> dict[str, Any]:
+    counted = _counted(c, facts)
     classes = [text_class] if text_class != ALL else list(counted)
     per = [counted[k] for k in classes if k in counted and counted[k].get("audio_s")]
     if not per:
@@ -178,11 +184,27 @@ def _compute_fields(c: Contender, text_class: str, facts: GroupFacts, rtf: float
                                     else "the same voice counted on tts_core's eager fp32 baseline"))
 
 
-def _stage_fields(c: Contender, text_class: str) -> dict[str, Any]:
+def _stage_fields(c: Contender, text_class: str, facts: GroupFacts) -> dict[str, Any]:
     stages = c.stages.get(text_class) if text_class != ALL else _sum_stages(c.stages.values())
     if not stages:
         return {}
-    return {f"stage_{k}_s": stages.get(k) for k in ("frontend", "encoder", "flow", "decoder")}
+    return {**{f"stage_{k}_s": stages.get(k) for k in ("frontend", "encoder", "flow", "decoder")},
+            **_stage_gflops(c, facts)}
+
+
+def _stage_gflops(c: Contender, facts: GroupFacts) -> dict[str, float]:
+    """Achieved GFLOP/s of the encoder, flow and decoder over the texts `c`'s stages were timed on: FLOPs counted
+    on the eager fp32 baseline for the same noise-free text over the stage's seconds. Padding (batches, buckets)
+    is work the model did not need, so it counts as time, not as FLOPs."""
+    counted = _counted(c, facts)
+    out: dict[str, float] = {}
+    for stage in ("encoder", "flow", "decoder"):
+        pairs = [((counted[k].get("stage_flops") or {}).get(stage), s.get(stage)) for k, s in c.stages.items()
+                 if k in counted and s]
+        flops, seconds = sum(f or 0.0 for f, _ in pairs), sum(t or 0.0 for _, t in pairs)
+        if flops > 0 and seconds > 0:
+            out[f"stage_{stage}_gflops"] = flops / seconds / 1e9
+    return out
 
 
 def _sum_stages(items: Any) -> dict[str, float]:
@@ -246,7 +268,7 @@ def build_rows(contenders: list[Contender], result: RoundsResult, facts: GroupFa
             if not c.peer:
                 fields["comparisons"] = _peer_comparisons(c, peers, rounds)
             fields.update(_compute_fields(c, text_class, facts, fields.get("rtf")))
-            fields.update(_stage_fields(c, text_class))
+            fields.update(_stage_fields(c, text_class, facts))
             fields.update(_fidelity_fields(c, text_class))
             if text_class in (ALL, "medium") or len(classes) == 1:
                 fields.update(c.quality)

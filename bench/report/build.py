@@ -212,8 +212,13 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
                   "an ablation whose switches resolve to the reference's is marked identical here and has no bar."),
         h.Section("streaming", "Time to first audio", img("time to first audio", "time to first audio per tier")
                   + h.table(frames["time_to_first_audio"], "No time-to-first-audio figures in these results.")),
-        h.Section("roofline", "Roofline", img("roofline", "achieved vs peak GFLOP/s")
-                  + h.table(frames["roofline"], "No FLOP figures in these results.")),
+        h.Section("roofline", "Roofline per stage", img("roofline", "achieved vs peak GFLOP/s per stage")
+                  + h.table(frames["roofline"], "No FLOP figures in these results."),
+                  "Each stage's FLOPs (counted once on the eager fp32 baseline, for the noise-free text the stages "
+                  "were timed on) over its seconds, against this machine's measured matmul peak for the row's "
+                  "precision; the whole model is the model's FLOPs per audio second / RTF. Piper runs the same voice "
+                  "as one onnxruntime graph, so it has the whole-model figure only. A stage far below the peak is "
+                  "bound by overhead or memory, not arithmetic."),
         h.Section("stages", "Stage breakdown", img("stage breakdown", "stage breakdown per tier")
                   + h.table(frames["stages"], "No stage timings in these results.")),
         h.Section("quality", "Heard quality", img("speed against quality", "throughput against WER per contender")

@@ -15,7 +15,7 @@ from bench.report.analysis import OURS, is_ablation, is_main, is_peer, judged, p
 from bench.report.load import text_sort_key
 from bench.report.paths import FileGuard
 from bench.report.plot import colour, figure, grouped_bars, png, short
-from bench.report.tables import STAGES
+from bench.report.tables import STAGE_ROOFLINE, STAGES
 
 
 def label(r: pd.Series, many_machines: bool = False) -> str:
@@ -193,26 +193,35 @@ def stage_breakdown(df: pd.DataFrame) -> bytes | None:
 
 
 def roofline(df: pd.DataFrame) -> bytes | None:
-    """Stored achieved GFLOP/s per contender, with a horizontal line at each precision's measured peak."""
+    """Stored achieved GFLOP/s of each stage and of the whole model for our main tiers and the peers on our voice
+    (whole model only), on a log scale, with a horizontal line at each precision's measured peak."""
     rows = pooled(df)
     rows = rows[pd.to_numeric(rows["achieved_gflops"], errors="coerce").notna()] if not rows.empty else rows
+    rows = rows[rows.apply(lambda r: is_main(r) or is_peer(r), axis=1)] if not rows.empty else rows
     if rows.empty:
         return None
-    names = [label(r, _many(rows)) for _, r in rows.iterrows()]
-    with figure(width=max(9.0, 0.8 * len(rows) + 2), height=3.8) as (fig, axes):
+    many, whole = _many(rows), "whole model"
+    series = {label(r, many): {name: (float(v), None, None) for col, name in [*STAGE_ROOFLINE, ("achieved_gflops", whole)]
+                               if (v := value(r, col)) is not None}
+              for _, r in rows.iterrows()}
+    with figure(width=10.0, height=4.2) as (fig, axes):
         ax = axes[0]
-        achieved = rows["achieved_gflops"].astype(float).to_numpy()
-        ax.bar(range(len(rows)), achieved, color=[colour(n) for n in names], width=0.7)
-        for x, (v, p) in enumerate(zip(achieved, rows["precision"])):
-            ax.text(x, v, f"{v:.1f}\n{p or ''}", ha="center", va="bottom", fontsize=7)
+        xs = [name for _, name in STAGE_ROOFLINE] + [whole]
+        grouped_bars(ax, series, xs, fmt="{:.3g}")
+        ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(NullFormatter())
         peaks = rows.dropna(subset=["peak_gflops"]).groupby(rows["precision"].fillna("?"))["peak_gflops"].max()
         for (precision, peak), style in zip(peaks.items(), ["--", ":", "-.", (0, (5, 1))]):
             ax.axhline(float(peak), color="#c44e52", ls=style, lw=1, label=f"measured {precision} peak {peak:.0f} GFLOP/s")
-        ax.set_xticks(range(len(rows)), [short(n, 24) for n in names], rotation=30, ha="right")
-        ax.set_ylim(top=max([*achieved, *peaks.to_numpy()]) * 1.3)
-        ax.set(ylabel="achieved GFLOP/s", title="Roofline: model FLOPs per audio second / RTF, against measured peaks")
-        if not peaks.empty:
-            ax.legend(loc="upper right")
+        values = [v[0] for s in series.values() for v in s.values()] + list(peaks.to_numpy())
+        lo_lim, hi_lim = min(values) / 2, max(values) * 4  # log scale: room above for the legend
+        ax.set_ylim(lo_lim, hi_lim)
+        ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if lo_lim <= t <= hi_lim]
+        ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+        ax.set_xticks(range(len(xs)), xs)  # whole names (grouped_bars shortens them)
+        ax.set(ylabel="achieved GFLOP/s (log)",
+               title="Roofline per stage: FLOPs of the stage / its seconds, against measured peaks")
+        ax.legend(ncols=3, loc="upper left", fontsize=7)
         return png(fig)
 
 

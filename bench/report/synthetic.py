@@ -27,6 +27,7 @@ SAMPLE_RATE = 22_050
 TEXTS = {"short": (40, 2.1), "medium": (180, 9.4), "long": (900, 46.0)}  # class: (chars, audio seconds)
 ROUNDS_PER_CLASS = 8
 FLOPS_PER_AUDIO_S = 5.3e9  # the joe-medium voice's model FLOPs per audio second
+STAGE_FLOP_SHARES = {"encoder": 0.04, "flow": 0.22, "decoder": 0.74}  # of FLOPS_PER_AUDIO_S, per stage
 PEAK_GFLOPS = {"fp32": 68.0, "bf16": 21.0}  # measured matmul peaks of the synthetic machine
 
 
@@ -136,6 +137,7 @@ def _row(c: Contender, text: str, idx: list[int], rtfs: dict[str, np.ndarray], t
     lstats = stats.summarize(list(lat))
     rtf = float(np.median(r))
     tts = c.engine == "tts_core"
+    same_voice = tts or c.engine == PEER  # Piper speaks the same voice: the same model FLOPs
     stage = np.array([0.04, 0.12, 0.20, 0.64]) * float(np.median(lat))  # frontend, encoder, flow, decoder
     return ResultRow(
         **common, config_id=f"{name}|{text}", status="ok", engine=c.engine, tier=c.tier, hardware=hardware,
@@ -149,8 +151,10 @@ def _row(c: Contender, text: str, idx: list[int], rtfs: dict[str, np.ndarray], t
         stage_frontend_s=float(stage[0]) if tts else None, stage_encoder_s=float(stage[1]) if tts else None,
         stage_flow_s=float(stage[2]) if tts else None, stage_decoder_s=float(stage[3]) if tts else None,
         peak_rss_mb=c.peak_rss_mb + 20 * float(np.median(a)) / 46, max_rss_mb=c.peak_rss_mb + 25,
-        flops_per_audio_s=FLOPS_PER_AUDIO_S if tts else None,
-        achieved_gflops=FLOPS_PER_AUDIO_S / rtf / 1e9 if tts else None,
+        flops_per_audio_s=FLOPS_PER_AUDIO_S if same_voice else None,
+        achieved_gflops=FLOPS_PER_AUDIO_S / rtf / 1e9 if same_voice else None,
+        **({f"stage_{k}_gflops": share * FLOPS_PER_AUDIO_S * float(np.median(a)) / t / 1e9
+            for (k, share), t in zip(STAGE_FLOP_SHARES.items(), stage[1:])} if tts else {}),
         peak_gflops=PEAK_GFLOPS[c.precision], precision=c.precision,
         fid_gate=c.fid_gate, fid_pass=c.fid_pass, fid_frames_equal=True if c.fid_gate else None,
         fid_snr_db=72.0 if c.fid_gate == "exact" else None, fid_mcd_db=0.45 if c.fid_gate == "half" else None,

@@ -105,17 +105,31 @@ def time_to_first_audio(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+STAGE_ROOFLINE = [("stage_encoder_gflops", "encoder + duration"), ("stage_flow_gflops", "flow"),
+                  ("stage_decoder_gflops", "decoder")]
+
+
+def _of_peak(achieved: float | None, peak: float | None) -> str:
+    if achieved is None:
+        return "–"
+    return f"{achieved:.3g} ({achieved / peak:.0%})" if peak else f"{achieved:.3g}"
+
+
 def roofline(df: pd.DataFrame) -> pd.DataFrame:
-    """Per contender: model GFLOP per audio second, achieved and peak GFLOP/s for its precision (stored)."""
+    """Per contender: model GFLOP per audio second, the measured peak for its precision, achieved GFLOP/s of each
+    stage and of the whole model with their share of that peak (all stored). A peer on the same voice (Piper) has
+    its whole-model figure only: it cannot time our stages."""
     rows = pooled(df)
-    rows = rows[pd.to_numeric(rows["achieved_gflops"], errors="coerce").notna()] if not rows.empty else rows
+    has = pd.to_numeric(rows["achieved_gflops"], errors="coerce").notna() if not rows.empty else None
+    rows = rows[has] if not rows.empty else rows
     out = []
     for _, r in rows.iterrows():
         peak, achieved = value(r, "peak_gflops"), float(r["achieved_gflops"])
         flops = value(r, "flops_per_audio_s")
         out.append({"machine": r["machine"], "contender": r["contender"], "precision": value(r, "precision") or "–",
-                    "GFLOP per audio s": None if flops is None else flops / 1e9, "achieved GFLOP/s": achieved,
-                    "peak GFLOP/s": peak, "share of peak": f"{achieved / peak:.0%}" if peak else "–"})
+                    "GFLOP per audio s": None if flops is None else flops / 1e9, "peak GFLOP/s": peak,
+                    **{f"{name} GFLOP/s (of peak)": _of_peak(value(r, col), peak) for col, name in STAGE_ROOFLINE},
+                    "achieved GFLOP/s": achieved, "share of peak": f"{achieved / peak:.0%}" if peak else "–"})
     return pd.DataFrame(out)
 
 

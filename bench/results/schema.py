@@ -91,6 +91,11 @@ class ResultRow:
     stage_encoder_s: float | None = None  # text encoder + duration predictor
     stage_flow_s: float | None = None
     stage_decoder_s: float | None = None
+    # achieved GFLOP/s per stage: the stage's FLOPs (counted on the eager fp32 baseline, the same noise-free text)
+    # over its seconds; against peak_gflops, how far each stage is from this machine's limit
+    stage_encoder_gflops: float | None = None
+    stage_flow_gflops: float | None = None
+    stage_decoder_gflops: float | None = None
 
     # memory
     peak_rss_mb: float | None = None  # background sampler, >= 100 Hz

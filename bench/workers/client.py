@@ -9,8 +9,10 @@ with the reason and the tail of the worker's log; the caller turns that into a f
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -24,6 +26,12 @@ from bench.workers.worker import worker_main
 
 SAMPLE_S = 0.01  # RSS sampling period while a worker is busy (100 Hz)
 LOG_TAIL_CHARS = 1500
+RELAY_EVERY_S = 0.5  # the worker's log is read for progress lines this often while a call runs
+# worker log lines shown in the sweep's own log as they are written: the tier calibration's (it runs inside
+# `load`, about a minute on a fresh 2-core machine, with nothing else to show)
+PROGRESS = re.compile(r"^\S+ \S+ tts_core (?:INFO|WARNING) (calibrat.*)$")
+
+log = logging.getLogger("bench.worker")
 
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -59,6 +67,39 @@ class RssSampler:
             except (OSError, IndexError, ValueError):
                 pass
         return total / 2**20
+
+
+class LogRelay:
+    """Follows a worker's log file from where it stood and forwards its `PROGRESS` lines to the sweep's log."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self.path, self.name = path, name
+        self._pos = self._size()
+        self._next = 0.0
+
+    def _size(self) -> int:
+        try:
+            return os.path.getsize(self.path) if self.path else 0
+        except OSError:
+            return 0
+
+    def poll(self, elapsed_s: float, force: bool = False) -> None:
+        """Forward the complete lines written since the last poll (at most every `RELAY_EVERY_S` unless `force`)."""
+        now = time.monotonic()
+        if not self.path or (now < self._next and not force):
+            return
+        self._next = now + RELAY_EVERY_S
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self._pos)
+                chunk = fh.read()
+        except OSError:
+            return
+        end = chunk.rfind(b"\n") + 1
+        self._pos += end
+        for line in chunk[:end].decode("utf-8", errors="replace").splitlines():
+            if m := PROGRESS.match(line):
+                log.info("%s (%.0f s): %s", self.name, elapsed_s, m.group(1))
 
 
 class Worker:
@@ -107,11 +148,13 @@ class Worker:
         except (BrokenPipeError, OSError):
             self._fail(self._death_reason())
         started = time.monotonic()
+        relay = LogRelay(self.spec.log_file, self.spec.contender)
         while not self._conn.poll(SAMPLE_S):
             rss = self._rss.mb() if sample else 0.0
             if sample and rss:
                 self.timeline.append((rss, time.time()))
             elapsed = time.monotonic() - started
+            relay.poll(elapsed)
             if rss > self.memory_limit_mb:
                 self._fail(f"killed: out of memory during `{op}` (RSS {rss:.0f} MB > sweep.memory_limit_mb = "
                            f"{self.memory_limit_mb:g}); lower the text size or raise the limit")
@@ -119,6 +162,7 @@ class Worker:
                 self._fail(f"killed: `{op}` ran past {timeout_s:.0f} s (sweep.time_limit_s); the engine may hang")
             if not self._proc.is_alive():
                 self._fail(self._death_reason())
+        relay.poll(time.monotonic() - started, force=True)
         try:
             reply = self._conn.recv()
         except (EOFError, OSError):

@@ -130,11 +130,15 @@ class WorkerState:
         return {"path": path, "audio_s": audio.duration, "samples": audio.samples, "sample_rate": audio.sample_rate}
 
     def stages(self, text: str) -> dict[str, float] | None:
+        """Seconds per stage of one noise-free synthesis of `text` (the noise-free run `flops` counts, so each
+        stage's FLOPs over its seconds is its achieved rate); None for an engine that cannot time its stages."""
+        from bench.measure.timing import ZERO_NOISE
+
         profile = getattr(self.adapter, "profile_stages", None)
         if not callable(profile):
             return None
         self._clear()
-        return dict(profile(text))
+        return dict(profile(text, **ZERO_NOISE))
 
     def flops(self, text: str) -> dict[str, Any] | None:
         """FLOPs of one noise-free synthesis of `text`, in total and per stage, counted on this (eager fp32)
