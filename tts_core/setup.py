@@ -23,6 +23,7 @@ from tts_core.flags import apply_load_flags, flag_scope
 from tts_core.machine import usable_cores
 from tts_core.text import TextFrontend
 from tts_core.tiers import TierConfig
+from tts_core.tiers.attention import apply_banded_attention
 from tts_core.tiers.fusion import apply_fusion
 from tts_core.tiers.precision import apply_compile, apply_precision, with_own_modules
 from tts_core.tiers.tiling import apply_tiling
@@ -232,6 +233,8 @@ def _build_model(
     if tier.inference_mode:
         for p in model.parameters():
             p.requires_grad_(False)
+    if tier.banded_attention:
+        model = apply_banded_attention(model)  # exact: the calibration below measures on top of it
     calibration = None
     if tier.auto_fields:
         from tts_core.tiers.calibrate import calibrate

@@ -50,6 +50,7 @@ class TierConfig:
     precision: str = "fp32"  # fp32, fp16, bf16, int8 (duration predictor always fp32), or "auto"
     precision_candidates: tuple[str, ...] = LOWER_PRECISIONS  # what "auto" measures against fp32
     compile: bool | str = False  # torch.compile the flow and decoder; "auto" = keep only if it pays
+    banded_attention: bool = False  # text encoder: relative-position terms over the +-window band only (exact)
     fusion: bool | str = False  # decoder in channels-last layout, prepacked oneDNN weights, fused epilogues (exact)
     bucket_frames: int = 0  # flow and decoder: pad frame counts to a multiple of this, so shapes repeat (0 = off)
     bucket_tokens: int = 0  # text encoder and durations: pad token counts to a multiple of this (0 = off)

@@ -18,6 +18,7 @@ OPTIMIZED = TierConfig(
     weight_cache=True,
     engine_registry=True,
     batch_sentences=True,
+    banded_attention=True,  # exact, and less work at every length
     housekeeping=True,
 )
 
@@ -55,6 +56,7 @@ SWITCHES: dict[str, dict[str, object]] = {
     "int8": {"precision": "int8"},
     "compile": {"compile": True},
     "fusion": {"fusion": True},
+    "banded_attention": {"banded_attention": True},
     "bucketing": {"bucket_frames": 32, "bucket_tokens": 16},
     "tiling": {"decoder_tiling": True},
     "streaming": {"streaming": True},

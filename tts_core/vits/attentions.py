@@ -13,7 +13,13 @@ from .config import VitsConfig
 
 
 class MultiHeadAttention(nn.Module):
-    """Self-attention with relative-position keys and values in a +-`window_size` window (shared by heads)."""
+    """Self-attention with relative-position keys and values in a +-`window_size` window (shared by heads).
+
+    `banded` (off by default, as in VITS) computes the relative terms over the 2w+1 offsets of the window only,
+    instead of over all 2T-1 offsets of which all but 2w+1 multiply zero embeddings: the same sums (exact up
+    to float rounding) with O(T w) instead of O(T^2) work and memory for them (see `banded_attention`)."""
+
+    banded: bool = False
 
     def __init__(self, channels: int, n_heads: int, window_size: int) -> None:
         super().__init__()
@@ -37,16 +43,23 @@ class MultiHeadAttention(nn.Module):
 
         q = q / math.sqrt(self.k_channels)
         scores = torch.matmul(q, k.transpose(-2, -1))  # (B, nh, T, T)
-        rel_k = self._relative_embeddings(self.emb_rel_k, t)  # (1, 2T-1, hs)
-        rel_logits = torch.matmul(q, rel_k.unsqueeze(0).transpose(-2, -1))  # (B, nh, T, 2T-1)
-        scores = scores + _relative_to_absolute(rel_logits)
+        if self.banded:
+            rel_logits = torch.matmul(q, self.emb_rel_k[0].transpose(0, 1))  # (B, nh, T, 2w+1)
+            scores = scores + _band_to_absolute(rel_logits)
+        else:
+            rel_k = self._relative_embeddings(self.emb_rel_k, t)  # (1, 2T-1, hs)
+            rel_logits = torch.matmul(q, rel_k.unsqueeze(0).transpose(-2, -1))  # (B, nh, T, 2T-1)
+            scores = scores + _relative_to_absolute(rel_logits)
         # -1e4 (not -inf) as in training: exp underflows to exactly 0, so padded keys add nothing
         scores = scores.masked_fill(attn_mask == 0, -1e4)
         p_attn = F.softmax(scores, dim=-1)  # (B, nh, T, T)
 
         out = torch.matmul(p_attn, v)  # (B, nh, T, hs)
-        rel_v = self._relative_embeddings(self.emb_rel_v, t)  # (1, 2T-1, hs)
-        out = out + torch.matmul(_absolute_to_relative(p_attn), rel_v.unsqueeze(0))  # (B, nh, T, hs)
+        if self.banded:
+            out = out + torch.matmul(_absolute_to_band(p_attn, self.window_size), self.emb_rel_v[0])  # (B, nh, T, hs)
+        else:
+            rel_v = self._relative_embeddings(self.emb_rel_v, t)  # (1, 2T-1, hs)
+            out = out + torch.matmul(_absolute_to_relative(p_attn), rel_v.unsqueeze(0))  # (B, nh, T, hs)
         out = out.transpose(2, 3).contiguous().view(b, c, t)  # (B, C, T)
         return self.conv_o(out)
 
@@ -72,6 +85,26 @@ def _absolute_to_relative(x: Tensor) -> Tensor:
     x = F.pad(x, (0, length - 1))  # (B, nh, L, 2L-1)
     x = F.pad(x.reshape(b, h, length * (2 * length - 1)), (length, 0))  # (B, nh, 2L*L)
     return x.view(b, h, length, 2 * length)[:, :, :, 1:]  # (B, nh, L, 2L-1)
+
+
+def _band_to_absolute(x: Tensor) -> Tensor:
+    """(B, nh, L, 2w+1) logits by offset -w..w -> (B, nh, L, L) by key position, zero outside the band:
+    out[i, j] = x[i, j - i + w]. Row i of the zero-padded rows, read with a row length one shorter, starts
+    i places later, which turns offsets into key positions."""
+    b, h, length, width = x.shape
+    w = (width - 1) // 2
+    x = F.pad(x, (0, length))  # (B, nh, L, W+L)
+    x = x.reshape(b, h, length * (width + length))[..., : length * (width + length - 1)]
+    return x.view(b, h, length, width + length - 1)[..., w : w + length]  # (B, nh, L, L)
+
+
+def _absolute_to_band(x: Tensor, window: int) -> Tensor:
+    """(B, nh, L, L) weights by key position -> (B, nh, L, 2w+1) by offset -w..w: out[i, r] = x[i, i + r - w]
+    (zero past either end). The inverse skew of `_band_to_absolute`: rows read one place longer."""
+    b, h, length, _ = x.shape
+    x = F.pad(x, (window, window))  # (B, nh, L, L+2w)
+    x = F.pad(x.reshape(b, h, length * (length + 2 * window)), (0, length))  # (B, nh, L*(L+2w+1))
+    return x.view(b, h, length, length + 2 * window + 1)[..., : 2 * window + 1]  # (B, nh, L, 2w+1)
 
 
 class FFN(nn.Module):
