@@ -1,5 +1,6 @@
-"""Encoder and flow shape bucketing: padding the token and frame axes (masked) must give the same samples,
-noise included, as exact lengths; and it must bound the shapes those stages see."""
+"""Encoder and flow shape bucketing, and the decoder's windows: padding the token and frame axes (masked), or
+decoding in windows with margins, must give the same samples, noise included, as exact lengths; and it must
+bound the shapes those stages see."""
 
 from __future__ import annotations
 
@@ -69,3 +70,21 @@ def test_bucketing_bounds_the_shapes_the_flow_sees():
         r.render(_sequences((n,)), Scales(0.0, 1.0, 0.0), [None])
     hook.remove()
     assert seen and all(shape[-1] % 32 == 0 for shape in seen)
+
+
+@pytest.mark.parametrize("window", [1, 4, 16])
+def test_windowed_decoder_gives_the_exact_samples_and_bounds_its_input(window):
+    model = build_tiny_model()
+    batch = _sequences((31, 12, 17))
+    ref = _render(Renderer(model, CPU), batch)
+    windowed = Renderer(model, CPU, frame_bucket=8, decode_window=window)
+    seen: list[int] = []
+    decode = model.decode
+    model.decode = lambda z, *mask: seen.append(z.shape[-1]) or decode(z, *mask)  # type: ignore[method-assign]
+    try:
+        out = _render(windowed, batch)
+    finally:
+        del model.decode
+    _assert_same(ref, out)
+    margin = windowed.default_margins[1]
+    assert len(seen) > len(batch) and max(seen) <= window + 2 * margin  # windows, never a whole long sentence

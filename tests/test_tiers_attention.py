@@ -1,5 +1,6 @@
 """Banded relative attention: the same sums as VITS's (T, 2T-1) form at every length, padded or not, on a
-copy of the model that shares its weights; and the real voice's audio unchanged (exact fp32 gate)."""
+copy of the model that shares its weights; and the real voice's audio unchanged (exact fp32 gate), with the
+windowed decoder too."""
 
 from __future__ import annotations
 
@@ -43,5 +44,16 @@ def test_the_banded_tier_gives_the_eager_audio_on_the_real_voice(joe_engine):
     with Engine.load(voice="joe-medium", tier="baseline+banded_attention") as engine:
         assert all(layer.banded for layer in engine.model.enc_p.encoder.attn_layers)
         out = engine.synthesize(text, noise_scale=0, noise_w=0).samples
+    fid = compare(ref, out, 22050)
+    assert fid.frames_equal and fid.passes("exact"), fid.failures("exact")
+
+
+def test_the_windowed_decoder_tier_gives_the_eager_audio_on_the_real_voice(joe_engine):
+    text = ("A sentence long enough to be decoded in several windows of two hundred and fifty-six frames, "
+            "each widened by the decoder's reach and cropped, must come out exactly as it does whole.")
+    ref = joe_engine.synthesize(text, noise_scale=0, noise_w=0).samples
+    with Engine.load(voice="joe-medium", tier="baseline+decode_window") as engine:
+        out = engine.synthesize(text, noise_scale=0, noise_w=0).samples
+    assert len(ref) > 3 * 256 * 256  # more than three windows
     fid = compare(ref, out, 22050)
     assert fid.frames_equal and fid.passes("exact"), fid.failures("exact")

@@ -52,7 +52,8 @@ class Engine:
         self.seed = seed
         self.load_info: dict[str, Any] = dict(parts.load_info)
         self._renderer = Renderer(parts.model, parts.device, grad=not parts.tier.inference_mode, pool=parts.pool,
-                                  token_bucket=parts.tier.bucket_tokens, frame_bucket=parts.tier.bucket_frames)
+                                  token_bucket=parts.tier.bucket_tokens, frame_bucket=parts.tier.bucket_frames,
+                                  decode_window=parts.tier.decode_window_frames)
         self._lock = threading.RLock()
         self._closed = False
         self._n_calls = 0

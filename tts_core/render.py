@@ -47,11 +47,16 @@ class Renderer:
     a multiple, with masks, so those stages see few distinct shapes (oneDNN builds and caches a kernel
     per input shape: unbounded shapes mean unbounded memory). Exact: padded tails are masked, and the
     noise of each sentence is drawn over its own length. `batch_vocoder` None = batched masked flow and
-    decoder on CUDA, one item at a time on a CPU (see `render`)."""
+    decoder on CUDA, one item at a time on a CPU (see `render`). `decode_window` (frames, 0 = off): an item
+    longer than this is decoded in windows of it, each widened by the decoder's receptive field and cropped
+    (exact, as streaming is), so the decoder's memory and the shapes it sees stay bounded however long the
+    sentence."""
 
     def __init__(self, model: nn.Module, device: torch.device, grad: bool = False, pool: Any = None,
-                 token_bucket: int = 0, frame_bucket: int = 0, batch_vocoder: bool | None = None) -> None:
+                 token_bucket: int = 0, frame_bucket: int = 0, batch_vocoder: bool | None = None,
+                 decode_window: int = 0) -> None:
         self.model = model
+        self.decode_window = decode_window
         self.pool = pool  # a BufferPool for the padded id tensors, or None
         self.batch_vocoder = device.type == "cuda" if batch_vocoder is None else batch_vocoder
         self.token_bucket = token_bucket
@@ -130,10 +135,23 @@ class Renderer:
         t0 = time.perf_counter() if self.timings is not None else 0.0
         z = self.flow(z_p, y_mask)
         t0 = self._tick("flow", t0)
-        audio = self.model.decode(z * y_mask, y_mask if masked else None)  # (B, 1, F*hop)
+        audio = self.model.decode(z * y_mask, y_mask) if masked else self._decode(z * y_mask)  # (B, 1, F*hop)
         self._tick("decoder", t0)
         audio = audio.float().detach().cpu()
         return [audio[b, 0, : int(n) * self.hop].numpy().copy() for b, n in enumerate(y_lengths.tolist())]
+
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z (1, C, F) -> audio (1, 1, F*hop): whole, or in `decode_window`-frame windows with margins."""
+        n, window, margin = z.shape[-1], self.decode_window, self.default_margins[1]
+        if not window or n <= window + margin:
+            return self.model.decode(z)
+        parts = []
+        for start in range(0, n, window):
+            end = min(n, start + window)
+            lo, hi = max(0, start - margin), min(n, end + margin)
+            audio = self.model.decode(z[..., lo:hi])  # (1, 1, (hi-lo)*hop)
+            parts.append(audio[..., (start - lo) * self.hop : (end - lo) * self.hop])
+        return torch.cat(parts, dim=-1)
 
     def flow(self, z_p: torch.Tensor, y_mask: torch.Tensor) -> torch.Tensor:
         """The reverse flow, z_p (B, C, F) -> z (B, C, F), over F padded up to a multiple of `frame_bucket`

@@ -20,7 +20,8 @@ SHOWS_IN: dict[str, str] = {
     "inference_mode": "throughput", "threads1": "throughput", "warmup": "load", "weight_cache": "load",
     "engine_registry": "load", "audio_cache": "warm", "batching": "throughput", "batch_optimizer": "throughput",
     "memory_pool": "throughput", "fp16": "throughput", "bf16": "throughput", "int8": "throughput",
-    "compile": "throughput", "fusion": "throughput", "banded_attention": "throughput", "bucketing": "throughput", "tiling": "throughput",
+    "compile": "throughput", "fusion": "throughput", "banded_attention": "throughput",
+    "decode_window": "throughput", "bucketing": "throughput", "tiling": "throughput",
     "streaming": "ttfa", "workers": "batch", "housekeeping": "throughput", "cuda_flags": "throughput",
     "deterministic": "throughput",
 }

@@ -56,6 +56,8 @@ class TierConfig:
     bucket_tokens: int = 0  # text encoder and durations: pad token counts to a multiple of this (0 = off)
     decoder_tiling: bool | str = False  # run the full-rate decoder stage in cache-sized time tiles (exact)
     tile_samples: int = 16384  # tile length in output samples
+    decode_window_frames: int = 0  # decode longer sentences in windows of this many frames, with margins (exact;
+    # bounded memory and shapes at any length; 0 = whole)
 
     # streaming
     streaming: bool | str = False  # flow + decoder in chunks with receptive-field margins
@@ -90,6 +92,8 @@ class TierConfig:
         for name in ("bucket_frames", "bucket_tokens"):
             if getattr(self, name) < 0:
                 raise bad_field(owner, name, getattr(self, name), "an integer >= 0 (0 = exact lengths)")
+        if self.decode_window_frames < 0:
+            raise bad_field(owner, "decode_window_frames", self.decode_window_frames, "an integer >= 0 (0 = whole)")
         if self.tile_samples < 1024:
             raise bad_field(owner, "tile_samples", self.tile_samples, "an integer >= 1024")
         for name in ("memory_pool", "compile", "fusion", "decoder_tiling", "streaming"):

@@ -19,6 +19,7 @@ OPTIMIZED = TierConfig(
     engine_registry=True,
     batch_sentences=True,
     banded_attention=True,  # exact, and less work at every length
+    decode_window_frames=256,  # exact; the decoder's memory and shapes bounded at any sentence length
     housekeeping=True,
 )
 
@@ -57,6 +58,7 @@ SWITCHES: dict[str, dict[str, object]] = {
     "compile": {"compile": True},
     "fusion": {"fusion": True},
     "banded_attention": {"banded_attention": True},
+    "decode_window": {"decode_window_frames": 256},
     "bucketing": {"bucket_frames": 32, "bucket_tokens": 16},
     "tiling": {"decoder_tiling": True},
     "streaming": {"streaming": True},
