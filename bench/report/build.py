@@ -218,7 +218,9 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
                   "were timed on) over its seconds, against this machine's measured matmul peak for the row's "
                   "precision; the whole model is the model's FLOPs per audio second / RTF. Piper runs the same voice "
                   "as one onnxruntime graph, so it has the whole-model figure only. A stage far below the peak is "
-                  "bound by overhead or memory, not arithmetic."),
+                  "bound by overhead or memory, not arithmetic. The FLOPs are the reference graph's for every row "
+                  "(model FLOPs): a tier that skips part of that work, as banded attention skips the zero blocks of "
+                  "the encoder's relative-position terms, shows the reference work per second it delivers."),
         h.Section("stages", "Stage breakdown", img("stage breakdown", "stage breakdown per tier")
                   + h.table(frames["stages"], "No stage timings in these results.")),
         h.Section("quality", "Heard quality", img("speed against quality", "throughput against WER per contender")
