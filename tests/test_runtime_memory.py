@@ -242,3 +242,25 @@ def test_cuda_readings_when_a_gpu_is_present(monkeypatch: pytest.MonkeyPatch) ->
         time.sleep(0.05)
     assert (mon.peak_cuda_mb, mon.peak_cuda_reserved_mb) == (5, 8)
     assert MemoryMonitor(device="cpu").start().peak_cuda_mb is None
+
+
+def test_onednn_primitive_cache_is_capped_unless_the_user_set_it(monkeypatch):
+    from tts_core import constants
+
+    monkeypatch.delenv(constants.ENV_ONEDNN_PRIMITIVE_CACHE, raising=False)
+    assert constants.bound_onednn_primitive_cache() == str(constants.DEFAULT_ONEDNN_PRIMITIVE_CACHE)
+    monkeypatch.setenv(constants.ENV_ONEDNN_PRIMITIVE_CACHE, "1024")
+    assert constants.bound_onednn_primitive_cache() == "1024"  # the user's value wins
+
+
+def test_import_tts_core_sets_the_cap_before_any_onednn_op():
+    import os
+    import subprocess
+    import sys
+
+    from tts_core import constants
+
+    env = {k: v for k, v in os.environ.items() if k != constants.ENV_ONEDNN_PRIMITIVE_CACHE}
+    code = f"import os, tts_core; print(os.environ.get({constants.ENV_ONEDNN_PRIMITIVE_CACHE!r}))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(constants.DEFAULT_ONEDNN_PRIMITIVE_CACHE)

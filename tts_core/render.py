@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tts_core.streaming import receptive_frames, stream_latents
+from tts_core.streaming import chunk_bounds, receptive_frames, stream_latents
 from tts_core.tiers.precision import compute_dtype
 from tts_core.vits.decoder import bucket_padding
 
@@ -146,8 +146,7 @@ class Renderer:
         if not window or n <= window + margin:
             return self.model.decode(z)
         parts = []
-        for start in range(0, n, window):
-            end = min(n, start + window)
+        for start, end in chunk_bounds(n, window, window):
             lo, hi = max(0, start - margin), min(n, end + margin)
             audio = self.model.decode(z[..., lo:hi])  # (1, 1, (hi-lo)*hop)
             parts.append(audio[..., (start - lo) * self.hop : (end - lo) * self.hop])
