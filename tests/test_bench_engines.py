@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -109,3 +112,22 @@ def test_the_calibration_progress_in_a_workers_log_reaches_the_sweeps_log(tmp_pa
     said = [r.getMessage() for r in caplog.records]
     assert said == ["tts_core:advanced@cpu (12 s): calibration: fusion         1.58x (kept)",
                     "tts_core:advanced@cpu (20 s): calibration: bf16 (fused)  2.06x (kept)"]
+
+
+def test_settle_waits_out_a_spinning_process_and_not_an_idle_one() -> None:
+    """A peer's thread pool that spins after its call would take cores from the next contender: the rounds wait
+    until the worker is quiet. A process that spins ~0.3 s is waited for; a sleeping one is not."""
+    from bench.workers.client import SETTLE_MAX_S, cpu_seconds, settle
+
+    code = "import time\nt = time.time()\nwhile time.time() - t < 0.3: pass\ntime.sleep(30)"
+    spinner = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        time.sleep(0.05)  # the interpreter is up and spinning
+        before = cpu_seconds([spinner.pid])
+        waited = settle([spinner.pid])
+        assert 0.1 < waited < SETTLE_MAX_S  # until the loop ended, not the cap
+        assert cpu_seconds([spinner.pid]) - before > 0.05  # it did spin meanwhile
+        assert settle([spinner.pid]) < 0.1  # now it sleeps
+    finally:
+        spinner.kill()
+        spinner.wait()

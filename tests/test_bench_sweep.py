@@ -55,6 +55,7 @@ def test_contenders_share_rounds_in_rotating_order(tmp_path: Path) -> None:
     assert len({rd["text"] for rd in rounds}) == len(rounds)  # fresh text every round
     assert len({tuple(rd["order"]) for rd in rounds}) >= 3  # the order rotates
     assert all(set(rd["results"]) == {r.contender for r in rows.values()} for rd in rounds)
+    assert all(0 <= res["settle_s"] <= 1 for rd in rounds for res in rd["results"].values())  # waited for quiet
     adv = rows["advanced"]
     assert adv.reference == rows["baseline"].contender and adv.speedup_pairs == len(rounds)
     assert adv.speedup_ci_low <= adv.speedup <= adv.speedup_ci_high and adv.verdict == "pays"

@@ -1,4 +1,5 @@
-"""Paired rounds: every round, every contender speaks the same text, one worker busy at a time, in an order
+"""Paired rounds: every round, every contender speaks the same text, one worker busy at a time (the next starts
+once the last one's thread pools have stopped spinning, so none runs on cores another still holds), in an order
 that rotates every round (a Latin square, reversed on alternate cycles so each contender runs early and
 late as often: ABC, BCA, CAB, CBA, BAC, ACB, ...), so drift of the machine hits all contenders alike.
 
@@ -24,9 +25,12 @@ log = logging.getLogger("bench.sweep")
 
 
 class Caller(Protocol):
-    """What the rounds need of a worker (`bench.workers.Worker`): a call that answers or raises `WorkerFailure`."""
+    """What the rounds need of a worker (`bench.workers.Worker`): a call that answers or raises `WorkerFailure`, and
+    a wait until the worker's threads have stopped spinning after it (returns the seconds waited)."""
 
     def call(self, op: str, timeout_s: float, sample: bool = True, **args: Any) -> Any: ...
+
+    def settle(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ def run_rounds(
         for name in order:
             try:
                 results[name] = workers[name].call("round", plan.call_timeout_s, text=text, warm=plan.warm)
+                results[name]["settle_s"] = workers[name].settle()  # the next contender starts on idle cores
             except WorkerFailure as exc:
                 out.failures[name] = exc.reason
                 log.error("%s left the rounds: %s", name, exc.reason)

@@ -25,6 +25,12 @@ from bench.workers.protocol import WorkerSpec, request
 from bench.workers.worker import worker_main
 
 SAMPLE_S = 0.01  # RSS sampling period while a worker is busy (100 Hz)
+# After a call returns, its thread pools may go on spinning for work (onnxruntime's for about 40 ms on a 2-core
+# machine, OpenMP's for a few ms) and take cores from whoever runs next: `Worker.settle` waits until the worker
+# uses less than SETTLE_QUIET of one core over a SETTLE_WINDOW_S window, for at most SETTLE_MAX_S.
+SETTLE_WINDOW_S = 0.005
+SETTLE_QUIET = 0.1
+SETTLE_MAX_S = 0.5
 LOG_TAIL_CHARS = 1500
 RELAY_EVERY_S = 0.5  # the worker's log is read for progress lines this often while a call runs
 # worker log lines shown in the sweep's own log as they are written: the tier calibration's (it runs inside
@@ -36,6 +42,38 @@ log = logging.getLogger("bench.worker")
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CHILDREN_EVERY_S = 0.5  # the worker's own children (a tier's process pool) are looked up this often
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds used so far by every thread of `pids`, from /proc/<pid>/task/*/schedstat (nanoseconds; the
+    clock-tick counters of /proc/<pid>/stat are too coarse for a 5 ms window)."""
+    total = 0
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as fh:
+                    total += int(fh.read().split()[0])
+            except (OSError, IndexError, ValueError):
+                pass
+    return total / 1e9
+
+
+def settle(pids: list[int]) -> float:
+    """Wait until `pids` use less than SETTLE_QUIET of one core over a SETTLE_WINDOW_S window (at most
+    SETTLE_MAX_S); returns the seconds waited."""
+    started = time.monotonic()
+    used = cpu_seconds(pids)
+    while time.monotonic() - started < SETTLE_MAX_S:
+        time.sleep(SETTLE_WINDOW_S)
+        now = cpu_seconds(pids)
+        if now - used < SETTLE_QUIET * SETTLE_WINDOW_S:
+            break
+        used = now
+    return time.monotonic() - started
 
 
 class RssSampler:
@@ -55,6 +93,12 @@ class RssSampler:
                 self._children = [c.pid for c in psutil.Process(self.pid).children(recursive=True)]
             except psutil.Error:
                 self._children = []
+
+    @property
+    def pids(self) -> list[int]:
+        """The worker and its children (looked up at most every CHILDREN_EVERY_S)."""
+        self._refresh_children()
+        return [self.pid, *self._children]
 
     def mb(self) -> float:
         """MiB resident now (0.0 once the worker is gone)."""
@@ -171,6 +215,11 @@ class Worker:
         if not reply["ok"]:
             raise WorkerFailure(reply["error"], self.log_tail(), reply.get("traceback", ""))
         return reply["result"]
+
+    def settle(self) -> float:
+        """Wait until this worker's threads have stopped spinning after its last call, so the next contender
+        gets the cores to itself; returns the seconds waited."""
+        return settle(self._rss.pids)
 
     def _death_reason(self) -> str:
         self._proc.join(timeout=2)
