@@ -78,6 +78,31 @@ def test_streaming_chunks_equal_one_shot(tiny_engine):
     assert compare(whole, np.concatenate([c.samples for c in chunks]), 22050).passes("exact")
 
 
+@pytest.mark.parametrize("n,first,largest", [(230, 16, 256), (1000, 16, 256), (5, 16, 256), (700, 256, 256)])
+def test_chunks_cover_the_sentence_and_grow_at_most_fourfold_on_the_audio_before_them(n, first, largest):
+    from tts_core.streaming import GROWTH, chunk_bounds
+
+    bounds = chunk_bounds(n, first, largest)
+    assert bounds[0][0] == 0 and bounds[-1][1] == n and all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    assert bounds[0][1] == min(n, first)
+    for start, end in bounds[1:]:
+        assert end - start <= min(largest, GROWTH * start)
+    assert all(end - start == min(largest, GROWTH * start) for start, end in bounds[1:-1])  # as large as allowed
+
+
+@pytest.mark.parametrize("n", [230, 1000, 5])
+def test_aligned_chunks_fill_the_decoders_bucket_with_their_margins(n):
+    from tts_core.streaming import GROWTH, chunk_bounds
+
+    margin, align = 12, 32
+    bounds = chunk_bounds(n, 16, 256, margin, align)
+    assert bounds[0][0] == 0 and bounds[-1][1] == n and all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    windows = [min(n, end + margin) - max(0, start - margin) for start, end in bounds]
+    assert all(w % align == 0 for w in windows[:-1])  # only the last window is padded
+    for start, end in bounds[1:]:
+        assert end - start < min(256, GROWTH * start) + align  # grown by less than one bucket
+
+
 def test_ids_api(tiny_engine):
     ids = tiny_engine.text_to_ids(TEXT)
     assert len(ids) == 2 and all(isinstance(i, int) for seq in ids for i in seq)

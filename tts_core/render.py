@@ -188,5 +188,6 @@ class Renderer:
             with self._context():
                 return m.decode(window)
 
-        for chunk in stream_latents(z_p, flow, decode, self.hop, first, largest, flow_margin, decoder_margin):
+        for chunk in stream_latents(z_p, flow, decode, self.hop, first, largest, flow_margin, decoder_margin,
+                                    self.frame_bucket):
             yield chunk.float().detach().cpu().numpy().copy()

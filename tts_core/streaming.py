@@ -3,8 +3,9 @@
 The reverse flow and the HiFi-GAN decoder are convolutional with finite receptive fields (about +-32
 and +-11 latent frames). Running them on a window that extends `margin` frames past each side of a
 chunk, then cropping, gives the same samples as one-shot decoding up to float noise. The first chunk
-is small so the first audio arrives fast; later chunks grow fourfold up to `chunk_frames` so the margins'
-extra work stays small.
+is small so the first audio arrives fast; each later chunk may be four times the audio before it, up to
+`chunk_frames`, so the margins' extra work stays small; with the decoder's frame bucket, each chunk is grown to
+fill its bucket, so no decoder window is padded with zeros but the last.
 """
 
 from __future__ import annotations
@@ -38,17 +39,26 @@ def receptive_frames(config: object) -> tuple[int, int]:
     return flow, math.ceil(dec)
 
 
-GROWTH = 4  # each chunk may be this many times the previous: a chunk computed at RTF r arrives in
-# time while r * GROWTH < 1, and fewer chunks mean fewer margins recomputed
+GROWTH = 4  # a chunk may hold this many times the audio before it: playback has at least that audio (less the
+# time the chunks after the first took) left when the chunk's work starts, so it arrives in time while r * GROWTH
+# < 1 - r at real-time factor r (r < 0.2); fewer chunks mean fewer margins recomputed
 
 
-def chunk_bounds(n_frames: int, first: int, largest: int) -> list[tuple[int, int]]:
-    """[(start, end)) frame ranges covering n_frames: `first`, then sizes growing GROWTH-fold up to `largest`."""
-    bounds, start, size = [], 0, first
+def _fill(size: int, margins: int, align: int) -> int:
+    """`size` grown so that size + margins (the decoder's window) is a multiple of `align`: the frames a bucketed
+    decoder would pad with zeros become audio of this chunk."""
+    return size if align <= 1 else -(-(size + margins) // align) * align - margins
+
+
+def chunk_bounds(n_frames: int, first: int, largest: int, margin: int = 0, align: int = 0) -> list[tuple[int, int]]:
+    """[(start, end)) frame ranges covering n_frames: `first`, then each at most GROWTH times the frames before it,
+    and at most `largest`; with `align`, each grown so that it and its `margin` frames each side (one side for the
+    first) fill a multiple of `align` frames."""
+    bounds, start, size = [], 0, _fill(first, margin, align)
     while start < n_frames:
         end = min(n_frames, start + size)
         bounds.append((start, end))
-        start, size = end, min(largest, size * GROWTH)
+        start, size = end, _fill(min(largest, end * GROWTH), 2 * margin, align)
     return bounds
 
 
@@ -61,11 +71,14 @@ def stream_latents(
     largest: int,
     flow_margin: int,
     decoder_margin: int,
+    align: int = 0,
 ) -> Iterator[torch.Tensor]:
-    """Yield audio chunks (1-D tensors of samples) whose concatenation equals one-shot decoding."""
+    """Yield audio chunks (1-D tensors of samples) whose concatenation equals one-shot decoding. `align`: the
+    decoder's frame bucket (chunks fill it, see `chunk_bounds`)."""
     n_frames = z_p.shape[-1]
-    bounds = chunk_bounds(n_frames, first, largest)
-    # z is produced by the flow lazily: enough for the first chunk, then for the rest at once.
+    bounds = chunk_bounds(n_frames, first, largest, decoder_margin, align)
+    # z is produced by the flow lazily: enough for the first chunk, then for the rest at once. A sentence of at most
+    # `largest` frames gets its flow in one run: the second run's margin would reach back over most of the first.
     z = torch.empty_like(z_p)
     z_ready = 0
 
@@ -82,6 +95,6 @@ def stream_latents(
 
     for i, (start, end) in enumerate(bounds):
         lo, hi = max(0, start - decoder_margin), min(n_frames, end + decoder_margin)
-        ensure_z(hi if i == 0 else n_frames)
+        ensure_z(hi if i == 0 and n_frames > largest else n_frames)
         audio = decode(z[..., lo:hi])  # (1, 1, (hi-lo)*hop)
         yield audio[0, 0, (start - lo) * hop : (end - lo) * hop]

@@ -43,10 +43,11 @@ from tts_core.tiers.tiling import apply_tiling
 
 log = logging.getLogger("tts_core")
 
-CALIBRATION_VERSION = 8  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
+CALIBRATION_VERSION = 9  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
 # 4: candidate measurements shared by every tier of a machine; 6: 8 rounds on 8 texts, both sides warm on them, the
 # median paired ratio and 3 rounds in 4 won; 7: torch.compile must also hold on lengths it has never seen;
-# 8: FP16/BF16 keep the decoder's output convolution in fp32 and are measured on the fused decoder when it pays
+# 8: FP16/BF16 keep the decoder's output convolution in fp32 and are measured on the fused decoder when it pays;
+# 9: streaming's chunks fill the decoder's buckets, the first is 16 frames, later ones up to 4x the audio before them
 MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median of the paired per-round ratios) to be worth it...
 MIN_WIN_SHARE = 0.75  # ...and win at least this share of the interleaved rounds, so noise cannot talk it in
 MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third

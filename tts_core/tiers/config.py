@@ -61,8 +61,9 @@ class TierConfig:
 
     # streaming
     streaming: bool | str = False  # flow + decoder in chunks with receptive-field margins
-    first_chunk_frames: int = 8  # first chunk, small for fast first audio (8 frames = 93 ms)
-    chunk_frames: int = 256  # largest later chunk (chunks grow 4x from the first)
+    first_chunk_frames: int = 16  # first chunk, small for fast first audio (16 frames = 186 ms; grown to fill the
+    # decoder's frame bucket with its margin: 20 frames with 32-frame buckets, which cost the decoder what 8 would)
+    chunk_frames: int = 256  # largest later chunk (each at most 4x the audio before it)
     decoder_margin: int | None = None  # frames each side; None = the model's receptive field + 1
     flow_margin: int | None = None  # frames each side; None = the model's receptive field + 1
 
