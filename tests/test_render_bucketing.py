@@ -87,4 +87,5 @@ def test_windowed_decoder_gives_the_exact_samples_and_bounds_its_input(window):
         del model.decode
     _assert_same(ref, out)
     margin = windowed.default_margins[1]
-    assert len(seen) > len(batch) and max(seen) <= window + 2 * margin  # windows, never a whole long sentence
+    # windows, never a whole long sentence: each with its margins, grown by less than a bucket to fill one
+    assert len(seen) > len(batch) and max(seen) < window + 2 * margin + windowed.frame_bucket

@@ -146,7 +146,7 @@ class Renderer:
         if not window or n <= window + margin:
             return self.model.decode(z)
         parts = []
-        for start, end in chunk_bounds(n, window, window):
+        for start, end in chunk_bounds(n, window, window, margin, self.frame_bucket):  # windows fill their buckets
             lo, hi = max(0, start - margin), min(n, end + margin)
             audio = self.model.decode(z[..., lo:hi])  # (1, 1, (hi-lo)*hop)
             parts.append(audio[..., (start - lo) * self.hop : (end - lo) * self.hop])
