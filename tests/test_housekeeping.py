@@ -19,6 +19,7 @@ def releases(monkeypatch):
 
     monkeypatch.setattr(tts_core.runtime, "release_memory", fake_release)
     monkeypatch.setattr(tts_core.setup, "LARGE_JOB_AUDIO_S", 0.05)
+    monkeypatch.setattr(tts_core.setup, "RSS_HEADROOM", -1.0)  # the audio rule alone (the RSS rule: below)
     return calls
 
 
@@ -42,3 +43,19 @@ def test_without_the_switch_nothing_is_pending_but_force_runs(releases):
         assert not engine.pending_housekeeping and engine.housekeep() is None
         assert engine.housekeep(force=True) is not None
         assert releases == ["cpu"] and engine.stats()["housekeeping"]["runs"] == 1
+
+
+def test_housekeeping_waits_until_memory_has_grown_past_its_headroom(releases, monkeypatch):
+    """Trimming hands back pages the next call faults in again: it is pending only once RSS is RSS_HEADROOM above
+    where the load or the last run left it."""
+    monkeypatch.setattr(tts_core.setup, "RSS_HEADROOM", 0.2)
+    rss = {"mb": 100.0}
+    monkeypatch.setattr(tts_core.runtime, "rss_mb", lambda: rss["mb"])
+    with Engine.load(voice="tiny", tier="baseline+housekeeping") as engine:
+        assert engine.stats()["housekeeping"]["rss_floor_mb"] == 100.0  # taken at load
+        engine.synthesize("A sentence long enough to pass the threshold. And another one.")
+        rss["mb"] = 119.0
+        assert not engine.pending_housekeeping and engine.housekeep() is None  # enough audio, not enough growth
+        rss["mb"] = 121.0
+        assert engine.pending_housekeeping and engine.housekeep() is not None and releases == ["cpu"]
+        assert engine.stats()["housekeeping"]["rss_floor_mb"] == 1.0  # the fake release's RSS after

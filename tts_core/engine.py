@@ -112,6 +112,7 @@ class Engine:
         parts = build_parts(voice, device, tier_cfg, seed, frontend)
         engine = cls(parts, seed)
         engine._warmup(tier_cfg.warmup)
+        parts.mark_rss_floor()
         engine.load_info["total_seconds"] = time.perf_counter() - t0
         log.info(
             "loaded voice %s on %s, tier %s, in %.2f s (weights from %s)",

@@ -33,7 +33,10 @@ log = logging.getLogger("tts_core")
 T = TypeVar("T")
 DEVICES = ("cpu", "cuda", "cuda:N", "auto")
 ENGINE_MONITOR_HZ = 2.0  # the engine's own memory alerts; the harness samples at >= 100 Hz itself
-LARGE_JOB_AUDIO_S = 30.0  # housekeeping becomes pending once this much audio was made since the last run
+LARGE_JOB_AUDIO_S = 30.0  # housekeeping becomes pending once this much audio was made since the last run...
+RSS_HEADROOM = 0.2  # ...and (on a CPU) RSS is this much above where the last run or the load left it: trimming
+# the heap hands back pages the next call faults in again (about 13% of a short call's time after a long one), so
+# it runs only when memory has grown, which bounds it at 1.2x that floor
 
 
 def resolve_device(device: str) -> torch.device:
@@ -107,6 +110,7 @@ class EngineParts:
     calibration: dict[str, Any] | None = None
     not_applicable: list[str] = field(default_factory=list)
     audio_since_housekeeping: float = 0.0
+    rss_floor_mb: float | None = None  # RSS after the load, then after each housekeeping run (CPU)
     housekeeping_runs: list[dict[str, Any]] = field(default_factory=list)
     loaded_at: float = field(default_factory=time.perf_counter)
 
@@ -122,14 +126,26 @@ class EngineParts:
         if self.tier.housekeeping:
             self.audio_since_housekeeping += audio_s
 
+    def mark_rss_floor(self) -> None:
+        """Take the RSS now as the floor housekeeping measures growth from (see RSS_HEADROOM)."""
+        from tts_core.runtime import rss_mb
+
+        self.rss_floor_mb = rss_mb()
+
     @property
     def housekeeping_pending(self) -> bool:
-        return self.tier.housekeeping and self.audio_since_housekeeping >= LARGE_JOB_AUDIO_S
+        if not (self.tier.housekeeping and self.audio_since_housekeeping >= LARGE_JOB_AUDIO_S):
+            return False
+        if self.device.type == "cuda" or self.rss_floor_mb is None:
+            return True
+        from tts_core.runtime import rss_mb
+
+        return rss_mb() > self.rss_floor_mb * (1 + RSS_HEADROOM)
 
     def housekeep(self, force: bool = False) -> dict[str, Any] | None:
         """Collect garbage, trim the heap and release the CUDA cache, if pending (or `force`); a record of
         the run (when, how long, MB freed) or None when nothing ran. Small jobs skip it: a full collection
-        costs more than a short synthesis."""
+        costs more than a short synthesis; so does memory that has not grown (see RSS_HEADROOM)."""
         if not (force or self.housekeeping_pending):
             return None
         from tts_core.runtime import release_memory
@@ -139,6 +155,7 @@ class EngineParts:
                       audio_since_last_s=self.audio_since_housekeeping)
         record["seconds"] = time.perf_counter() - t0
         self.audio_since_housekeeping = 0.0
+        self.rss_floor_mb = record["rss_after_mb"]
         self.housekeeping_runs.append(record)
         return record
 
@@ -150,6 +167,7 @@ class EngineParts:
             "seconds": [r["seconds"] for r in self.housekeeping_runs],
             "pending": self.housekeeping_pending,
             "audio_since_last_s": self.audio_since_housekeeping,
+            "rss_floor_mb": self.rss_floor_mb,
         }
 
     def close(self) -> None:
