@@ -103,3 +103,36 @@ def test_tiny_resblock1_batch_equals_singles():
     torch.manual_seed(0)
     model = VitsModel(config).eval()
     assert_batch_equals_singles(model, random_sequences(config.n_vocab))
+
+
+def _vits_path(duration: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """VITS's own hard alignment (`commons.generate_path`): the reference `expand`'s gather must equal.
+    duration (B, 1, T_x), mask (B, 1, T_y, T_x) -> path (B, 1, T_y, T_x)."""
+    import torch.nn.functional as F
+
+    from tts_core.vits.commons import sequence_mask
+
+    b, _, t_y, t_x = mask.shape
+    cum = torch.cumsum(duration, -1)  # (B, 1, T_x)
+    path = sequence_mask(cum.view(b * t_x), t_y).to(mask.dtype).view(b, t_x, t_y)
+    path = path - F.pad(path, (0, 0, 1, 0, 0, 0))[:, :-1]
+    return path.unsqueeze(1).transpose(2, 3) * mask
+
+
+def test_expand_gathers_exactly_what_the_vits_alignment_path_multiplies_out():
+    from tts_core.vits.commons import sequence_mask
+
+    gen = torch.Generator().manual_seed(0)
+    for trial in range(100):
+        b, c, t = int(torch.randint(1, 5, (), generator=gen)), 8, int(torch.randint(1, 30, (), generator=gen))
+        lengths = torch.randint(1, t + 1, (b,), generator=gen)
+        lengths[0] = t
+        x_mask = sequence_mask(lengths, t).unsqueeze(1).float()  # (B, 1, T)
+        w = torch.randint(0, 6, (b, 1, t), generator=gen).float() * x_mask  # zero durations included
+        if trial % 10 == 0:
+            w.zero_()  # no frames at all: one silent frame
+        m_p, logs_p = torch.randn(b, c, t, generator=gen), torch.randn(b, c, t, generator=gen)
+        got_m, got_l, y_mask, _ = VitsModel.expand(None, m_p, logs_p, w, x_mask)  # type: ignore[arg-type]
+        attn = _vits_path(w, x_mask.unsqueeze(2) * y_mask.unsqueeze(-1)).squeeze(1)  # (B, F, T)
+        assert torch.equal(got_m, torch.matmul(attn, m_p.transpose(1, 2)).transpose(1, 2))
+        assert torch.equal(got_l, torch.matmul(attn, logs_p.transpose(1, 2)).transpose(1, 2))

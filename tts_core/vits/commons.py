@@ -17,20 +17,6 @@ def sequence_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
     return positions.unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
 
 
-def generate_path(duration: Tensor, mask: Tensor) -> Tensor:
-    """Hard monotonic alignment from integer durations.
-
-    duration: (B, 1, T_x) frames per token; mask: (B, 1, T_y, T_x). Returns the path (B, 1, T_y, T_x)
-    with path[b, 0, y, x] = 1 when frame y belongs to token x.
-    """
-    b, _, t_y, t_x = mask.shape
-    cum_duration = torch.cumsum(duration, -1)  # (B, 1, T_x)
-    path = sequence_mask(cum_duration.view(b * t_x), t_y).to(mask.dtype)  # (B*T_x, T_y)
-    path = path.view(b, t_x, t_y)
-    path = path - F.pad(path, (0, 0, 1, 0, 0, 0))[:, :-1]  # keep frames in [cum[x-1], cum[x])
-    return path.unsqueeze(1).transpose(2, 3) * mask  # (B, 1, T_y, T_x)
-
-
 class LayerNorm(nn.Module):
     """LayerNorm over the channel axis of a (B, C, T) tensor; weights are named `gamma` and `beta`."""
 

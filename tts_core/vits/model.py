@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .commons import Generators, generate_path, randn, sequence_mask
+from .commons import Generators, randn, sequence_mask
 from .config import VitsConfig
 from .decoder import Generator
 from .duration import StochasticDurationPredictor
@@ -47,11 +47,17 @@ class VitsModel(nn.Module):
         Returns m_p (B, C, F), logs_p (B, C, F), y_mask (B, 1, F), y_lengths (B,) int64; F = max frames.
         """
         y_lengths = torch.clamp_min(torch.sum(w_ceil, [1, 2]), 1).long()  # (B,)
-        y_mask = sequence_mask(y_lengths, int(y_lengths.max())).unsqueeze(1).to(x_mask.dtype)  # (B, 1, F)
-        attn_mask = x_mask.unsqueeze(2) * y_mask.unsqueeze(-1)  # (B, 1, F, T)
-        attn = generate_path(w_ceil, attn_mask).squeeze(1)  # (B, F, T)
-        m_p = torch.matmul(attn, m_p.transpose(1, 2)).transpose(1, 2)  # (B, C, F)
-        logs_p = torch.matmul(attn, logs_p.transpose(1, 2)).transpose(1, 2)  # (B, C, F)
+        frames = int(y_lengths.max())
+        y_mask = sequence_mask(y_lengths, frames).unsqueeze(1).to(x_mask.dtype)  # (B, 1, F)
+        # Frame f belongs to token t when end[t-1] <= f < end[t]: a gather by token index, the same values as VITS's
+        # one-hot alignment path times the prior (B, F, T matrices: tens of MB for a batch of long sentences).
+        end = torch.cumsum(w_ceil * x_mask, -1)[:, 0].contiguous()  # (B, T) frame where each token ends
+        f = torch.arange(frames, device=w_ceil.device, dtype=end.dtype).expand(end.shape[0], frames).contiguous()
+        token = torch.searchsorted(end, f, right=True).clamp_max(end.shape[1] - 1)  # (B, F)
+        index = token.unsqueeze(1).expand(-1, m_p.shape[1], -1)  # (B, C, F)
+        inside = (f < end[:, -1:]).unsqueeze(1).to(m_p.dtype)  # (B, 1, F) frames some token covers
+        m_p = torch.gather(m_p, 2, index) * inside  # (B, C, F)
+        logs_p = torch.gather(logs_p, 2, index) * inside  # (B, C, F)
         return m_p, logs_p, y_mask, y_lengths
 
     def sample_prior(
