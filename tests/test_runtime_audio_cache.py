@@ -58,6 +58,19 @@ def test_memory_only_hit_and_miss() -> None:
     assert s["bytes"] == samples.nbytes and s["disk_entries"] == 0
 
 
+def test_memory_tier_is_bounded_in_bytes_too() -> None:
+    cache = AudioCache(max_items=64, max_memory_mb=1.0)  # 1 MiB: 262,144 float32 samples
+    keys = [_key(f"s{i}") for i in range(5)]
+    for k in keys:
+        cache.put(k, _audio(100_000), SR)  # 400 kB each
+    assert len(cache) == 2 and cache.stats()["bytes"] == 2 * 400_000  # the oldest three dropped
+    assert cache.get(keys[0]) is None and cache.get(keys[4]) is not None
+    cache.put(_key("huge"), _audio(300_000), SR)  # larger than the whole bound: not kept in memory
+    assert _key("huge") not in cache and len(cache) == 2
+    with pytest.raises(ValueError, match="max_memory_mb"):
+        AudioCache(max_memory_mb=-1)
+
+
 def test_memory_lru_bound() -> None:
     cache = AudioCache(max_items=2)
     a, b, c = _key("a"), _key("b"), _key("c")

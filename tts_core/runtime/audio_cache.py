@@ -36,6 +36,7 @@ _TMP_PREFIX = ".tmp-"
 _STALE_TMP_S = 3600.0  # temporary files older than this were left by a crashed writer
 _KEY_RE = re.compile(r"[0-9a-f]{64}")
 _MB = 1024 * 1024
+DEFAULT_MEMORY_MB = 16.0  # the memory tier's bound: about 3 minutes of 22.05 kHz float32 audio
 
 
 def _json_default(value: Any) -> Any:
@@ -83,24 +84,30 @@ def decode_entry(blob: bytes) -> tuple[np.ndarray, int] | None:
 
 
 class AudioCache:
-    """Synthesized audio by content key: an LRU of `max_items` in memory, plus an optional disk store.
+    """Synthesized audio by content key: an LRU of at most `max_items` entries and `max_memory_mb` MB in memory,
+    plus an optional disk store.
 
-    `disk_dir=None` keeps the cache in memory only. `max_disk_mb` bounds the disk store in MB
+    `disk_dir=None` keeps the cache in memory only. The memory tier is bounded in bytes as well as entries, so a
+    service's memory does not depend on how long its sentences are (64 long sentences hold about 60 MB). `max_disk_mb` bounds the disk store in MB
     (default `$TTS_CORE_AUDIO_CACHE_MB`, else `constants.DEFAULT_AUDIO_CACHE_MB`); when a write takes
     it over the bound, the least recently used files (by mtime, refreshed on every hit) are removed.
     Thread-safe within a process; safe across processes sharing `disk_dir`.
     """
 
     def __init__(self, disk_dir: str | os.PathLike[str] | None = None, max_items: int = 64,
-                 max_disk_mb: float | None = None) -> None:
+                 max_disk_mb: float | None = None, max_memory_mb: float = DEFAULT_MEMORY_MB) -> None:
         if not isinstance(max_items, int) or max_items < 0:
             raise bad_field("AudioCache", "max_items", max_items, "an integer >= 0 (0 = no memory tier)")
+        if not max_memory_mb >= 0:
+            raise bad_field("AudioCache", "max_memory_mb", max_memory_mb, "a size in MB >= 0 (0 = no memory tier)")
         if max_disk_mb is None:
             max_disk_mb = constants.env_float(constants.ENV_AUDIO_CACHE_MB, constants.DEFAULT_AUDIO_CACHE_MB)
         if not max_disk_mb >= 0:
             raise bad_field("AudioCache", "max_disk_mb", max_disk_mb,
                             f"a size in MB >= 0 (also settable with ${constants.ENV_AUDIO_CACHE_MB})")
         self.max_items = max_items
+        self.max_memory_bytes = int(max_memory_mb * _MB)
+        self._memory_bytes = 0
         self.max_disk_bytes = int(max_disk_mb * _MB)
         self.disk_dir = Path(disk_dir) if disk_dir is not None else None
         if self.disk_dir is not None:
@@ -169,7 +176,7 @@ class AudioCache:
         with self._lock:
             out: dict[str, Any] = dict(self._counts)
             out["entries"] = len(self._memory)
-            out["bytes"] = sum(a.nbytes for a, _ in self._memory.values())
+            out["bytes"] = self._memory_bytes
         files = self._disk_files()
         out["disk_entries"] = len(files)
         out["disk_bytes"] = sum(size for _, size, _ in files)
@@ -179,6 +186,7 @@ class AudioCache:
         """Drop every entry, in memory and on disk (only this cache's entry files are removed)."""
         with self._lock:
             self._memory.clear()
+            self._memory_bytes = 0
         for path, _, _ in self._disk_files():
             path.unlink(missing_ok=True)
 
@@ -199,13 +207,15 @@ class AudioCache:
     # -- memory tier (call with the lock held) --
 
     def _remember(self, key: str, samples: np.ndarray, sample_rate: int) -> None:
-        if self.max_items == 0:
+        if self.max_items == 0 or samples.nbytes > self.max_memory_bytes:
             return
         samples.setflags(write=False)
+        old = self._memory.pop(key, None)
+        self._memory_bytes += samples.nbytes - (old[0].nbytes if old else 0)
         self._memory[key] = (samples, sample_rate)
-        self._memory.move_to_end(key)
-        while len(self._memory) > self.max_items:
-            self._memory.popitem(last=False)
+        while len(self._memory) > self.max_items or self._memory_bytes > self.max_memory_bytes:
+            _, (dropped, _) = self._memory.popitem(last=False)
+            self._memory_bytes -= dropped.nbytes
 
     # -- disk tier --
 
