@@ -29,5 +29,5 @@ def test_public_methods_and_signatures() -> None:
     assert {"start", "stop", "reset_peak", "samples", "running"} <= public(runtime.MemoryMonitor)
     assert list(inspect.signature(runtime.AudioCache.key).parameters) == [
         "voice", "weights_hash", "text", "params", "seed", "precision"]
-    assert list(inspect.signature(runtime.bucket_by_length).parameters) == ["lengths", "max_batch", "max_ratio"]
+    assert list(inspect.signature(runtime.bucket_by_length).parameters) == ["lengths", "max_batch", "max_ratio", "max_tokens"]
     assert list(inspect.signature(runtime.check_memory).parameters) == ["limit_mb", "needed_mb", "what"]

@@ -21,12 +21,14 @@ MB = 1024 * 1024
 
 @settings(max_examples=200, deadline=None)
 @given(lengths=st.lists(st.integers(0, 2000), max_size=80), max_batch=st.integers(1, 20),
-       max_ratio=st.floats(1.0, 4.0))
-def test_bucketing_invariants(lengths: list[int], max_batch: int, max_ratio: float) -> None:
-    batches = bucket_by_length(lengths, max_batch, max_ratio)
+       max_ratio=st.floats(1.0, 4.0), max_tokens=st.one_of(st.none(), st.integers(1, 5000)))
+def test_bucketing_invariants(lengths: list[int], max_batch: int, max_ratio: float, max_tokens: int | None) -> None:
+    batches = bucket_by_length(lengths, max_batch, max_ratio, max_tokens)
     flat = [i for b in batches for i in b]
     assert sorted(flat) == list(range(len(lengths)))  # every index exactly once
     assert all(1 <= len(b) <= max_batch for b in batches)
+    if max_tokens is not None:  # padded size within the bound, unless one item alone exceeds it
+        assert all(len(b) == 1 or len(b) * max(lengths[i] for i in b) <= max_tokens for b in batches)
     for b in batches:
         shortest, longest = min(lengths[i] for i in b), max(lengths[i] for i in b)
         assert longest <= max_ratio * max(1, shortest)
@@ -41,6 +43,10 @@ def test_bucketing_splits_on_ratio_and_size() -> None:
         bucket_by_length([1], 0)
     with pytest.raises(ConfigError, match="`max_ratio`"):
         bucket_by_length([1], 2, 0.5)
+    assert bucket_by_length([300, 310, 320, 330, 340], max_batch=8, max_tokens=1024) == [[0, 1, 2], [3, 4]]
+    assert bucket_by_length([2000, 2010], max_batch=8, max_tokens=1024) == [[0], [1]]  # alone when too long
+    with pytest.raises(ConfigError, match="`max_tokens`"):
+        bucket_by_length([1], 2, max_tokens=0)
 
 
 def test_pick_fits_the_budget() -> None:

@@ -67,7 +67,7 @@ def test_bad_tier_names_list_the_allowed_values(spec):
 
 
 @pytest.mark.parametrize("field, value", [
-    ("threads", 0), ("warmup", -1), ("max_batch", 0), ("precision", "fp8"), ("compile", "maybe"),
+    ("threads", 0), ("warmup", -1), ("max_batch", 0), ("batch_tokens", 0), ("precision", "fp8"), ("compile", "maybe"),
     ("workers", 0), ("cuda_memory_fraction", 1.5), ("memory_limit_mb", -5), ("first_chunk_frames", 0),
 ])
 def test_config_errors_name_the_field(field, value):

@@ -62,6 +62,7 @@ class Batcher:
         from tts_core.runtime import BatchSizeOptimizer, default_memory_budget_mb
 
         self.max_batch = tier.max_batch if tier.batch_sentences else 1
+        self.max_tokens = tier.batch_tokens
         self.optimizer = (
             BatchSizeOptimizer(default_memory_budget_mb(str(device)), max_batch=self.max_batch)
             if tier.batch_optimizer
@@ -73,7 +74,7 @@ class Batcher:
         from tts_core.runtime import bucket_by_length
 
         results: dict[int, T] = {}
-        for bucket in bucket_by_length(lengths, self.max_batch):
+        for bucket in bucket_by_length(lengths, self.max_batch, max_tokens=self.max_tokens):
             chosen = [indices[j] for j in bucket]
             outs = self.optimizer.run(fn, chosen, [lengths[j] for j in bucket]) if self.optimizer else fn(chosen)
             self.batches += 1
@@ -81,7 +82,7 @@ class Batcher:
         return [results[i] for i in indices]
 
     def stats(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"max_batch": self.max_batch, "batches": self.batches}
+        out: dict[str, Any] = {"max_batch": self.max_batch, "max_tokens": self.max_tokens, "batches": self.batches}
         if self.optimizer:
             out.update(self.optimizer.stats())
         return out

@@ -27,24 +27,30 @@ def default_bytes_per_item(length: int) -> float:
     return _BYTES_PER_ITEM_FIXED + _BYTES_PER_PHONEME * max(0, int(length))
 
 
-def bucket_by_length(lengths: Sequence[int], max_batch: int, max_ratio: float = 1.5) -> list[list[int]]:
+def bucket_by_length(
+    lengths: Sequence[int], max_batch: int, max_ratio: float = 1.5, max_tokens: int | None = None
+) -> list[list[int]]:
     """Group indices of `lengths` into batches of similar length, to waste little padding.
 
     Indices are sorted by (length, index); a new batch starts when the current one holds `max_batch`
-    items or when adding the next would make longest / shortest exceed `max_ratio` (a length of 0
-    counts as 1). Every index appears exactly once; `restore_order` puts per-batch results back.
+    items, when adding the next would make longest / shortest exceed `max_ratio` (a length of 0
+    counts as 1), or when the batch padded to the next length would hold more than `max_tokens` (None: no
+    bound; a single longer item still makes a batch of its own). Every index appears exactly once; `restore_order` puts per-batch results back.
     """
     if not isinstance(max_batch, int) or max_batch < 1:
         raise bad_field("bucket_by_length", "max_batch", max_batch, "an integer >= 1")
     if not max_ratio >= 1.0:
         raise bad_field("bucket_by_length", "max_ratio", max_ratio, "a ratio >= 1.0")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+        raise bad_field("bucket_by_length", "max_tokens", max_tokens, "an integer >= 1, or None (no bound)")
     if any(n < 0 for n in lengths):
         raise ValueError("bucket_by_length: `lengths` holds a negative length; pass sizes >= 0.")
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
     batches: list[list[int]] = []
     current: list[int] = []
     for i in order:
-        if current and (len(current) >= max_batch or lengths[i] > max_ratio * max(1, lengths[current[0]])):
+        full = len(current) >= max_batch or (max_tokens is not None and (len(current) + 1) * lengths[i] > max_tokens)
+        if current and (full or lengths[i] > max_ratio * max(1, lengths[current[0]])):
             batches.append(current)
             current = []
         current.append(i)

@@ -116,7 +116,7 @@ def _machine_parts(weights_key: str, device: torch.device, tier: TierConfig, pat
     """What a candidate's measurement depends on: voice, device, CPU, torch, threads, batch and bucket sizes, path."""
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     return [CALIBRATION_VERSION, weights_key, str(device), gpu, cpu_model(), torch.__version__,
-            torch.get_num_threads(), tier.max_batch, tier.bucket_tokens, tier.bucket_frames, path]
+            torch.get_num_threads(), tier.max_batch, tier.batch_tokens, tier.bucket_tokens, tier.bucket_frames, path]
 
 
 def _key(weights_key: str, device: torch.device, tier: TierConfig, path: str) -> str:

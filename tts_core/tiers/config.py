@@ -43,6 +43,8 @@ class TierConfig:
     audio_cache: bool = False  # LRU in memory + content-addressed disk cache of sentence audio
     batch_sentences: bool = False  # length-bucketed batches with masks (CPU: encoder + durations only)
     max_batch: int = 8  # upper bound of sentences per batch
+    batch_tokens: int = 1024  # upper bound of a batch's padded phoneme ids (sentences x the longest): eight
+    # 40-word sentences in one batch held about 100 MB of prior tensors at once
     batch_optimizer: bool = False  # pick the largest batch that fits the memory budget; back off on OOM
     memory_pool: bool | str = False  # reuse large buffers; "auto" = keep only if it measures faster
 
@@ -84,6 +86,8 @@ class TierConfig:
             raise bad_field(owner, "warmup", self.warmup, "an integer >= 0")
         if self.max_batch < 1:
             raise bad_field(owner, "max_batch", self.max_batch, "an integer >= 1")
+        if self.batch_tokens < 1:
+            raise bad_field(owner, "batch_tokens", self.batch_tokens, "an integer >= 1")
         if self.precision not in PRECISIONS + (AUTO,):
             raise bad_field(owner, "precision", self.precision, f"one of {', '.join(PRECISIONS + (AUTO,))}")
         object.__setattr__(self, "precision_candidates", tuple(self.precision_candidates))  # JSON gives a list
