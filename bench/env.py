@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil
 
-from tts_core.machine import cpu_model
+from tts_core.machine import cpu_model, isa_caps
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("torch", "numpy", "scipy", "onnx", "onnxruntime", "hydra-core", "omegaconf", "pandas", "psutil",
@@ -87,6 +87,7 @@ def torch_info(device: str = "cpu") -> dict[str, Any]:
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
+        "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the vector code ATen dispatches to
         "cuda": torch.version.cuda,
         "gpu": None,
         "gpu_memory_mb": None,
@@ -106,6 +107,7 @@ def collect_env(device: str = "cpu") -> dict[str, Any]:
         "host": host(),
         "cpu": cpu_model(),
         "cpu_flags": cpu_flags(),
+        "isa_caps": isa_caps(),  # instruction sets capped below the CPU's (ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY)
         "cores_physical": psutil.cpu_count(logical=False),
         "cores_logical": psutil.cpu_count(logical=True),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,

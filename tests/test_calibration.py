@@ -112,3 +112,18 @@ def test_round_texts_have_lengths_no_other_round_has():
 
     assert len(ROUND_TEXTS) >= ROUNDS
     assert len({len(t) for t in (*ROUND_TEXTS, TEXT, PROBE)}) == len(ROUND_TEXTS) + 2
+
+
+def test_an_instruction_set_cap_is_another_machine_to_the_calibration(monkeypatch):
+    """`ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2` runs torch as on an AVX2-only CPU: the choices stored for
+    the uncapped CPU must not be reused."""
+    from tts_core.machine import isa_caps
+    from tts_core.tiers.calibrate import _key
+
+    tier = BASELINE.with_(fusion="auto")
+    for name in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"):
+        monkeypatch.delenv(name, raising=False)
+    uncapped = _key("w", torch.device("cpu"), tier, "cpu")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert isa_caps() == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert _key("w", torch.device("cpu"), tier, "cpu") != uncapped

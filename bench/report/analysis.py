@@ -162,7 +162,7 @@ def cpu_of(row: pd.Series) -> dict[str, Any]:
     """The CPU a row was measured on, with its vector extensions (and the GPU, if any), from its `env`."""
     env = row.get("env") if isinstance(row.get("env"), dict) else {}
     return {"cpu": env.get("cpu"), "cpu_vector_extensions": vector_extensions(env.get("cpu_flags")),
-            "gpu": env.get("gpu")}
+            "isa_caps": env.get("isa_caps") or {}, "gpu": env.get("gpu")}
 
 
 def peer_records(df: pd.DataFrame) -> list[dict[str, Any]]:

@@ -88,7 +88,9 @@ def machines(df: pd.DataFrame) -> pd.DataFrame:
         cpu = env.get("cpu") or env.get("cpu_model") or env.get("cpu.brand_raw")
         line = out.setdefault(str(r["machine"]), {"machine": r["machine"], "host": r["host"] or "–", "hardware": r["hardware"]})
         if cpu and "CPU" not in line:
+            caps = env.get("isa_caps") or {}
             line.update({"CPU": str(cpu), "vector extensions": vector_extensions(env.get("cpu_flags")),
+                         "capped to (torch only)": ", ".join(f"{k}={v}" for k, v in caps.items()) or "no cap",
                          "logical cores": env.get("cores_logical"), "GPU": env.get("gpu") or "none"})
     return pd.DataFrame(list(out.values()))
 

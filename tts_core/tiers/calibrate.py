@@ -34,7 +34,7 @@ from torch import nn
 
 from tts_core.constants import cache_dir, recalibrate_requested
 from tts_core.fidelity import compare, gate_for
-from tts_core.machine import cpu_model
+from tts_core.machine import cpu_model, isa_caps
 from tts_core.render import Renderer, Scales
 from tts_core.tiers.config import AUTO, TierConfig
 from tts_core.tiers.fusion import apply_fusion
@@ -113,9 +113,10 @@ def render_path(renderer: Renderer) -> str:
 
 
 def _machine_parts(weights_key: str, device: torch.device, tier: TierConfig, path: str) -> list[Any]:
-    """What a candidate's measurement depends on: voice, device, CPU, torch, threads, batch and bucket sizes, path."""
+    """What a candidate's measurement depends on: voice, device, CPU (and any cap on its instruction sets), torch,
+    threads, batch and bucket sizes, path."""
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
-    return [CALIBRATION_VERSION, weights_key, str(device), gpu, cpu_model(), torch.__version__,
+    return [CALIBRATION_VERSION, weights_key, str(device), gpu, cpu_model(), isa_caps(), torch.__version__,
             torch.get_num_threads(), tier.max_batch, tier.batch_tokens, tier.bucket_tokens, tier.bucket_frames, path]
 
 
