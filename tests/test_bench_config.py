@@ -79,6 +79,15 @@ def test_group_id_changes_with_what_is_compared() -> None:
     assert a == build_group(validate(compose_cfg("+tier=optimized", "engine=fake"))).group_id
 
 
+def test_an_instruction_set_cap_is_another_group(monkeypatch) -> None:
+    """A sweep run with torch capped to AVX2 must not reuse the uncapped run's finished group."""
+    for name in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    uncapped = build_group(validate(compose_cfg("+tier=optimized", "engine=fake"))).group_id
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    assert build_group(validate(compose_cfg("+tier=optimized", "engine=fake"))).group_id != uncapped
+
+
 @pytest.mark.parametrize(
     "overrides,field",
     [

@@ -27,10 +27,12 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-ISA_CAPS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")  # cap oneDNN's and ATen's vector code below the CPU's best
+# cap oneDNN's, ATen's and MKL's (torch's matmul) vector code below the CPU's best
+ISA_CAPS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
 
 
 def isa_caps() -> dict[str, str]:
-    """The instruction-set caps set in this process's environment (e.g. `ONEDNN_MAX_CPU_ISA=AVX2` and
-    `ATEN_CPU_CAPABILITY=avx2` make torch run as on an AVX2-only CPU; onnxruntime ignores both)."""
+    """The instruction-set caps set in this process's environment (`ONEDNN_MAX_CPU_ISA=AVX2`,
+    `ATEN_CPU_CAPABILITY=avx2` and `MKL_ENABLE_INSTRUCTIONS=AVX2` make torch run as on an AVX2-only CPU;
+    onnxruntime ignores all three)."""
     return {name: os.environ[name] for name in ISA_CAPS if os.environ.get(name)}
