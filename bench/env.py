@@ -107,7 +107,7 @@ def collect_env(device: str = "cpu") -> dict[str, Any]:
         "host": host(),
         "cpu": cpu_model(),
         "cpu_flags": cpu_flags(),
-        "isa_caps": isa_caps(),  # instruction sets capped below the CPU's (ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY)
+        "isa_caps": isa_caps(),  # instruction sets torch is capped to (tts_core.machine.ISA_CAPS)
         "cores_physical": psutil.cpu_count(logical=False),
         "cores_logical": psutil.cpu_count(logical=True),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,

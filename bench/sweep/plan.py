@@ -197,8 +197,8 @@ def build_group(cfg: BenchConfig) -> Group:
         text = {"kind": "generated", "seed": cfg.measure.seed}
     classes = [t.label for t in texts]
     version = code_version(tuple(getattr(get_class(engine["_target_"]), "measured_code", ())))
-    identity = {"host": host(), "isa_caps": isa_caps(), "code": version, "model": model, "workload": asdict(cfg.workload), "text": text,
-                "classes": classes, "measure": asdict(cfg.measure),
+    identity = {"host": host(), "isa_caps": isa_caps(), "code": version, "model": model,
+                "workload": asdict(cfg.workload), "text": text, "classes": classes, "measure": asdict(cfg.measure),
                 "contenders": [[c.name, c.engine, c.tier, c.hardware] for c in contenders]}
     group_id = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return Group(group_id, contenders, classes, text, asdict(cfg.workload), model, version, host())

@@ -102,9 +102,8 @@ class RssSampler:
 
     def mb(self) -> float:
         """MiB resident now (0.0 once the worker is gone)."""
-        self._refresh_children()
         total = 0
-        for pid in (self.pid, *self._children):
+        for pid in self.pids:
             try:
                 with open(f"/proc/{pid}/statm", "rb") as fh:
                     total += int(fh.read().split()[1]) * PAGE

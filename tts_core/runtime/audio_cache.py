@@ -88,8 +88,8 @@ class AudioCache:
     plus an optional disk store.
 
     `disk_dir=None` keeps the cache in memory only. The memory tier is bounded in bytes as well as entries, so a
-    service's memory does not depend on how long its sentences are (64 long sentences hold about 60 MB). `max_disk_mb` bounds the disk store in MB
-    (default `$TTS_CORE_AUDIO_CACHE_MB`, else `constants.DEFAULT_AUDIO_CACHE_MB`); when a write takes
+    service's memory does not depend on how long its sentences are (64 sentences of 10 s are 56 MB of float32).
+    `max_disk_mb` bounds the disk store in MB (default `$TTS_CORE_AUDIO_CACHE_MB`, else `constants.DEFAULT_AUDIO_CACHE_MB`); when a write takes
     it over the bound, the least recently used files (by mtime, refreshed on every hit) are removed.
     Thread-safe within a process; safe across processes sharing `disk_dir`.
     """

@@ -35,7 +35,8 @@ def bucket_by_length(
     Indices are sorted by (length, index); a new batch starts when the current one holds `max_batch`
     items, when adding the next would make longest / shortest exceed `max_ratio` (a length of 0
     counts as 1), or when the batch padded to the next length would hold more than `max_tokens` (None: no
-    bound; a single longer item still makes a batch of its own). Every index appears exactly once; `restore_order` puts per-batch results back.
+    bound; a single longer item still makes a batch of its own). Every index appears exactly once;
+    `restore_order` puts per-batch results back.
     """
     if not isinstance(max_batch, int) or max_batch < 1:
         raise bad_field("bucket_by_length", "max_batch", max_batch, "an integer >= 1")

@@ -43,8 +43,8 @@ class TierConfig:
     audio_cache: bool = False  # LRU in memory + content-addressed disk cache of sentence audio
     batch_sentences: bool = False  # length-bucketed batches with masks (CPU: encoder + durations only)
     max_batch: int = 8  # upper bound of sentences per batch
-    batch_tokens: int = 1024  # upper bound of a batch's padded phoneme ids (sentences x the longest): eight
-    # 40-word sentences in one batch held about 100 MB of prior tensors at once
+    batch_tokens: int = 1024  # upper bound of a batch's padded phoneme ids (sentences x the longest): a batch of
+    # eight 40-word sentences raised RSS by about 100 MB during a long stream
     batch_optimizer: bool = False  # pick the largest batch that fits the memory budget; back off on OOM
     memory_pool: bool | str = False  # reuse large buffers; "auto" = keep only if it measures faster
 
