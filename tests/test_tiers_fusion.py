@@ -151,8 +151,7 @@ def test_fused_streaming_equals_fused_whole(joe_engine):
 def test_fusion_validation_names_the_fields():
     with pytest.raises(ConfigError, match="decoder_tiling"):
         TierConfig(fusion=True, decoder_tiling=True)
-    with pytest.raises(ConfigError, match="int8"):
-        TierConfig(fusion=True, precision="int8")
+    assert TierConfig(fusion=True, precision="int8").fusion is True  # static int8 (tests/test_tiers_int8.py)
     with pytest.raises(ConfigError, match="bucket_frames"):
         TierConfig(bucket_frames=-1)
     assert ADVANCED.fusion == "auto" and ADVANCED.bucket_frames > 0

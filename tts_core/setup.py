@@ -25,6 +25,7 @@ from tts_core.text import TextFrontend
 from tts_core.tiers import TierConfig
 from tts_core.tiers.attention import apply_banded_attention
 from tts_core.tiers.fusion import apply_fusion
+from tts_core.tiers.int8 import RANGE_TEXT, activation_ranges, static_int8_available
 from tts_core.tiers.precision import apply_compile, apply_precision, with_own_modules
 from tts_core.tiers.tiling import apply_tiling
 from tts_core.voices import LoadedVoice, load_voice
@@ -260,14 +261,17 @@ def _build_model(
 
         calibration = calibrate(voice, model, frontend, dev, tier)
         tier = tier.with_(**calibration["choices"])
-    if tier.precision != "fp32":
+    static_int8 = tier.precision == "int8" and bool(tier.fusion) and static_int8_available(dev)
+    if tier.fusion and tier.precision == "int8" and not static_int8:
+        log.warning("fusion skipped: static int8 needs oneDNN's quantized convolutions on a CPU (not on %s); "
+                    "int8 runs weight-only, unfused", dev)
+        tier = tier.with_(fusion=False)
+    if tier.precision != "fp32" and not static_int8:
         # In place: the fp32 original is not kept (the voice is rebuilt around the converted model).
         model = apply_precision(model, tier.precision, in_place=True)
-    if tier.fusion and tier.precision == "int8":
-        log.warning("fusion skipped: it needs float convolution weights and precision is int8")
-        tier = tier.with_(fusion=False)
     if tier.fusion:
-        model = apply_fusion(with_own_modules(model), tier.bucket_frames)
+        ranges = activation_ranges(model, [s.ids for s in frontend.sentences(RANGE_TEXT)]) if static_int8 else None
+        model = apply_fusion(with_own_modules(model), tier.bucket_frames, int8_ranges=ranges)
     elif tier.decoder_tiling:
         model = apply_tiling(with_own_modules(model), tier.tile_samples)
         if tier.bucket_frames:

@@ -18,6 +18,7 @@ One INFO line per candidate on the `tts_core` logger reports progress.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import json
@@ -38,16 +39,18 @@ from tts_core.machine import cpu_model, isa_caps
 from tts_core.render import Renderer, Scales
 from tts_core.tiers.config import AUTO, TierConfig
 from tts_core.tiers.fusion import apply_fusion
+from tts_core.tiers.int8 import RANGE_TEXT, activation_ranges, static_int8_available
 from tts_core.tiers.precision import apply_compile, apply_precision, with_own_modules
 from tts_core.tiers.tiling import apply_tiling
 
 log = logging.getLogger("tts_core")
 
-CALIBRATION_VERSION = 9  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
+CALIBRATION_VERSION = 10  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
 # 4: candidate measurements shared by every tier of a machine; 6: 8 rounds on 8 texts, both sides warm on them, the
 # median paired ratio and 3 rounds in 4 won; 7: torch.compile must also hold on lengths it has never seen;
 # 8: FP16/BF16 keep the decoder's output convolution in fp32 and are measured on the fused decoder when it pays;
-# 9: streaming's chunks fill the decoder's buckets, the first is 16 frames, later ones up to 4x the audio before them
+# 9: streaming's chunks fill the decoder's buckets, the first is 16 frames, later ones up to 4x the audio before them;
+# 10: INT8 on the fused decoder is static int8 arithmetic in its low-rate stages (was: int8 weights, unfused)
 MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median of the paired per-round ratios) to be worth it...
 MIN_WIN_SHARE = 0.75  # ...and win at least this share of the interleaved rounds, so noise cannot talk it in
 MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third
@@ -92,6 +95,7 @@ class CalibrationTexts:
     probe: list[list[int]]
     rounds: list[list[list[int]]]
     fresh: list[list[list[int]]]
+    ranges: list[list[int]] = dataclasses.field(default_factory=list)  # static int8's activation ranges
 BUDGET_S = 90.0  # wall-clock bound of one calibration on a fresh machine
 # torch.compile rebuilds in every new process: it is kept only if its speed-up repays that build within this
 # much audio (ten minutes of speech), so a tiny or overhead-bound model does not pay tens of seconds per start
@@ -279,7 +283,8 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
     texts = CalibrationTexts(batches=[s.ids for s in frontend.sentences(TEXT)],
                              probe=[s.ids for s in frontend.sentences(PROBE)],
                              rounds=[[s.ids for s in frontend.sentences(t)] for t in ROUND_TEXTS[:ROUNDS]],
-                             fresh=[[s.ids for s in frontend.sentences(t)] for t in FRESH_TEXTS])
+                             fresh=[[s.ids for s in frontend.sentences(t)] for t in FRESH_TEXTS],
+                             ranges=[s.ids for s in frontend.sentences(RANGE_TEXT)])
     batches = texts.batches
     _render_all(ref, batches)  # warm-up
     for ids in texts.rounds:
@@ -303,7 +308,7 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
         choices["precision"] = _choose_precision(model, ref, texts, device, reference_audio, sr, tier, shared,
                                                  measurements, fused)
     if tier.fusion == AUTO:
-        choices["fusion"] = fused and choices.get("precision") != "int8"
+        choices["fusion"] = fused and (choices.get("precision") != "int8" or static_int8_available(device))
     if tier.decoder_tiling == AUTO and choices.get("fusion"):
         measurements["decoder_tiling"] = {"pays": False, "note": "not measured: the fused decoder replaces the "
                                                                  "modules tiling wraps"}
@@ -365,15 +370,16 @@ def _choose_precision(model: nn.Module, ref: Renderer, texts: CalibrationTexts, 
     go into `measurements`.
 
     Each candidate is measured as it would run: with the fused decoder on (`fused`), FP16/BF16 run fused and are
-    timed against the fused fp32 model, so the choice is of what the tier adds on top of fusion (INT8 weights
-    cannot be fused: it is timed against the eager reference, and then replaces fusion). The audio of every
+    timed against the fused fp32 model, so the choice is of what the tier adds on top of fusion (INT8 is then static
+    int8 in the fused decoder's low-rate stages; where oneDNN's quantized convolutions are missing it is int8
+    weights, unfused, timed against the eager reference, and replaces fusion). The audio of every
     candidate is gated against the eager fp32 reference. Candidates are ranked by their speed-up over eager fp32
     (the fused one's times fusion's own, where fusion was measured)."""
     fused_ref: Renderer | None = None
     fusion_speedup = float(measurements.get("fusion", {}).get("speedup") or 1.0) if fused else 1.0
     best, best_speed = "fp32", fusion_speedup
     for precision in tier.precision_candidates:
-        on_fused = fused and precision != "int8"
+        on_fused = fused and (precision != "int8" or static_int8_available(device))
         if on_fused and fused_ref is None and not shared.has(f"{precision}+fusion"):
             fused_ref = engine_renderer(apply_fusion(with_own_modules(model), tier.bucket_frames), device, tier,
                                         batch_vocoder=ref.batch_vocoder)
@@ -381,9 +387,13 @@ def _choose_precision(model: nn.Module, ref: Renderer, texts: CalibrationTexts, 
                 _render_all(fused_ref, ids)
 
         def measure(precision: str = precision, on_fused: bool = on_fused) -> dict[str, Any]:
-            cand = apply_precision(model, precision)
-            if on_fused:
-                cand = apply_fusion(with_own_modules(cand), tier.bucket_frames)
+            if on_fused and precision == "int8":  # static int8 in the fused decoder's low-rate stages
+                cand = apply_fusion(with_own_modules(model), tier.bucket_frames,
+                                    int8_ranges=activation_ranges(model, texts.ranges))
+            elif on_fused:
+                cand = apply_fusion(with_own_modules(apply_precision(model, precision)), tier.bucket_frames)
+            else:
+                cand = apply_precision(model, precision)
             name = f"{precision} (fused)" if on_fused else precision
             must_beat = best_speed / (fusion_speedup if on_fused else 1.0)
             m = _measure(name, cand, fused_ref if on_fused else ref, texts, device, reference_audio, sr, tier,

@@ -49,7 +49,8 @@ class TierConfig:
     memory_pool: bool | str = False  # reuse large buffers; "auto" = keep only if it measures faster
 
     # numerics and graphs
-    precision: str = "fp32"  # fp32, fp16, bf16, int8 (duration predictor always fp32), or "auto"
+    precision: str = "fp32"  # fp32, fp16, bf16, int8 (duration predictor always fp32), or "auto"; int8 with
+    # fusion: static int8 arithmetic in the fused decoder's low-rate resblocks (tiers.int8); without: int8 weights
     precision_candidates: tuple[str, ...] = LOWER_PRECISIONS  # what "auto" measures against fp32
     compile: bool | str = False  # torch.compile the flow and decoder; "auto" = keep only if it pays
     banded_attention: bool = False  # text encoder: relative-position terms over the +-window band only (exact)
@@ -108,8 +109,6 @@ class TierConfig:
         if self.fusion is True and self.decoder_tiling is True:
             raise bad_field(owner, "decoder_tiling", True, "false (or 'auto') when `fusion` is true: the fused "
                             "decoder replaces the modules tiling wraps")
-        if self.fusion is True and self.precision == "int8":
-            raise bad_field(owner, "fusion", True, "false when `precision` is int8 (fusion needs float conv weights)")
         for name in ("first_chunk_frames", "chunk_frames"):
             if getattr(self, name) < 1:
                 raise bad_field(owner, name, getattr(self, name), "an integer >= 1")

@@ -13,7 +13,8 @@ joe voice) over very many samples, so those extra passes cost more than the arit
 - the mean over a stage's resblocks (sum / n) is folded into the next layer's weights:
   next(lrelu(s / n)) == (next.weight / n)(lrelu(s)), since leaky ReLU is positively homogeneous.
 
-It is exact up to float rounding (the fp32 gate applies). Without oneDNN's fused ops (a build without
+It is exact up to float rounding (the fp32 gate applies); with `int8_ranges` the low-rate stages' resblocks run in
+static int8 instead (`tts_core.tiers.int8`; the int8 gate applies). Without oneDNN's fused ops (a build without
 them, a GPU, a non-fp32 decoder), the same graph runs as channels-last `conv2d` calls with separate
 element-wise ops. Padded batches (a mask) run through the wrapped decoder unchanged.
 """
@@ -28,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tts_core.tiers.int8 import Key, QConv, quantized_convs, static_int8_available
 from tts_core.vits.decoder import bucket_padding
 
 LRELU_SLOPE = 0.1
@@ -98,7 +100,8 @@ class FusedDecoder(nn.Module):
     after a 16-bit body: see `tts_core.tiers.precision`). Build it on the device it will run on: the reordered
     weights (a copy, about the decoder's size) are plain attributes, which `.to()` does not move."""
 
-    def __init__(self, dec: nn.Module, fused_ops: bool | None = None, bucket_frames: int = 0) -> None:
+    def __init__(self, dec: nn.Module, fused_ops: bool | None = None, bucket_frames: int = 0,
+                 int8_ranges: dict[Key, tuple[float, float]] | None = None) -> None:
         super().__init__()
         self.dec = dec
         self.bucket_frames = bucket_frames
@@ -135,6 +138,12 @@ class FusedDecoder(nn.Module):
                 stage.append(convs)
             self.blocks.append(stage)
         self.conv_post = pack(dec.conv_post, len(dec.ups), scale)
+        self.int8: dict[Key, QConv] = {}  # resblock convolutions that run in int8 (see tts_core.tiers.int8)
+        if int8_ranges is not None:
+            if not (self.fused_ops and self.dtype == torch.float32 and static_int8_available(p.device)):
+                raise ValueError("FusedDecoder: static int8 needs an fp32 decoder on a CPU with oneDNN's fused and "
+                                 "quantized convolutions (see static_int8_available)")
+            self.int8 = quantized_convs(dec, int8_ranges)
 
     # -- one convolution with an optional fused epilogue -------------------------------------------------
     def _conv(
@@ -192,10 +201,26 @@ class FusedDecoder(nn.Module):
         blocks = self.blocks[i]
         x_act = F.leaky_relu(x, LRELU_SLOPE)  # every block starts with it: computed once
         step = 1 if self.resblock_kind == "2" else 2  # ResBlock1 runs its convs in (dilated, plain) pairs
+        q_act: tuple[tuple[float, int], Tensor] | None = None  # x_act quantized, shared by the blocks' first convs
         for j, convs in enumerate(blocks):
             y = x
             for k in range(0, len(convs), step):
                 h = x_act if y is x else F.leaky_relu(y, LRELU_SLOPE)
+                q = self.int8.get((i, j, k))
+                if q is not None:  # ResBlock2 only: one conv per step
+                    if y is x and q_act is not None and q_act[0] == (q.x_scale, q.x_zero):
+                        qh = q_act[1]
+                    else:
+                        qh = q.quantize(h)
+                        if y is x:
+                            q_act = ((q.x_scale, q.x_zero), qh)
+                    final = j == len(blocks) - 1 and k == len(convs) - 1 and acc is not None
+                    y = q.accumulate(qh, acc.add_(y) if final else (y.clone() if y is x else y))  # type: ignore[union-attr]
+                    if valid is not None:
+                        y[..., valid:] = 0
+                    if final:
+                        return F.leaky_relu_(y, out_slope)
+                    continue
                 if step == 2:
                     h = self._conv(convs[k], h, valid, LRELU_SLOPE)
                 c = convs[k + step - 1]
@@ -231,18 +256,20 @@ class FusedDecoder(nn.Module):
         return y[..., : frames * self.dec.hop].squeeze(2).contiguous()  # (B, 1, S)
 
 
-def apply_fusion(model: nn.Module, bucket_frames: int = 0) -> nn.Module:
+def apply_fusion(model: nn.Module, bucket_frames: int = 0,
+                 int8_ranges: dict[Key, tuple[float, float]] | None = None) -> nn.Module:
     """Fuse `model` in place (pass a `with_own_modules` copy): its decoder becomes a `FusedDecoder`, and the
     kernel-1 convolutions of the text encoder, duration predictor and flow become matrix products, in
     module copies that share the weights, so the original modules are untouched. `bucket_frames`: see
-    `FusedDecoder`. Returns `model`."""
+    `FusedDecoder`; `int8_ranges` (from `tts_core.tiers.int8.activation_ranges`): run the decoder's low-rate
+    resblocks in static int8. Returns `model`."""
     for name in ("enc_p", "dp", "flow"):
         module = getattr(model, name)
         shared = {id(t): t for t in (*module.parameters(), *module.buffers())}
         own = copy.deepcopy(module, memo=shared)  # new module objects, the same weight tensors
         pointwise_convs(own)
         setattr(model, name, own)
-    model.dec = FusedDecoder(model.dec, bucket_frames=bucket_frames)
+    model.dec = FusedDecoder(model.dec, bucket_frames=bucket_frames, int8_ranges=int8_ranges)
     return model
 
 class PointwiseConv1d(nn.Module):

@@ -54,7 +54,8 @@ SWITCHES: dict[str, dict[str, object]] = {
     "memory_pool": {"memory_pool": True},
     "fp16": {"precision": "fp16"},
     "bf16": {"precision": "bf16"},
-    "int8": {"precision": "int8"},
+    "int8": {"precision": "int8"},  # alone: int8 weights, dequantized per call (memory, not speed)
+    "int8_static": {"precision": "int8"},  # with the fusion it needs: int8 arithmetic in the low-rate resblocks
     "compile": {"compile": True},
     "fusion": {"fusion": True},
     "banded_attention": {"banded_attention": True},
@@ -72,6 +73,7 @@ SWITCH_NAMES: tuple[str, ...] = tuple(SWITCHES)
 REQUIRES: dict[str, dict[str, object]] = {
     "engine_registry": {"weight_cache": True},
     "batch_optimizer": {"batch_sentences": True},
+    "int8_static": {"fusion": True},
 }
 
 _OFF = {f.name: f.default for f in fields(TierConfig)}
