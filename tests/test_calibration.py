@@ -99,6 +99,21 @@ def test_compile_is_skipped_with_the_reason_that_refused_it(monkeypatch, tmp_pat
     engine.close()
 
 
+def test_a_spent_budget_skips_the_remaining_candidates_with_that_reason(monkeypatch, tmp_path):
+    from tts_core.tiers import calibrate as cal_mod
+
+    monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cal_mod, "CANDIDATE_RESERVE_S", cal_mod.BUDGET_S + 1)  # nothing is ever left for them
+    tier = BASELINE.with_(name="cal-spent", inference_mode=True, precision="auto", precision_candidates=("int8",),
+                          memory_pool="auto", streaming="auto")
+    with Engine.load(voice="tiny", tier=tier) as engine:
+        m = engine.stats()["calibration"]["measurements"]
+        for name in ("int8", "memory_pool"):
+            assert not m[name]["pays"] and "budget" in m[name]["note"], name
+        assert "ttfa_gain" in m["streaming"]  # measured before the budget is checked
+        assert engine.tier.precision == "fp32" and engine.tier.memory_pool is False
+
+
 def test_every_interleaved_round_renders_its_own_input():
     seen = []
     _interleaved(lambda i: seen.append(("ref", i)) or 1.0, lambda i: seen.append(("cand", i)) or 0.8, rounds=4,

@@ -11,8 +11,9 @@ under the cache directory, keyed by voice weights, device, CPU, torch version an
 It renders with the same call the engine makes on this device (`engine_renderer`): the sentences as one
 batch, the tier's shape buckets, and the device's vocoder path (CPU: flow and decoder one item at a time,
 unmasked; CUDA: batched with masks, which bypasses the fused decoder's bucketing and tiling), so a switch
-is judged on the path it will run. Its cost is bounded by `BUDGET_S`: candidates run cheapest first, and
-`torch.compile` (tens of seconds to build on a CPU) only if the budget still has `COMPILE_RESERVE_S` left.
+is judged on the path it will run. Its cost is bounded by `BUDGET_S`: fusion and streaming run first, every other candidate
+only while `CANDIDATE_RESERVE_S` of the budget is left, and `torch.compile` (tens of seconds to build on a CPU) only
+while `COMPILE_RESERVE_S` is.
 One INFO line per candidate on the `tts_core` logger reports progress.
 """
 
@@ -102,6 +103,7 @@ BUDGET_S = 90.0  # wall-clock bound of one calibration on a fresh machine
 COMPILE_PAYBACK_AUDIO_S = 600.0
 MIN_COMPILE_BUILD_S = 15.0  # the quickest torch.compile build of these stages seen here (tiny voice: 20.7 s)
 COMPILE_RESERVE_S = 50.0  # torch.compile is measured only with this much budget left (it built in 44-59 s)
+CANDIDATE_RESERVE_S = 15.0  # any other candidate only with this much left (a full measurement took 10-13 s here)
 
 
 def engine_renderer(model: nn.Module, device: torch.device, tier: TierConfig, pool: Any = None,
@@ -304,9 +306,16 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
                                                    ref, texts, device, reference_audio, sr, tier))
         measurements["fusion"] = m
         fused = bool(m["pays"])
+    if tier.streaming == AUTO:  # before the candidates a spent budget may skip: first audio matters most
+        measurements["streaming"] = shared.once("streaming", lambda: _measure_streaming(ref, batches, tier, sr))
+        choices["streaming"] = bool(measurements["streaming"]["pays"])
+
+    def left_s() -> float:
+        return BUDGET_S - (time.perf_counter() - t_start)
+
     if tier.precision == AUTO:
         choices["precision"] = _choose_precision(model, ref, texts, device, reference_audio, sr, tier, shared,
-                                                 measurements, fused)
+                                                 measurements, fused, left_s)
     if tier.fusion == AUTO:
         choices["fusion"] = fused and (choices.get("precision") != "int8" or static_int8_available(device))
     if tier.decoder_tiling == AUTO and choices.get("fusion"):
@@ -321,15 +330,12 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
         choices["decoder_tiling"] = bool(m["pays"])
     if tier.memory_pool == AUTO:
         def pool() -> dict[str, Any]:
-            m = _measure_pool(model, ref, texts, tier)
+            m = _over_budget(left_s()) or _measure_pool(model, ref, texts, tier)
             _progress("memory_pool", m)
             return m
 
         measurements["memory_pool"] = shared.once("memory_pool", pool)
         choices["memory_pool"] = bool(measurements["memory_pool"]["pays"])
-    if tier.streaming == AUTO:
-        measurements["streaming"] = shared.once("streaming", lambda: _measure_streaming(ref, batches, tier, sr))
-        choices["streaming"] = bool(measurements["streaming"]["pays"])
     if tier.compile == AUTO:
         measurements["compile"] = shared.once("compile", lambda: _measure_compile(
             model, ref, texts, device, reference_audio, sr, tier, ref_rtf, time.perf_counter() - t_start))
@@ -363,9 +369,17 @@ def _measure_streaming(ref: Renderer, batches: list[list[int]], tier: TierConfig
             "fidelity": fid.to_dict(), "gate": "exact", "gate_failures": failures, "pays": pays}
 
 
+def _over_budget(left_s: float) -> dict[str, Any] | None:
+    """A "not measured" verdict when less than `CANDIDATE_RESERVE_S` of the calibration's budget is left, else None."""
+    if left_s >= CANDIDATE_RESERVE_S:
+        return None
+    return {"pays": False, "note": f"not measured: {max(left_s, 0):.0f} s of the {BUDGET_S:.0f} s calibration budget "
+                                   f"left, a measurement needs about {CANDIDATE_RESERVE_S:.0f} s"}
+
+
 def _choose_precision(model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
                       reference_audio: np.ndarray, sr: int, tier: TierConfig, shared: Measured,
-                      measurements: dict[str, Any], fused: bool) -> str:
+                      measurements: dict[str, Any], fused: bool, left_s: Callable[[], float] = lambda: BUDGET_S) -> str:
     """The fastest of `tier.precision_candidates` that passes its gate and pays, else "fp32"; each one's figures
     go into `measurements`.
 
@@ -374,19 +388,25 @@ def _choose_precision(model: nn.Module, ref: Renderer, texts: CalibrationTexts, 
     int8 in the fused decoder's low-rate stages; where oneDNN's quantized convolutions are missing it is int8
     weights, unfused, timed against the eager reference, and replaces fusion). The audio of every
     candidate is gated against the eager fp32 reference. Candidates are ranked by their speed-up over eager fp32
-    (the fused one's times fusion's own, where fusion was measured)."""
+    (the fused one's times fusion's own, where fusion was measured). One measured when less than
+    `CANDIDATE_RESERVE_S` of the budget is left (`left_s()`) is not kept, with that reason."""
     fused_ref: Renderer | None = None
     fusion_speedup = float(measurements.get("fusion", {}).get("speedup") or 1.0) if fused else 1.0
     best, best_speed = "fp32", fusion_speedup
     for precision in tier.precision_candidates:
         on_fused = fused and (precision != "int8" or static_int8_available(device))
-        if on_fused and fused_ref is None and not shared.has(f"{precision}+fusion"):
+        if (on_fused and fused_ref is None and not shared.has(f"{precision}+fusion")
+                and left_s() >= CANDIDATE_RESERVE_S):
             fused_ref = engine_renderer(apply_fusion(with_own_modules(model), tier.bucket_frames), device, tier,
                                         batch_vocoder=ref.batch_vocoder)
             for ids in [texts.batches, *texts.rounds]:  # warm on every text, as the eager reference is
                 _render_all(fused_ref, ids)
 
         def measure(precision: str = precision, on_fused: bool = on_fused) -> dict[str, Any]:
+            skipped = _over_budget(left_s())
+            if skipped:
+                _progress(precision, skipped)
+                return skipped
             if on_fused and precision == "int8":  # static int8 in the fused decoder's low-rate stages
                 cand = apply_fusion(with_own_modules(model), tier.bucket_frames,
                                     int8_ranges=activation_ranges(model, texts.ranges))
