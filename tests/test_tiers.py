@@ -48,7 +48,10 @@ def test_removing_what_a_switch_needs_is_not_removing_the_switch():
 
 def test_removing_a_precision_from_auto_removes_that_candidate_only():
     no_fp16 = resolve_tier("advanced-fp16")
-    assert no_fp16.precision == "auto" and no_fp16.precision_candidates == ("bf16", "int8")
+    assert no_fp16.precision == "auto" and no_fp16.precision_candidates == ("bf16",)
+    assert "int8" not in ADVANCED.precision_candidates  # opt-in: advanced+int8_static
+    opted = resolve_tier("advanced+int8_static")
+    assert opted.precision == "int8" and opted.fusion is True and opted.audio_cache
     assert resolve_tier("baseline+fp16").precision == "fp16"
     assert resolve_tier("baseline+fp16").with_(name="x") != resolve_tier("baseline-fp16").with_(name="x")
     assert resolve_tier("baseline-fp16").precision == "fp32"
