@@ -101,7 +101,7 @@ def _all_texts() -> dict[str, str]:
     """Every text the run speaks, by name: the check texts, the many sentences, and the engine's own
     warmup and calibration texts (so tiers that warm up or calibrate find their ids)."""
     from tts_core.engine import WARMUP_TEXTS
-    from tts_core.tiers import calibrate
+    from tts_core.tiers import calibrate, int8
 
     texts = dict(CHECK_TEXTS)
     texts.update({f"many{i:02d}": s for i, s in enumerate(many_sentences())})
@@ -109,6 +109,7 @@ def _all_texts() -> dict[str, str]:
     texts.update({"calibration": calibrate.TEXT, "calibration_probe": calibrate.PROBE})
     texts.update({f"calibration_round{i}": t for i, t in enumerate(calibrate.ROUND_TEXTS)})
     texts.update({f"calibration_fresh{i}": t for i, t in enumerate(calibrate.FRESH_TEXTS)})
+    texts["int8_ranges"] = int8.RANGE_TEXT  # static int8's input ranges (calibration and engine load)
     return texts
 
 

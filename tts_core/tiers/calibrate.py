@@ -286,7 +286,8 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
                              probe=[s.ids for s in frontend.sentences(PROBE)],
                              rounds=[[s.ids for s in frontend.sentences(t)] for t in ROUND_TEXTS[:ROUNDS]],
                              fresh=[[s.ids for s in frontend.sentences(t)] for t in FRESH_TEXTS],
-                             ranges=[s.ids for s in frontend.sentences(RANGE_TEXT)])
+                             ranges=[s.ids for s in frontend.sentences(RANGE_TEXT)]
+                             if tier.precision == AUTO and "int8" in tier.precision_candidates else [])
     batches = texts.batches
     _render_all(ref, batches)  # warm-up
     for ids in texts.rounds:
