@@ -99,6 +99,18 @@ def test_compile_is_skipped_with_the_reason_that_refused_it(monkeypatch, tmp_pat
     engine.close()
 
 
+def test_compile_is_not_measured_on_a_cpu(monkeypatch, tmp_path):
+    monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))
+    from tts_core.tiers import calibrate as cal_mod
+
+    monkeypatch.setattr(cal_mod, "MIN_COMPILE_BUILD_S", 0.0)  # any reference could repay a build
+    monkeypatch.setattr(cal_mod, "apply_compile", lambda model: pytest.fail("compile was built on a CPU"))
+    tier = BASELINE.with_(name="cal-cpu-compile", inference_mode=True, compile="auto")
+    with Engine.load(voice="tiny", tier=tier) as engine:
+        m = engine.stats()["calibration"]["measurements"]["compile"]
+        assert not m["pays"] and "on a CPU" in m["note"] and engine.tier.compile is False
+
+
 def test_a_spent_budget_skips_the_remaining_candidates_with_that_reason(monkeypatch, tmp_path):
     from tts_core.tiers import calibrate as cal_mod
 

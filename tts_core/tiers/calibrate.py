@@ -103,6 +103,11 @@ BUDGET_S = 90.0  # wall-clock bound of one calibration on a fresh machine
 COMPILE_PAYBACK_AUDIO_S = 600.0
 MIN_COMPILE_BUILD_S = 15.0  # the quickest torch.compile build of these stages seen here (tiny voice: 20.7 s)
 COMPILE_RESERVE_S = 50.0  # torch.compile is measured only with this much budget left (it built in 44-59 s)
+# torch.compile is not measured on a CPU: where it was measured it never paid (0.98x on an AMD EPYC Zen 3 after a 59 s
+# build; 0.96x after 28 s with oneDNN and ATen capped to AVX2), and on torch 2.13.0+cpu with AVX-512 its dynamic-shape
+# flow aborted the whole process on its first call ("free(): invalid pointer"), which no try/except can catch. The
+# ablations (+tier=baseline+compile) still measure it, each in a worker process of its own.
+COMPILE_ON_CPU = False
 CANDIDATE_RESERVE_S = 15.0  # any other candidate only with this much left (a full measurement took 10-13 s here)
 
 
@@ -432,7 +437,8 @@ def _choose_precision(model: nn.Module, ref: Renderer, texts: CalibrationTexts, 
 def _measure_compile(model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
                      reference_audio: np.ndarray, sr: int, tier: TierConfig, ref_rtf: float,
                      spent_s: float) -> dict[str, Any]:
-    """torch.compile, unless it cannot repay a build or the calibration budget cannot hold one."""
+    """torch.compile, unless it cannot repay a build, the calibration budget cannot hold one, or the device is a CPU
+    (`COMPILE_ON_CPU`)."""
     most_saved = ref_rtf * COMPILE_PAYBACK_AUDIO_S  # even a compiled graph that took no time saves no more
     if most_saved < MIN_COMPILE_BUILD_S:
         m = {"pays": False, "note": f"not measured: the reference spends {most_saved:.1f} s on "
@@ -441,6 +447,10 @@ def _measure_compile(model: nn.Module, ref: Renderer, texts: CalibrationTexts, d
     elif BUDGET_S - spent_s < COMPILE_RESERVE_S:
         m = {"pays": False, "note": f"not measured: {BUDGET_S - spent_s:.0f} s of the {BUDGET_S:.0f} s calibration "
                                     f"budget left, building it needs about {COMPILE_RESERVE_S:.0f} s"}
+    elif device.type == "cpu" and not COMPILE_ON_CPU:
+        m = {"pays": False, "note": "not measured on a CPU: it never paid where measured (0.96-0.98x after 28-59 s "
+                                    "builds) and its dynamic-shape build can abort the process (torch 2.13, AVX-512); "
+                                    "measure it alone with +tier=baseline+compile"}
     else:
         compiled = apply_compile(with_own_modules(model))
         m = _measure("compile", compiled, ref, texts, device, reference_audio, sr, tier)
