@@ -11,9 +11,9 @@ under the cache directory, keyed by voice weights, device, CPU, torch version an
 It renders with the same call the engine makes on this device (`engine_renderer`): the sentences as one
 batch, the tier's shape buckets, and the device's vocoder path (CPU: flow and decoder one item at a time,
 unmasked; CUDA: batched with masks, which bypasses the fused decoder's bucketing and tiling), so a switch
-is judged on the path it will run. Its cost is bounded by `BUDGET_S`: fusion and streaming run first, every other candidate
-only while `CANDIDATE_RESERVE_S` of the budget is left, and `torch.compile` (tens of seconds to build on a CPU) only
-while `COMPILE_RESERVE_S` is.
+is judged on the path it will run. Its cost is bounded by `BUDGET_S`: fusion and streaming run first, every
+other candidate only while `CANDIDATE_RESERVE_S` of the budget is left, and `torch.compile` (tens of seconds to
+build) only on a GPU and while `COMPILE_RESERVE_S` is.
 One INFO line per candidate on the `tts_core` logger reports progress.
 """
 
@@ -51,7 +51,8 @@ CALIBRATION_VERSION = 10  # 2: decoder fusion joined the candidates; 3: the engi
 # median paired ratio and 3 rounds in 4 won; 7: torch.compile must also hold on lengths it has never seen;
 # 8: FP16/BF16 keep the decoder's output convolution in fp32 and are measured on the fused decoder when it pays;
 # 9: streaming's chunks fill the decoder's buckets, the first is 16 frames, later ones up to 4x the audio before them;
-# 10: INT8 on the fused decoder is static int8 arithmetic in its low-rate stages (was: int8 weights, unfused)
+# 10: INT8 on the fused decoder is static int8 arithmetic in its low-rate stages (was: int8 weights, unfused),
+# streaming is measured second, the rest within the budget, torch.compile not on a CPU
 MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median of the paired per-round ratios) to be worth it...
 MIN_WIN_SHARE = 0.75  # ...and win at least this share of the interleaved rounds, so noise cannot talk it in
 MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third

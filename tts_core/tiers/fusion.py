@@ -215,7 +215,8 @@ class FusedDecoder(nn.Module):
                         if y is x:
                             q_act = ((q.x_scale, q.x_zero), qh)
                     final = j == len(blocks) - 1 and k == len(convs) - 1 and acc is not None
-                    y = q.accumulate(qh, acc.add_(y) if final else (y.clone() if y is x else y))  # type: ignore[union-attr]
+                    into = acc.add_(y) if final else (y.clone() if y is x else y)  # type: ignore[union-attr]
+                    y = q.accumulate(qh, into)  # into += conv(qh), in place
                     if valid is not None:
                         y[..., valid:] = 0
                     if final:

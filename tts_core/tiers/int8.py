@@ -6,17 +6,18 @@ the voice's own decoder inputs (`activation_ranges`); its weight is symmetric in
 accumulates in int32, dequantizes and adds the residual in the same call, so the residual stream stays fp32.
 Everything else (the text encoder, durations, flow, upsampling layers, the last stage, `conv_post`) stays fp32.
 
-Why not the last stage (measured on the real voice, 3 sentences, noise zeroed, against the fp32 decoder, 2-core
-AMD EPYC with AVX-512 VNNI, torch 2.13): with every resblock in int8 the int8 gate fails (MCD 1.7-2.6 dB, spectral
-correlation 0.92-0.95, silence floor 8-33 dB above the reference: hiss in the pauses, where one per-tensor scale set
+Why not the last stage (measured on the real voice, 3 sentences, noise zeroed, against the fp32 decoder, 2-core AMD
+EPYC with AVX-512 VNNI, torch 2.13): with every resblock in int8 the int8 gate fails (MCD 1.7-2.6 dB, spectral
+correlation 0.92-0.95, silence floor 5-33 dB above the reference: hiss in the pauses, where one per-tensor scale set
 by speech leaves quiet samples a level or two); with the two low-rate stages only it passes (MCD 0.21 dB,
 correlation 0.999, floor -0.1 to +7.4 dB). The last stage holds a third of the decoder's FLOPs and the int8 part
 about half of them. The calibration's paired rounds (whole renders, against the fused fp32 model, same CPU) gave
 1.18x natively and 1.14x with oneDNN capped to AVX-512 VNNI (no BF16, as on an Intel Xeon of that kind), each
 winning 5 of 8 rounds, too few to be kept; capped to AVX2 (no VNNI: an int8 product takes three instructions there)
-1.05x (5 of 8) in one calibration and 1.13x (kept) in another. Natively BF16 (1.48x) is the better choice anyway. It is opt-in (`advanced+int8_static`, or "int8" in a tier's
-`precision_candidates`): it passes the int8 gate, but Whisper misheard 2 more words of the built-in texts than on the
-baseline's audio (see README), where BF16 changed none.
+1.05x (5 of 8) in one calibration and 1.13x (kept) in another. Natively BF16 (1.48x) is the better choice anyway. It
+is opt-in (`advanced+int8_static`, or "int8" in a tier's `precision_candidates`): it passes the int8 gate, but
+Whisper misheard 2 more words of the built-in texts than on the baseline's audio (see README), where BF16 changed
+none.
 """
 
 from __future__ import annotations

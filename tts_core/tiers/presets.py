@@ -29,7 +29,8 @@ ADVANCED = OPTIMIZED.with_(
     batch_optimizer=True,
     precision=AUTO,
     # INT8 is opt-in (advanced+int8_static): static int8 passes the int8 gate, but Whisper misheard 2 more words of
-    # the built-in texts than on the baseline's audio (WER 4.5% against 3.2%; BF16 3.2%) for 1.05-1.13x with oneDNN capped to AVX2
+    # the built-in texts than on the baseline's audio (WER 4.5% against 3.2%; BF16 3.2%), for 1.05-1.13x with oneDNN
+    # capped to AVX2
     precision_candidates=("fp16", "bf16"),
     compile=AUTO,
     fusion=AUTO,
