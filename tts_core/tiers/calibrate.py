@@ -386,7 +386,7 @@ def _over_budget(left_s: float) -> dict[str, Any] | None:
 
 def _choose_precision(model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
                       reference_audio: np.ndarray, sr: int, tier: TierConfig, shared: Measured,
-                      measurements: dict[str, Any], fused: bool, left_s: Callable[[], float] = lambda: BUDGET_S) -> str:
+                      measurements: dict[str, Any], fused: bool, left_s: Callable[[], float]) -> str:
     """The fastest of `tier.precision_candidates` that passes its gate and pays, else "fp32"; each one's figures
     go into `measurements`.
 

@@ -194,6 +194,14 @@ class FusedDecoder(nn.Module):
             y = torch.tanh(y)
         return y
 
+    @staticmethod
+    def _int8_conv(q: QConv, qx: Tensor, into: Tensor, valid: int | None) -> Tensor:
+        """into += q(qx), in place, with the padded tail (from `valid` on) zeroed as `_conv` does."""
+        y = q.accumulate(qx, into)
+        if valid is not None:
+            y[..., valid:] = 0
+        return y
+
     def _stage(self, i: int, x: Tensor, out_slope: float, valid: int | None) -> Tensor:
         """The resblocks of stage i on x (the upsampled input); returns lrelu(sum of resblocks, out_slope).
         The 1/n of the mean is folded into the next layer's weights."""
@@ -208,17 +216,13 @@ class FusedDecoder(nn.Module):
                 h = x_act if y is x else F.leaky_relu(y, LRELU_SLOPE)
                 q = self.int8.get((i, j, k))
                 if q is not None:  # ResBlock2 only: one conv per step
-                    if y is x and q_act is not None and q_act[0] == (q.x_scale, q.x_zero):
-                        qh = q_act[1]
-                    else:
-                        qh = q.quantize(h)
-                        if y is x:
-                            q_act = ((q.x_scale, q.x_zero), qh)
+                    shared = y is x and q_act is not None and q_act[0] == (q.x_scale, q.x_zero)
+                    qh = q_act[1] if shared else q.quantize(h)  # type: ignore[index]
+                    if y is x:
+                        q_act = ((q.x_scale, q.x_zero), qh)
                     final = j == len(blocks) - 1 and k == len(convs) - 1 and acc is not None
                     into = acc.add_(y) if final else (y.clone() if y is x else y)  # type: ignore[union-attr]
-                    y = q.accumulate(qh, into)  # into += conv(qh), in place
-                    if valid is not None:
-                        y[..., valid:] = 0
+                    y = self._int8_conv(q, qh, into, valid)
                     if final:
                         return F.leaky_relu_(y, out_slope)
                     continue

@@ -6,11 +6,12 @@ the voice's own decoder inputs (`activation_ranges`); its weight is symmetric in
 accumulates in int32, dequantizes and adds the residual in the same call, so the residual stream stays fp32.
 Everything else (the text encoder, durations, flow, upsampling layers, the last stage, `conv_post`) stays fp32.
 
-Why not the last stage (measured on the real voice, 3 sentences, noise zeroed, against the fp32 decoder, 2-core AMD
-EPYC with AVX-512 VNNI, torch 2.13): with every resblock in int8 the int8 gate fails (MCD 1.7-2.6 dB, spectral
-correlation 0.92-0.95, silence floor 5-33 dB above the reference: hiss in the pauses, where one per-tensor scale set
-by speech leaves quiet samples a level or two); with the two low-rate stages only it passes (MCD 0.21 dB,
-correlation 0.999, floor -0.1 to +7.4 dB). The last stage holds a third of the decoder's FLOPs and the int8 part
+Why not the last stage (real voice, noise zeroed, against the fp32 decoder, 2-core AMD EPYC with AVX-512 VNNI, torch
+2.13): simulated by quantizing each conv's input and weight in the eager decoder (3 sentences), every resblock in
+int8 fails the int8 gate (MCD 1.7-2.6 dB, spectral correlation 0.92-0.95, silence floor 5-33 dB above the reference:
+hiss in the pauses, where one per-tensor scale set by speech leaves quiet samples a level or two), the two low-rate
+stages only pass it (MCD 0.21 dB); as built here, engine against engine on 3 fresh texts, they gave MCD 0.21-0.23
+dB, correlation 0.9985, floor +0.2 to +4.3 dB. The last stage holds a third of the decoder's FLOPs and the int8 part
 about half of them. The calibration's paired rounds (whole renders, against the fused fp32 model, same CPU) gave
 1.18x natively and 1.14x with oneDNN capped to AVX-512 VNNI (no BF16, as on an Intel Xeon of that kind), each
 winning 5 of 8 rounds, too few to be kept; capped to AVX2 (no VNNI: an int8 product takes three instructions there)
@@ -30,6 +31,8 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from tts_core.render import Renderer, Scales, sentence_generator
+
 LOW_QUANTILE, HIGH_QUANTILE = 1e-4, 1 - 1e-4  # a range holds all but these tails: one outlier sets no scale
 SAMPLES_PER_OBSERVATION = 1 << 18  # values read per observed tensor (a strided subsample: quantile's input limit)
 # Range measurement renders these sentences with the voice's own noise, seeded, so every engine (and the calibration
@@ -39,6 +42,9 @@ RANGE_TEXT = (
     "Some are short. Others run on a little longer, with a pause, and a question at the end?"
 )
 RANGE_SEED = 1234
+# quantize_per_tensor's deprecation notice (see QConv.quantize), filtered once here: a per-call catch_warnings would
+# touch the process-wide filter list from every thread that synthesizes
+warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor.*deprecated", category=UserWarning)
 Key = tuple[int, int, int]  # (stage, resblock in the stage, convolution in the resblock)
 
 
@@ -58,26 +64,11 @@ def int8_convs(dec: nn.Module) -> dict[Key, nn.Conv1d]:
             for j, block in enumerate(dec.resblocks[i * n : (i + 1) * n]) for k, conv in enumerate(block.convs)}
 
 
-def range_latents(model: nn.Module, ids: Sequence[Sequence[int]]) -> list[Tensor]:
-    """Decoder inputs z (1, C, F) of each id sequence, sampled with the voice's noise scales from `RANGE_SEED`."""
-    c, out = model.config, []
-    gen = torch.Generator(device=next(model.parameters()).device).manual_seed(RANGE_SEED)
-    with torch.inference_mode():
-        for seq in ids:
-            x_ids = torch.tensor([list(seq)], dtype=torch.long, device=gen.device)  # (1, T)
-            x, m_p, logs_p, x_mask = model.encode(x_ids, torch.tensor([x_ids.shape[1]], device=gen.device))
-            w_ceil = model.predict_durations(x, x_mask, c.noise_w, c.length_scale, gen)
-            m_p, logs_p, y_mask, _ = model.expand(m_p, logs_p, w_ceil, x_mask)
-            z_p = model.sample_prior(m_p, logs_p, c.noise_scale, gen)
-            out.append(model.flow_reverse(z_p, y_mask).float())  # (1, C, F)
-    return out
-
-
 def activation_ranges(model: nn.Module, ids: Sequence[Sequence[int]]) -> dict[Key, tuple[float, float]]:
-    """(low, high) of each int8 convolution's input over the decoder inputs of `ids` (`range_latents`), all but
-    the `LOW_QUANTILE` / `HIGH_QUANTILE` tails; low <= 0 <= high. Runs the model's own fp32 decoder."""
-    dec = model.dec
-    convs = int8_convs(dec)
+    """(low, high) of each int8 convolution's input while the model renders `ids` as the engine does (`Renderer`,
+    the voice's noise scales, each sentence's noise seeded from `RANGE_SEED`), all but the `LOW_QUANTILE` /
+    `HIGH_QUANTILE` tails; low <= 0 <= high. Runs the model's own fp32 decoder (pass it before fusion)."""
+    convs = int8_convs(model.dec)
     ranges: dict[Key, tuple[float, float]] = {}
 
     def observe(key: Key):
@@ -89,11 +80,14 @@ def activation_ranges(model: nn.Module, ids: Sequence[Sequence[int]]) -> dict[Ke
             ranges[key] = (min(old_lo, lo), max(old_hi, hi))
         return hook
 
+    device = next(model.parameters()).device
+    c = model.config
+    renderer = Renderer(model, device)
+    scales = Scales(c.noise_scale, c.length_scale, c.noise_w)
     hooks = [conv.register_forward_pre_hook(observe(key)) for key, conv in convs.items()]
     try:
-        with torch.inference_mode():
-            for z in range_latents(model, ids):
-                dec(z)
+        for seq in ids:
+            renderer.render([seq], scales, [sentence_generator(RANGE_SEED, seq, device)])
     finally:
         for h in hooks:
             h.remove()
@@ -134,13 +128,11 @@ class QConv:
         """fp32 (B, C, 1, T) channels-last -> uint8 of the same shape and layout, with this conv's input scale.
 
         `quantize_per_tensor` + `int_repr` (deprecated quantized tensors) is the fastest way here: 1.4 ms for 3.3 M
-        values against 4.7 ms for round/clamp/cast and 7.7 ms for the decomposed op, which stands in where it is gone.
+        values against 4.7 ms for round/clamp/cast, which stands in where it is gone.
         """
         if hasattr(torch, "quantize_per_tensor"):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # the deprecation notice, once per process
-                return torch.quantize_per_tensor(x, self.x_scale, self.x_zero, torch.quint8).int_repr()
-        return torch.ops.quantized_decomposed.quantize_per_tensor(x, self.x_scale, self.x_zero, 0, 255, torch.uint8)
+            return torch.quantize_per_tensor(x, self.x_scale, self.x_zero, torch.quint8).int_repr()
+        return torch.clamp(torch.round(x / self.x_scale) + self.x_zero, 0, 255).to(torch.uint8)
 
     def accumulate(self, qx: Tensor, into: Tensor) -> Tensor:
         """into += conv(dequantized qx), in place (oneDNN's sum post-op); returns `into` (B, C_out, 1, T) fp32."""
