@@ -96,8 +96,10 @@ def run_rounds(
     tracked: list[Tracked],
     rounds_file: Path,
     progress: Callable[[str], None] = lambda _: None,
+    round_args: Callable[[int, str, str], dict[str, Any]] = lambda r, text_class, name: {},
 ) -> RoundsResult:
-    """Run rounds until the stopping rule holds; `text_for(r, text_class)` gives round r's text.
+    """Run rounds until the stopping rule holds; `text_for(r, text_class)` gives round r's text and
+    `round_args(r, text_class, contender)` any further arguments of that contender's `round` call.
 
     Rounds already in `rounds_file` (a resumed group) count and are not run again."""
     out = RoundsResult(rounds=[rd for rd in read_records(rounds_file) if rd.get("kind") == "round"])
@@ -131,7 +133,8 @@ def run_rounds(
         results: dict[str, Any] = {}
         for name in order:
             try:
-                results[name] = workers[name].call("round", plan.call_timeout_s, text=text, warm=plan.warm)
+                results[name] = workers[name].call("round", plan.call_timeout_s, text=text, warm=plan.warm,
+                                                   **round_args(r, text_class, name))
                 results[name]["settle_s"] = workers[name].settle()  # the next contender starts on idle cores
             except WorkerFailure as exc:
                 out.failures[name] = exc.reason

@@ -99,6 +99,8 @@ class ResultRow:
 
     # memory
     peak_rss_mb: float | None = None  # background sampler, >= 100 Hz
+    load_peak_rss_mb: float | None = None  # peak RSS during load, calibration and the first call
+    steady_peak_rss_mb: float | None = None  # peak RSS during the timed rounds (untimed passes excluded)
     max_rss_mb: float | None = None  # OS ru_maxrss
     cuda_max_allocated_mb: float | None = None
     cuda_max_reserved_mb: float | None = None
@@ -138,6 +140,13 @@ class ResultRow:
     quality_gate: str | None = None  # the heard-quality gate's name, when a baseline was scored
     quality_pass: bool | None = None
     quality_s: float | None = None  # seconds the pass spent on this row's audio (0 on a cache hit)
+    quality_texts: int | None = None  # texts scored (paired with the reference's audio of the same texts)
+    quality_words: int | None = None  # words in those texts
+    wer_delta_ci_low: float | None = None  # 95% bootstrap interval over texts of the mean WER delta (fraction)
+    wer_delta_ci_high: float | None = None
+    dnsmos_ovrl_delta_ci_low: float | None = None  # the same for the mean DNSMOS OVRL delta (MOS)
+    dnsmos_ovrl_delta_ci_high: float | None = None
+    quality_verdict: str | None = None  # pass / fail / not enough evidence (the gate on the intervals)
 
     # serving under load (`scenario=...`, MLPerf LoadGen; workload "serve"): one row per LoadGen run
     scenario: str | None = None  # singlestream, offline, server

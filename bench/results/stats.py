@@ -113,6 +113,44 @@ def paired_speedup(reference: Sequence[float], candidate: Sequence[float], *, se
     return geometric_mean_ci(paired_ratios(reference, candidate), seed=seed)
 
 
+@dataclass(frozen=True)
+class MeanInterval:
+    """Mean of per-item values (e.g. per-text quality deltas) with a bootstrap interval over the items."""
+
+    mean: float
+    ci_low: float
+    ci_high: float
+    n: int
+    confidence: float = CONFIDENCE
+
+
+def mean_ci(values: Sequence[float], *, confidence: float = CONFIDENCE, seed: int = 0) -> MeanInterval:
+    """Mean of `values` with a `confidence` bootstrap interval over them (BCa; percentile when BCa is degenerate).
+    One value gives an infinite interval; identical values a zero-width one."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        raise ValueError("mean_ci: no values.")
+    point = float(x.mean())
+    if x.size < 2:
+        return MeanInterval(point, -math.inf, math.inf, 1, confidence)
+    if np.ptp(x) == 0.0:
+        return MeanInterval(point, point, point, int(x.size), confidence)
+    lo, hi = _bootstrap_mean(x, confidence, seed)
+    return MeanInterval(point, lo, hi, int(x.size), confidence)
+
+
+def _bootstrap_mean(x: np.ndarray, confidence: float, seed: int) -> tuple[float, float]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # BCa warns on small or degenerate samples; we fall back below
+        for method in ("BCa", "percentile"):
+            result = sps.bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=N_RESAMPLES,
+                                   method=method, random_state=np.random.default_rng(seed))
+            lo, hi = result.confidence_interval
+            if np.isfinite(lo) and np.isfinite(hi):
+                break
+    return float(lo), float(hi)
+
+
 def verdict(s: Speedup, what: str = "speedup") -> str:
     """"pays" / "costs" when the interval excludes 1.0; else "no measurable difference (within +-x%)"."""
     if s.pairs < 2 or not math.isfinite(s.half_width):
