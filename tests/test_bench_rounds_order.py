@@ -74,9 +74,9 @@ class StubWorker:
         return 0.0
 
 
-def plan(max_rounds: int, min_rounds: int = 2, target: float = 0.05) -> RoundPlan:
+def plan(max_rounds: int, min_rounds: int = 2) -> RoundPlan:
     return RoundPlan(classes=CLASSES, min_rounds_per_class=min_rounds, max_rounds=max_rounds, budget_s=1e9,
-                     target_half_width=target, call_timeout_s=10)
+                     target_half_width=0.05, call_timeout_s=10)
 
 
 def text_for(r: int, text_class: str) -> str:

@@ -163,3 +163,6 @@ def test_class_rows_carry_their_own_interval_and_stop_reason() -> None:
         assert row.speedup_pairs == 10 and row.verdict == "pays"
         assert row.stop_reason == f"class row: 10 rounds, +-{half:.1%} (target +-5%): {met}"
     assert rows[("base", "short")].stop_reason.startswith("class row: 10 rounds")
+    few = RoundsResult(rounds=rounds[:6], stop_reason="time budget", target_half_width=0.05)
+    short = next(r for r in build_rows(contenders, few, facts) if (r.contender, r.text) == ("opt", "short"))
+    assert short.stop_reason.endswith(f"too few pairs for a verdict (2 of {MIN_PAIRS})")

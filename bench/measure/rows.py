@@ -16,7 +16,7 @@ from typing import Any
 from bench.measure import ablation
 from bench.measure.rounds import RoundsResult, compare, series
 from bench.results.schema import ResultRow
-from bench.results.stats import Speedup, paired_ratios, summarize, verdict
+from bench.results.stats import MIN_PAIRS, Speedup, paired_ratios, summarize, verdict
 
 ALL = "all"
 
@@ -128,7 +128,9 @@ def _class_stop_reason(fields: dict[str, Any], rounds: int, target: float) -> st
     half = Speedup(ratio, lo, hi, rounds).half_width
     if half == float("inf"):
         return f"class row: {rounds} rounds, no interval (target +-{target * 100:g}%): not held to the target"
-    met = "within the target" if half <= target else "not held to the target"
+    pairs = fields.get("speedup_pairs") or rounds
+    met = ("within the target" if half <= target else "not held to the target") if pairs >= MIN_PAIRS else (
+        f"too few pairs for a verdict ({pairs} of {MIN_PAIRS})")
     return f"class row: {rounds} rounds, +-{half:.1%} (target +-{target * 100:g}%): {met}"
 
 
