@@ -1,4 +1,4 @@
-"""Engine adapters, workloads, the round order, and a worker process on the fake engine and the tiny voice."""
+"""Engine adapters, workloads, and a worker process on the fake engine and the tiny voice."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 
 from bench.engines.base import BenchEngine, CachingEngine, StageProfiling
 from bench.engines.fake import FakeEngine
-from bench.measure.rounds import rotation
 from bench.measure.timing import run_round, stream_figures
 from bench.workers import Worker, WorkerSpec
 
@@ -42,15 +41,6 @@ def test_every_workload_produces_audio(workload: str) -> None:
     result = run_round(fake(), {"name": workload, "batch_size": 2}, text, "cpu")
     assert result.audio_s > 0 and result.latency_s >= 0
     assert (result.ttfa_s is not None) == (workload == "stream")
-
-
-def test_rotation_is_a_balanced_latin_square() -> None:
-    names = ["a", "b", "c"]
-    orders = [rotation(names, r) for r in range(6)]
-    assert orders[:3] == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
-    for position in range(3):  # over two cycles every contender runs at every position twice
-        assert sorted(o[position] for o in orders) == ["a", "a", "b", "b", "c", "c"]
-    assert all(sorted(o) == names for o in orders)
 
 
 def test_a_worker_on_the_tiny_voice_answers_every_op(tmp_path: Path) -> None:

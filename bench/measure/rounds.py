@@ -1,11 +1,13 @@
 """Paired rounds: every round, every contender speaks the same text, one worker busy at a time (the next starts
 once the last one's thread pools have stopped spinning, so none runs on cores another still holds), in an order
-that rotates every round (a Latin square, reversed on alternate cycles so each contender runs early and
-late as often: ABC, BCA, CAB, CBA, BAC, ACB, ...), so drift of the machine hits all contenders alike.
+from a Williams design (`round_order`): within every text class each contender runs in every position equally
+often and follows every other contender equally often, so drift of the machine and what the contender before
+leaves behind hit all contenders alike.
 
-Rounds cycle through the text classes and go on until every tracked comparison's 95% interval is within
-the target half-width (sequential stopping, after a minimum of rounds per class), or the time budget or
-the round cap is reached; `stop_reason` says which. Each finished round is appended to the group's
+Rounds cycle through the text classes (`class_of_round`) and go on until every tracked comparison's pooled 95%
+interval (`compare`: stratified by text class, at least `MIN_PAIRS` pairs) is within the target half-width
+(sequential stopping, after a minimum of rounds per class), or the time budget or the round cap is reached;
+`stop_reason` says which. Each finished round is appended to the group's
 rounds file (fsynced), so a killed sweep resumes where it stopped without losing a round.
 """
 
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
 from bench.errors import WorkerFailure
-from bench.results.stats import paired_speedup
+from bench.results.stats import MIN_PAIRS, TARGET_HALF_WIDTH, Speedup, paired_speedup
 from bench.results.store import append_records, read_records
 
 log = logging.getLogger("bench.sweep")
@@ -61,15 +63,44 @@ class RoundsResult:
     stop_reason: str = ""
     failures: dict[str, str] = field(default_factory=dict)  # contender -> why it left the rounds
     wall_s: float = 0.0
+    target_half_width: float = TARGET_HALF_WIDTH  # the plan's target, which per-class rows are compared with
 
 
-def rotation(names: list[str], r: int) -> list[str]:
-    """The order of round `r`: rotated by r, and reversed on every other cycle of len(names) rounds."""
-    k = len(names)
-    if k == 0:
-        return []
-    order = names[r % k:] + names[: r % k]
-    return order[::-1] if (r // k) % 2 else order
+def class_of_round(r: int, classes: list[str]) -> str:
+    """The text class of round `r` (0-based): the classes in turn."""
+    if not classes:
+        raise ValueError("class_of_round: no text classes; give at least one (sweep.texts).")
+    return classes[r % len(classes)]
+
+
+def williams_design(k: int) -> list[list[int]]:
+    """The rows of a Williams design for `k` contenders (indices): each contender once per position per square,
+    and each ordered pair (a right before b) once per square; one square for even k, a square and its mirror
+    for odd k (where one square cannot balance the pairs). Rows: k for even k, 2k for odd k (1 for k = 1)."""
+    if k <= 1:
+        return [list(range(k))]
+    first, lo, hi = [0], 1, k - 1  # 0, 1, k-1, 2, k-2, ...
+    while len(first) < k:
+        first.append(lo)
+        lo += 1
+        if len(first) < k:
+            first.append(hi)
+            hi -= 1
+    square = [[(x + i) % k for x in first] for i in range(k)]
+    return square if k % 2 == 0 else square + [row[::-1] for row in square]
+
+
+def round_order(names: list[str], r: int, n_classes: int) -> list[str]:
+    """The order of round `r` (a pure function of r and the contenders still in the rounds, so a resumed run
+    repeats it): round r is the (r // n_classes)-th round of its class, and its class walks the rows of the
+    Williams design in turn (offset by the class, so neighbouring rounds differ). Over n_classes x rows rounds every
+    class sees every row once. After a contender leaves, the design restarts over the rest: balanced from then
+    on only over whole cycles (best effort)."""
+    if n_classes < 1:
+        raise ValueError(f"round_order: n_classes is {n_classes}; give at least 1.")
+    rows = williams_design(len(names))
+    row = rows[(r // n_classes + r % n_classes) % len(rows)]
+    return [names[i] for i in row]
 
 
 def series(rounds: Iterable[dict[str, Any]], contender: str, metric: str) -> list[float | None]:
@@ -77,16 +108,28 @@ def series(rounds: Iterable[dict[str, Any]], contender: str, metric: str) -> lis
     return [(rd["results"].get(contender) or {}).get(metric) for rd in rounds]
 
 
+def compare(rounds: list[dict[str, Any]], reference: str, candidate: str, metric: str) -> Speedup | None:
+    """The paired speedup of `candidate` over `reference` on `metric` over `rounds`, its interval resampled within
+    text classes (one class: a plain bootstrap); None without a single pair. The stopping rule and the rows both
+    use this one statistic."""
+    try:
+        return paired_speedup(series(rounds, reference, metric), series(rounds, candidate, metric),
+                              strata=[rd["text_class"] for rd in rounds])
+    except ValueError:
+        return None
+
+
 def interval_ok(rounds: list[dict[str, Any]], tracked: list[Tracked], target: float) -> tuple[bool, float]:
-    """Whether every tracked comparison's interval is within `target`, and the widest half-width seen."""
-    widest = 0.0
+    """Whether every tracked comparison has `MIN_PAIRS` pairs and an interval within `target`, and the widest
+    half-width seen."""
+    widest, ok = 0.0, True
     for t in tracked:
-        ref, cand = series(rounds, t.reference, t.metric), series(rounds, t.candidate, t.metric)
-        try:
-            widest = max(widest, paired_speedup(ref, cand).half_width)
-        except ValueError:
+        s = compare(rounds, t.reference, t.candidate, t.metric)
+        if s is None:
             return False, float("inf")
-    return widest <= target, widest
+        widest = max(widest, s.half_width)
+        ok = ok and s.pairs >= MIN_PAIRS
+    return ok and widest <= target, widest
 
 
 def run_rounds(
@@ -102,7 +145,8 @@ def run_rounds(
     `round_args(r, text_class, contender)` any further arguments of that contender's `round` call.
 
     Rounds already in `rounds_file` (a resumed group) count and are not run again."""
-    out = RoundsResult(rounds=[rd for rd in read_records(rounds_file) if rd.get("kind") == "round"])
+    out = RoundsResult(rounds=[rd for rd in read_records(rounds_file) if rd.get("kind") == "round"],
+                       target_half_width=plan.target_half_width)
     names = list(workers)
     started = time.monotonic()
     r = len(out.rounds)
@@ -127,9 +171,9 @@ def run_rounds(
         if not alive:
             out.stop_reason = "every contender failed"
             break
-        text_class = plan.classes[r % len(plan.classes)]
+        text_class = class_of_round(r, plan.classes)
         text = text_for(r, text_class)
-        order = rotation(alive, r)
+        order = round_order(alive, r, len(plan.classes))
         results: dict[str, Any] = {}
         for name in order:
             try:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.measure import ablation
-from bench.measure.rounds import RoundsResult, series
+from bench.measure.rounds import RoundsResult, compare, series
 from bench.results.schema import ResultRow
-from bench.results.stats import Speedup, geometric_mean_ci, paired_ratios, paired_speedup, summarize, verdict
+from bench.results.stats import MIN_PAIRS, Speedup, paired_ratios, summarize, verdict
 
 ALL = "all"
 
@@ -79,10 +79,7 @@ def _median(values: list[Any]) -> float | None:
 
 
 def _speedup(rounds: list[dict[str, Any]], reference: str, candidate: str, metric: str) -> Speedup | None:
-    try:
-        return paired_speedup(series(rounds, reference, metric), series(rounds, candidate, metric))
-    except ValueError:
-        return None
+    return compare(rounds, reference, candidate, metric)  # the statistic the stopping rule watched
 
 
 def _verdict(c: Contender, ref: Contender | None, rounds: list[dict[str, Any]], workload: str) -> dict[str, Any]:
@@ -91,7 +88,7 @@ def _verdict(c: Contender, ref: Contender | None, rounds: list[dict[str, Any]], 
     if ref is None:
         return out
     ratios = paired_ratios(series(rounds, ref.name, "rtf"), series(rounds, c.name, "rtf"))
-    thr = geometric_mean_ci(ratios) if ratios.size else None
+    thr = _speedup(rounds, ref.name, c.name, "rtf")
     ttfa = _speedup(rounds, ref.name, c.name, "ttfa_s")
     if thr is not None:
         out.update(speedup=thr.ratio, speedup_ci_low=thr.ci_low, speedup_ci_high=thr.ci_high, speedup_pairs=thr.pairs,
@@ -119,6 +116,22 @@ def _verdict(c: Contender, ref: Contender | None, rounds: list[dict[str, Any]], 
                             f"{_fmt(a)} -> {_fmt(b)}, first call {_fmt(fa)} -> {_fmt(fb)} (one cold start each)"),
                    verdict_metric="load")
     return out
+
+
+def _class_stop_reason(fields: dict[str, Any], rounds: int, target: float) -> str:
+    """A per-class row's own stop reason: the rounds stop on the pooled intervals, so say how wide this class's
+    interval (of the metric its verdict is on) came out against the target."""
+    prefix = "ttfa_speedup" if fields.get("verdict_metric") == "ttfa" else "speedup"
+    ratio, lo, hi = (fields.get(f"{prefix}{k}") for k in ("", "_ci_low", "_ci_high"))
+    if ratio is None:
+        return f"class row: {rounds} rounds (the rounds stop on the pooled rows' intervals)"
+    half = Speedup(ratio, lo, hi, rounds).half_width
+    if half == float("inf"):
+        return f"class row: {rounds} rounds, no interval (target +-{target * 100:g}%): not held to the target"
+    pairs = fields.get("speedup_pairs") or rounds
+    met = ("within the target" if half <= target else "not held to the target") if pairs >= MIN_PAIRS else (
+        f"too few pairs for a verdict ({pairs} of {MIN_PAIRS})")
+    return f"class row: {rounds} rounds, +-{half:.1%} (target +-{target * 100:g}%): {met}"
 
 
 def _fmt(seconds: Any) -> str:
@@ -265,6 +278,8 @@ def build_rows(contenders: list[Contender], result: RoundsResult, facts: GroupFa
                                           mprof_file=c.mprof_file, sample_wav=c.sample_wav)
             fields.update(_timing_fields(c, rounds))
             fields.update(_verdict(c, ref, rounds, facts.workload))
+            if text_class != ALL:
+                fields["stop_reason"] = _class_stop_reason(fields, len(rounds), result.target_half_width)
             if not c.peer:
                 fields["comparisons"] = _peer_comparisons(c, peers, rounds)
             fields.update(_compute_fields(c, text_class, facts, fields.get("rtf")))

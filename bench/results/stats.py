@@ -2,25 +2,32 @@
 
 - `summarize`: latency percentiles of one contender's rounds (seconds).
 - `paired_speedup`: per-round ratios reference / candidate on the same text in the same round; the speedup is
-  their geometric mean, with a 95% bootstrap interval over rounds (`scipy.stats.bootstrap`, BCa; percentile
-  when BCa is degenerate). Above 1 means the candidate is faster.
-- `verdict`: "pays" / "costs" only when the interval excludes 1.0, else "no measurable difference (within +-x%)".
+  their geometric mean, with a 95% bootstrap interval over rounds (BCa; percentile when BCa is degenerate).
+  Given each round's text class (`strata`), the bootstrap resamples rounds within each class, keeping each
+  class's round count, so the interval measures noise, not the spread between classes. Above 1 means the
+  candidate is faster.
+- `verdict`: "pays" / "costs" only when the interval excludes 1.0, else "no measurable difference (within +-x%)";
+  none at all under `MIN_PAIRS` pairs.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from scipy import stats as sps
+from scipy.special import ndtr, ndtri
 
 NOISY_CV = 0.10  # coefficient of variation above which a contender's rounds are flagged noisy
 CONFIDENCE = 0.95
 N_RESAMPLES = 2000
 TARGET_HALF_WIDTH = 0.05  # default stopping target: the headline interval within +-5%
+# The fewest pairs a verdict is given on: the smallest count at which the 95% interval covers the true geometric
+# mean at least 90% of the time, simulated (4,000 experiments each, lognormal ratios, sd 0.1-0.15 in log):
+# one class 0.39 at 2 pairs, 0.87 at 5, 0.91 at 8 and at 10, 0.93 at 20; three classes of different speedups,
+# stratified, 0.83 at 6 rounds, 0.89 at 8, 0.90 at 10, 0.94 at 30, 0.945 at 60.
+MIN_PAIRS = 10
 
 
 @dataclass(frozen=True)
@@ -83,34 +90,39 @@ def paired_ratios(reference: Sequence[float], candidate: Sequence[float]) -> np.
     """reference[i] / candidate[i] for each round i where both were measured (None or <= 0 is skipped).
 
     Pass costs (seconds, RTF): the ratio is above 1 when the candidate costs less."""
-    pairs = [(a, b) for a, b in zip(reference, candidate) if a is not None and b is not None and a > 0 and b > 0]
-    return np.asarray([a / b for a, b in pairs], dtype=np.float64)
+    return _paired(reference, candidate, None)[0]
 
 
-def geometric_mean_ci(ratios: Sequence[float], *, confidence: float = CONFIDENCE, seed: int = 0) -> Speedup:
-    """Geometric mean of `ratios` with a bootstrap interval over them (one ratio per round)."""
+def _paired(reference: Sequence[float], candidate: Sequence[float],
+            strata: Sequence[Any] | None) -> tuple[np.ndarray, list[Any] | None]:
+    """The paired ratios and the stratum of each (None without strata)."""
+    labels = list(strata) if strata is not None else [None] * len(reference)
+    if strata is not None and not (len(labels) == len(reference) == len(candidate)):
+        raise ValueError(f"paired_speedup: strata has {len(labels)} labels for {len(reference)} reference and "
+                         f"{len(candidate)} candidate rounds; give one label per round.")
+    kept = [(a / b, k) for a, b, k in zip(reference, candidate, labels)
+            if a is not None and b is not None and a > 0 and b > 0]
+    ratios = np.asarray([x for x, _ in kept], dtype=np.float64)
+    return ratios, ([k for _, k in kept] if strata is not None else None)
+
+
+def geometric_mean_ci(ratios: Sequence[float], *, strata: Sequence[Any] | None = None,
+                      confidence: float = CONFIDENCE, seed: int = 0, n_resamples: int = N_RESAMPLES) -> Speedup:
+    """Geometric mean of `ratios` (one per round) with a bootstrap interval over rounds; with `strata` (one label
+    per round, e.g. its text class) the rounds are resampled within each label, each label keeping its count."""
     logs = np.log(np.asarray(ratios, dtype=np.float64))
     if logs.size == 0:
         raise ValueError("geometric_mean_ci: no paired rounds; both contenders need at least one round.")
-    point = float(np.exp(logs.mean()))
-    if logs.size < 2 or np.ptp(logs) == 0.0:
-        return Speedup(point, point if logs.size > 1 else -math.inf, point if logs.size > 1 else math.inf,
-                       int(logs.size), confidence)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # BCa warns on small or degenerate samples; we fall back below
-        result = sps.bootstrap((logs,), np.mean, confidence_level=confidence, n_resamples=N_RESAMPLES,
-                               method="BCa", random_state=np.random.default_rng(seed))
-        lo, hi = result.confidence_interval
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            result = sps.bootstrap((logs,), np.mean, confidence_level=confidence, n_resamples=N_RESAMPLES,
-                                   method="percentile", random_state=np.random.default_rng(seed))
-            lo, hi = result.confidence_interval
-    return Speedup(point, float(np.exp(lo)), float(np.exp(hi)), int(logs.size), confidence)
+    m = mean_ci(logs, strata=strata, confidence=confidence, seed=seed, n_resamples=n_resamples)
+    return Speedup(float(np.exp(m.mean)), float(np.exp(m.ci_low)), float(np.exp(m.ci_high)), m.n, confidence)
 
 
-def paired_speedup(reference: Sequence[float], candidate: Sequence[float], *, seed: int = 0) -> Speedup:
-    """Speedup of `candidate` over `reference` from per-round costs measured on the same text in the same round."""
-    return geometric_mean_ci(paired_ratios(reference, candidate), seed=seed)
+def paired_speedup(reference: Sequence[float], candidate: Sequence[float], *, strata: Sequence[Any] | None = None,
+                   seed: int = 0, n_resamples: int = N_RESAMPLES) -> Speedup:
+    """Speedup of `candidate` over `reference` from per-round costs measured on the same text in the same round;
+    `strata` gives each round's text class for a bootstrap within classes (see `geometric_mean_ci`)."""
+    ratios, kept = _paired(reference, candidate, strata)
+    return geometric_mean_ci(ratios, strata=kept, seed=seed, n_resamples=n_resamples)
 
 
 @dataclass(frozen=True)
@@ -124,37 +136,67 @@ class MeanInterval:
     confidence: float = CONFIDENCE
 
 
-def mean_ci(values: Sequence[float], *, confidence: float = CONFIDENCE, seed: int = 0) -> MeanInterval:
+def mean_ci(values: Sequence[float], *, confidence: float = CONFIDENCE, seed: int = 0,
+            strata: Sequence[Any] | None = None, n_resamples: int = N_RESAMPLES) -> MeanInterval:
     """Mean of `values` with a `confidence` bootstrap interval over them (BCa; percentile when BCa is degenerate).
-    One value gives an infinite interval; identical values a zero-width one."""
+    With `strata` (one label per value) values are resampled within each label, each label keeping its count.
+    One value gives an infinite interval; values identical within every label a zero-width one."""
     x = np.asarray(values, dtype=np.float64)
     if x.size == 0:
         raise ValueError("mean_ci: no values.")
+    labels = np.zeros(x.size, dtype=np.int64) if strata is None else _codes(strata, x.size)
+    groups = [x[labels == k] for k in np.unique(labels)]
     point = float(x.mean())
     if x.size < 2:
         return MeanInterval(point, -math.inf, math.inf, 1, confidence)
-    if np.ptp(x) == 0.0:
+    if all(np.ptp(g) == 0.0 for g in groups):
         return MeanInterval(point, point, point, int(x.size), confidence)
-    lo, hi = _bootstrap_mean(x, confidence, seed)
+    lo, hi = _bootstrap_mean(groups, point, confidence, seed, n_resamples)
     return MeanInterval(point, lo, hi, int(x.size), confidence)
 
 
-def _bootstrap_mean(x: np.ndarray, confidence: float, seed: int) -> tuple[float, float]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # BCa warns on small or degenerate samples; we fall back below
-        for method in ("BCa", "percentile"):
-            result = sps.bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=N_RESAMPLES,
-                                   method=method, random_state=np.random.default_rng(seed))
-            lo, hi = result.confidence_interval
-            if np.isfinite(lo) and np.isfinite(hi):
-                break
+def _codes(strata: Sequence[Any], n: int) -> np.ndarray:
+    labels = list(strata)
+    if len(labels) != n:
+        raise ValueError(f"mean_ci: strata has {len(labels)} labels for {n} values; give one label per value.")
+    index = {k: i for i, k in enumerate(dict.fromkeys(labels))}
+    return np.asarray([index[k] for k in labels], dtype=np.int64)
+
+
+def _bootstrap_mean(groups: list[np.ndarray], point: float, confidence: float, seed: int,
+                    n_resamples: int) -> tuple[float, float]:
+    """BCa interval of the mean of all values, resampling within each group (Efron's BCa; the acceleration from
+    the empirical influence values, as scipy.stats.bootstrap's jackknife gives for one group); percentile when
+    BCa is degenerate (every resample on one side of the estimate). For one group it is scipy.stats.bootstrap's
+    BCa interval widened about the mean by sqrt(n / (n - 1))."""
+    rng = np.random.default_rng(seed)
+    # each group's deviations widened by sqrt(n / (n - 1)), so a resampled group mean has the variance s^2 / n of
+    # the group's mean, not (n - 1) / n of it: with 3 text classes and 10 rounds a class holds 3 or 4 rounds, and
+    # the plain bootstrap would understate the pooled variance by about a quarter (a group of one stays fixed)
+    groups = [g.mean() + (g - g.mean()) * math.sqrt(g.size / (g.size - 1)) if g.size > 1 else g for g in groups]
+    total = np.zeros(n_resamples)
+    for g in groups:
+        total += g[rng.integers(0, g.size, size=(n_resamples, g.size))].sum(axis=1)
+    means = total / sum(g.size for g in groups)
+    alpha = (1.0 - confidence) / 2.0
+    z0 = ndtri(np.mean(means < point))
+    influence = np.concatenate([g - g.mean() for g in groups])
+    spread = float(np.sum(influence ** 2)) ** 1.5
+    accel = float(np.sum(influence ** 3)) / (6.0 * spread) if spread > 0 else 0.0
+    z = ndtri(np.array([alpha, 1.0 - alpha]))
+    with np.errstate(all="ignore"):
+        levels = ndtr(z0 + (z0 + z) / (1.0 - accel * (z0 + z)))
+    if not np.all(np.isfinite(levels)):
+        levels = np.array([alpha, 1.0 - alpha])
+    lo, hi = np.quantile(means, levels)
     return float(lo), float(hi)
 
 
 def verdict(s: Speedup, what: str = "speedup") -> str:
-    """"pays" / "costs" when the interval excludes 1.0; else "no measurable difference (within +-x%)"."""
-    if s.pairs < 2 or not math.isfinite(s.half_width):
-        return f"not enough paired rounds ({s.pairs}) for a verdict"
+    """"pays" / "costs" when the interval excludes 1.0; else "no measurable difference (within +-x%)"; under
+    `MIN_PAIRS` pairs "not enough paired rounds (n of MIN_PAIRS) for a verdict"."""
+    if s.pairs < MIN_PAIRS or not math.isfinite(s.half_width):
+        return f"not enough paired rounds ({s.pairs} of {MIN_PAIRS}) for a verdict"
     if s.ci_low > 1.0:
         return "pays"
     if s.ci_high < 1.0:

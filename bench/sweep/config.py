@@ -130,7 +130,7 @@ class MeasureConfig:
     """How long a comparison runs. Rounds go on until every compared interval is within `target_half_width`
     (after `min_rounds` per text class), or `budget_s` of rounds has passed, or `max_rounds` ran."""
 
-    min_rounds: int = 4  # per text class
+    min_rounds: int = 10  # per text class (bench.results.stats.MIN_PAIRS: fewer give per-class rows no verdict)
     max_rounds: int = 60  # all classes together
     budget_s: float = 300.0  # wall seconds for the rounds of one comparison group
     target_half_width: float = 0.05  # 0.05: stop when every 95% interval is within +-5%

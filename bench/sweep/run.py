@@ -24,7 +24,7 @@ from bench.measure import ablation
 from bench.measure.compute import cached_peaks, peak_key
 from bench.measure.fidelity import fidelity_figures
 from bench.measure.memory import write_mprof
-from bench.measure.rounds import RoundPlan, RoundsResult, Tracked, run_rounds
+from bench.measure.rounds import RoundPlan, RoundsResult, Tracked, class_of_round, run_rounds
 from bench.measure.rows import Contender, GroupFacts, build_rows
 from bench.results.schema import ResultRow
 from bench.results.store import ResultStore, append_records, append_rows
@@ -39,7 +39,7 @@ log = logging.getLogger("bench.sweep")
 class TextSource:
     """Round r's text, the same whether the sweep runs through or resumes: text 0 is the first-call text,
     round r speaks text r + 1 of one seeded sequence (no sentence repeats), or the file's next sentences.
-    Round r's class is `classes[r % len(classes)]`, as `run_rounds` cycles them."""
+    Round r's class is `class_of_round(r, classes)`, as in `run_rounds`."""
 
     def __init__(self, text: dict[str, Any], classes: list[str]) -> None:
         self.kind = text["kind"]
@@ -56,7 +56,7 @@ class TextSource:
     def _nth(self, n: int) -> str:
         while len(self._made) <= n:
             i = len(self._made)
-            self._made.append(self._next("medium" if i == 0 else self.classes[(i - 1) % len(self.classes)]))
+            self._made.append(self._next("medium" if i == 0 else class_of_round(i - 1, self.classes)))
         return self._made[n]
 
     def first_call(self) -> str:
