@@ -130,7 +130,7 @@ def test_tables_written_beside_as_csv_and_json(run: tuple[Path, Path]) -> None:
     roofline = pd.read_csv(out / "roofline.csv").set_index("contender")
     assert {"bf16", "fp32"} <= set(roofline["precision"])
     advanced, piper = roofline.loc["tts_core:advanced@cpu-all"], roofline.loc["piper-onnxruntime:default@cpu-all"]
-    assert re.fullmatch(r"[\d.]+ \(\d+%\)", advanced["decoder GFLOP/s (of peak)"])  # each stage against the peak
+    assert re.fullmatch(r"[\d.]+ \(\d+% of fp32 peak\)", advanced["decoder GFLOP/s (of peak)"])  # each stage against its peak
     assert piper["decoder GFLOP/s (of peak)"] == "–" and piper["achieved GFLOP/s"] > 0  # Piper: whole model only
     assert "Warm (cached) rows" not in run[1].read_text()  # no cached=True rows in this run
 

@@ -80,4 +80,8 @@ def test_tier(benchmark: Any, engine_for: Callable, reference_audio: Callable, b
         "cuda_max_allocated_mb": torch.cuda.max_memory_allocated() / 2**20 if hardware == "cuda" else None,
     })
     if tier != "baseline":
-        benchmark.extra_info.update(_fidelity(engine, reference_audio(text, hardware), text))
+        fid = _fidelity(engine, reference_audio(text, hardware), text)
+        benchmark.extra_info.update(fid)  # stored first, so a failing tier's figures still reach the report
+        assert fid["fid_pass"], (f"{tier} fails its {fid['fid_gate']} fidelity gate on {text_name}: "
+                                 f"SNR {fid['fid_snr_db']:.1f} dB, MCD {fid['fid_mcd_db']:.3f} dB, "
+                                 f"frames equal {fid['fid_frames_equal']}")

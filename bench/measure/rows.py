@@ -16,7 +16,7 @@ from typing import Any
 from bench.measure import ablation
 from bench.measure.rounds import RoundsResult, compare, series
 from bench.results.schema import ResultRow
-from bench.results.stats import MIN_PAIRS, Speedup, paired_ratios, summarize, verdict
+from bench.results.stats import MIN_PAIRS, Speedup, is_noisy, paired_ratios, summarize, verdict, within_class_spread
 
 ALL = "all"
 
@@ -148,7 +148,7 @@ def _peer_comparisons(c: Contender, peers: list[Contender], rounds: list[dict[st
     return out
 
 
-def _timing_fields(c: Contender, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+def _timing_fields(c: Contender, rounds: list[dict[str, Any]], reference: str | None = None) -> dict[str, Any]:
     figs = [rd["results"][c.name] for rd in rounds if c.name in rd["results"]]
     if not figs:
         return {}
@@ -157,17 +157,30 @@ def _timing_fields(c: Contender, rounds: list[dict[str, Any]]) -> dict[str, Any]
     rtf = _median([f.get("rtf") for f in figs])
     audio = _median([f.get("audio_s") for f in figs])
     ttfa = _median([f.get("ttfa_s") for f in figs])
-    middle = sorted(figs, key=lambda f: f["latency_s"])[len(figs) // 2]
+    spread = within_class_spread(_noise_groups(c, rounds, reference))
+    gaps = [list(f.get("chunk_gaps_s") or []) for f in figs]
     return dict(
         rounds=s.rounds, latency_mean_s=s.mean_s, latency_std_s=s.std_s, latency_cv=s.cv, latency_p50_s=s.p50_s,
         latency_p90_s=s.p90_s, latency_p99_s=s.p99_s, latencies_s=lat, rtfs=[f.get("rtf") for f in figs],
-        noisy=s.noisy, audio_s=audio, rtf=rtf, throughput_audio_s_per_s=1.0 / rtf if rtf else None,
+        noisy=is_noisy(spread), extra_noisy_spread=spread,
+        extra_noisy_basis="paired ratios within each text class" if reference else "RTF within each text class",
+        audio_s=audio, rtf=rtf, throughput_audio_s_per_s=1.0 / rtf if rtf else None,
         throughput_chars_per_s=(_median([f.get("chars") for f in figs]) or 0) / s.p50_s if s.p50_s else None,
         text_chars=int(_median([f.get("chars") for f in figs]) or 0), ttfa_s=ttfa,
-        chunk_gaps_s=list(middle.get("chunk_gaps_s") or []),
+        chunk_gaps_s=[g for round_gaps in gaps for g in round_gaps], extra_chunk_gap_rounds=sum(1 for g in gaps if g),
         underruns=sum(int(f.get("underruns") or 0) for f in figs) if ttfa is not None else None,
         extra_housekeeping_rounds=sum(1 for f in figs if f.get("housekeeping_after")),
     )
+
+
+def _noise_groups(c: Contender, rounds: list[dict[str, Any]], reference: str | None) -> list[list[float | None]]:
+    """Per text class: `c`'s paired ratios against `reference` (same text, same round), else its RTFs."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for rd in rounds:
+        groups.setdefault(rd["text_class"], []).append(rd)
+    if reference:
+        return [list(paired_ratios(series(g, reference, "rtf"), series(g, c.name, "rtf"))) for g in groups.values()]
+    return [series(g, c.name, "rtf") for g in groups.values()]
 
 
 def _counted(c: Contender, facts: GroupFacts) -> dict[str, dict[str, Any]]:
@@ -192,7 +205,7 @@ def _compute_fields(c: Contender, text_class: str, facts: GroupFacts, rtf: float
         total = sum((p.get("stage_flops") or {}).get(stage, 0.0) for p in per)
         stage_rates[stage] = total / sum(p["audio_s"] for p in per)
     return dict(flops_per_audio_s=rate, achieved_gflops=rate / rtf / 1e9 if rtf else None, peak_gflops=peak,
-                precision=precision, extra_stage_flops_per_audio_s=stage_rates,
+                precision=precision, extra_stage_flops_per_audio_s=stage_rates, extra_peaks_gflops=dict(facts.peaks),
                 extra_flops_source=("counted on this engine's eager fp32 baseline" if c.engine_name in facts.flops
                                     else "the same voice counted on tts_core's eager fp32 baseline"))
 
@@ -201,8 +214,11 @@ def _stage_fields(c: Contender, text_class: str, facts: GroupFacts) -> dict[str,
     stages = c.stages.get(text_class) if text_class != ALL else _sum_stages(c.stages.values())
     if not stages:
         return {}
+    classes = [text_class] if text_class != ALL else [k for k, v in c.stages.items() if v]
     return {**{f"stage_{k}_s": stages.get(k) for k in ("frontend", "encoder", "flow", "decoder")},
-            **_stage_gflops(c, facts)}
+            **_stage_gflops(c, facts),
+            # the audio seconds of the very synthesis the stages were timed on (older workers did not say)
+            "extra_stage_audio_s": stages.get("audio_s"), "extra_stage_texts": classes}
 
 
 def _stage_gflops(c: Contender, facts: GroupFacts) -> dict[str, float]:
@@ -276,7 +292,7 @@ def build_rows(contenders: list[Contender], result: RoundsResult, facts: GroupFa
                                           cuda_max_allocated_mb=c.memory.get("cuda_max_allocated_mb"),
                                           cuda_max_reserved_mb=c.memory.get("cuda_max_reserved_mb"),
                                           mprof_file=c.mprof_file, sample_wav=c.sample_wav)
-            fields.update(_timing_fields(c, rounds))
+            fields.update(_timing_fields(c, rounds, ref.name if ref else None))
             fields.update(_verdict(c, ref, rounds, facts.workload))
             if text_class != ALL:
                 fields["stop_reason"] = _class_stop_reason(fields, len(rounds), result.target_half_width)

@@ -16,11 +16,27 @@ import pandas as pd
 from bench.report.load import POOLED, TIER_ORDER, text_sort_key, tier_sort_key
 
 OURS = "tts_core"
-NOISY_CV = 0.10
 
 
 def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["status"] == "ok"] if not df.empty else df
+
+
+def is_cached(row: pd.Series | dict) -> bool:
+    """Whether the row measured the warm (cache-hit) case (`cached` True, as `workload=repeated` stores)."""
+    return is_true(row.get("cached"))
+
+
+def is_true(v: Any) -> bool:
+    """Whether a stored flag is True (a Python or numpy bool; None and NaN are not)."""
+    return isinstance(v, (bool, np.bool_)) and bool(v)
+
+
+def fresh_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The ok rows measured on fresh text: cache-hit rows (`cached` True) never enter a headline, a verdict, a
+    speedup chart or a fit; `tables.cached` shows them apart."""
+    rows = ok_rows(df)
+    return rows[~rows["cached"].map(is_true)] if not rows.empty else rows
 
 
 def value(row: pd.Series | dict, key: str) -> Any:
@@ -32,8 +48,9 @@ def value(row: pd.Series | dict, key: str) -> Any:
 
 
 def pooled(df: pd.DataFrame) -> pd.DataFrame:
-    """Each contender's pooled (`text == "all"`) ok row; a contender without one keeps all its ok rows."""
-    rows = ok_rows(df)
+    """Each contender's pooled (`text == "all"`) fresh-text ok row; a contender without one keeps all its rows
+    (cache-hit rows are left out: `fresh_rows`)."""
+    rows = fresh_rows(df)
     if rows.empty:
         return rows
     key = rows["machine"].astype(str) + "\n" + rows["contender"].astype(str)
@@ -42,8 +59,8 @@ def pooled(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_class(df: pd.DataFrame) -> pd.DataFrame:
-    """The ok rows of single text classes (everything but the pooled rows)."""
-    rows = ok_rows(df)
+    """The fresh-text ok rows of single text classes (everything but the pooled rows and cache-hit rows)."""
+    rows = fresh_rows(df)
     return _sorted(rows[rows["text"] != POOLED]) if not rows.empty else rows
 
 
@@ -220,17 +237,48 @@ def ablations(df: pd.DataFrame) -> pd.DataFrame:
     return _frame(out)
 
 
+MIN_FIT_LENGTHS = 5  # distinct audio lengths below which a fixed + per-second fit is not a finding
+
+
+def _fit_points(group: pd.DataFrame) -> pd.DataFrame:
+    """(audio_s, latency_s) of every stored round of the contender's class rows (audio = latency / RTF of the
+    round), or each class's median where the rounds were not stored."""
+    pts = []
+    for _, r in group.iterrows():
+        lat, rtfs = r.get("latencies_s"), r.get("rtfs")
+        if isinstance(lat, list) and isinstance(rtfs, list) and len(lat) == len(rtfs) and lat:
+            pts += [(t / f, t) for t, f in zip(lat, rtfs) if t is not None and f]
+        elif value(r, "audio_s") is not None and value(r, "latency_p50_s") is not None:
+            pts.append((float(r["audio_s"]), float(r["latency_p50_s"])))
+    return pd.DataFrame(pts, columns=["audio_s", "latency_s"], dtype=float)
+
+
+def fit_trust(distinct_lengths: int, fixed_s: float) -> str:
+    """"trusted", or why a fit of latency = fixed + per second x audio is not a finding."""
+    if distinct_lengths < MIN_FIT_LENGTHS:
+        return f"not a finding: {distinct_lengths} distinct lengths (at least {MIN_FIT_LENGTHS} needed)"
+    if fixed_s < 0:
+        return f"not a finding: negative fixed cost ({fixed_s:.3g} s), the straight line does not hold"
+    return "trusted"
+
+
 def cost_fits(df: pd.DataFrame) -> pd.DataFrame:
-    """Per contender: stored median latency = fixed + per_audio_s x audio seconds over its text classes."""
+    """Per contender: latency (s) = fixed + per_audio_s x audio seconds, least squares over every stored round of
+    its text classes, with `fit_trust`'s judgement; an untrusted fit shows no figures."""
     out = []
     rows = per_class(df)
     for contender, group in rows.groupby("contender", sort=False) if not rows.empty else []:
-        pts = group[["audio_s", "latency_p50_s"]].apply(pd.to_numeric, errors="coerce").dropna()
-        if pts["audio_s"].nunique() < 2:
+        pts = _fit_points(group)
+        distinct = int(pts["audio_s"].round(3).nunique())
+        if distinct < 2:
             continue
-        slope, intercept = np.polyfit(pts["audio_s"], pts["latency_p50_s"], 1)
-        out.append({"machine": group["machine"].iloc[0], "contender": contender, "fixed cost (s)": float(intercept),
-                    "cost per audio second (s)": float(slope), "points": len(pts)})
+        slope, intercept = np.polyfit(pts["audio_s"], pts["latency_s"], 1)
+        trust = fit_trust(distinct, float(intercept))
+        ok = trust == "trusted"
+        out.append({"machine": group["machine"].iloc[0], "contender": contender,
+                    "fixed cost (s)": float(intercept) if ok else None,
+                    "cost per audio second (s)": float(slope) if ok else None,
+                    "points": len(pts), "distinct lengths": distinct, "fit": trust})
     return pd.DataFrame(out)
 
 

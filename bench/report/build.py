@@ -24,6 +24,7 @@ from bench.report import analysis, audio, charts, tables
 from bench.report import html as h
 from bench.report.load import load_results
 from bench.report.paths import FileGuard, roots_of
+from bench.results.stats import NOISY_SPREAD
 
 log = logging.getLogger(__name__)
 REPORTS_DIR = Path("reports")
@@ -69,12 +70,23 @@ def _meta(df: pd.DataFrame, run_id: str) -> list[str]:
             *( [f"model: {models}"] if models else []), date, status]
 
 
-def _safe_chart(fn: Callable[[], bytes | None], name: str) -> tuple[bytes | None, str]:
-    """Draw one chart; a chart that fails says why instead of failing the whole report."""
+class ReportChartError(RuntimeError):
+    """Charts raised while the report was built in strict mode (CI); the report was still written."""
+
+    def __init__(self, index: Path, failures: list[str]) -> None:
+        super().__init__(f"{len(failures)} chart(s) raised (report written to {index}): " + "; ".join(failures))
+        self.index = index
+        self.failures = failures
+
+
+def _safe_chart(fn: Callable[[], bytes | None], name: str, failures: list[str]) -> tuple[bytes | None, str]:
+    """Draw one chart; a chart that raises is logged with its traceback, noted in `failures` (strict mode turns
+    them into an error once everything is written) and says why on the page instead of costing the report."""
     try:
         return fn(), f"No data for the {name} chart in these results."
     except Exception as exc:  # noqa: BLE001 - one bad chart must not cost the whole report
-        log.warning("chart %s failed: %s", name, exc)
+        log.error("chart %s failed: %s: %s", name, type(exc).__name__, exc, exc_info=True)
+        failures.append(f"{name}: {type(exc).__name__}: {exc}")
         return None, f"The {name} chart could not be drawn: {type(exc).__name__}: {exc}"
 
 
@@ -148,8 +160,11 @@ def serving_rows(df: pd.DataFrame) -> pd.DataFrame:
     return out.assign(ttfa_p50_s=out["ttfa_s"])
 
 
-def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dict[str, pd.DataFrame], dict[str, list]]:
-    """The page's HTML, its tables (name -> frame) and its JSON records (verdicts, peers) for the rows in `df`."""
+def render(df: pd.DataFrame, run_id: str, sources: list[Path],
+           chart_failures: list[str] | None = None) -> tuple[str, dict[str, pd.DataFrame], dict[str, list]]:
+    """The page's HTML, its tables (name -> frame) and its JSON records (verdicts, peers) for the rows in `df`;
+    each chart that raised is appended to `chart_failures` ("name: error")."""
+    failures = chart_failures if chart_failures is not None else []
     guard = FileGuard(roots_of(sources))
     verdicts = analysis.verdict_records(df) if not df.empty else []
     peer_recs = analysis.peer_records(df) if not df.empty else []
@@ -167,13 +182,13 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
     served = serving_rows(df)
     frames["serving"] = serve_report.highest_qps_table(served) if not served.empty else pd.DataFrame()
     peers_frame = pd.DataFrame([{k: v for k, v in p.items() if k != "comparisons"} for p in peer_recs])
-    c = {name: _safe_chart(fn, name) for name, fn in {
+    c = {name: _safe_chart(fn, name, failures) for name, fn in {
         "speedup": lambda: charts.speedup_by_text(df), "rtf distribution": lambda: charts.rtf_distributions(df),
         "memory": lambda: charts.peak_memory(df), "memory timeline": lambda: charts.memory_timelines(df, guard),
         "ablation": lambda: charts.ablation(df), "stage breakdown": lambda: charts.stage_breakdown(df),
         "roofline": lambda: charts.roofline(df), "time to first audio": lambda: charts.time_to_first_audio(df),
         "peers": lambda: charts.peers(df),
-        "speed against quality": lambda: quality_report.speed_quality_chart(pooled(df)),
+        "speed against quality": lambda: charts.speed_quality(df),
         "serving": lambda: serve_report.qps_latency_chart(serving_rows(df)),
     }.items()} if not df.empty else {}
 
@@ -190,6 +205,9 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
                       "Run a sweep (python -m bench.sweep) or check the paths given.")
     elif (df["status"] == "ok").sum() == 0:
         top = h.empty("No configuration succeeded: every row failed or was skipped. See “Failed and skipped” below for the reasons.")
+    elif analysis.fresh_rows(df).empty:
+        top = h.empty("Only warm-cache (cache-hit) rows in these results: a cache hit is not a tier's speedup, so "
+                      "nothing is headlined or judged. See “Warm (cached) rows” below.")
     else:
         failed = frames["failures"]
         top = (h.table(frames["machines"], "No machine description recorded (env).")
@@ -215,14 +233,17 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
         h.Section("roofline", "Roofline per stage", img("roofline", "achieved vs peak GFLOP/s per stage")
                   + h.table(frames["roofline"], "No FLOP figures in these results."),
                   "Each stage's FLOPs (counted once on the eager fp32 baseline, for the noise-free text the stages "
-                  "were timed on) over its seconds, against this machine's measured matmul peak for the row's "
-                  "precision; the whole model is the model's FLOPs per audio second / RTF. Piper runs the same voice "
+                  "were timed on) over its seconds, against this machine's measured matmul peak for the precision "
+                  "that stage runs in (a precision switch converts the flow and decoder only: the encoder and duration "
+                  "predictor of a BF16 or FP16 tier run in fp32); the whole model is the model's FLOPs per audio second / RTF. Piper runs the same voice "
                   "as one onnxruntime graph, so it has the whole-model figure only. A stage far below the peak is "
                   "bound by overhead or memory, not arithmetic. The FLOPs are the reference graph's for every row "
                   "(model FLOPs): a tier that skips part of that work, as banded attention skips the zero blocks of "
                   "the encoder's relative-position terms, shows the reference work per second it delivers."),
         h.Section("stages", "Stage breakdown", img("stage breakdown", "stage breakdown per tier")
-                  + h.table(frames["stages"], "No stage timings in these results.")),
+                  + h.table(frames["stages"], "No stage timings in these results."),
+                  "Seconds in each stage of one noise-free synthesis of the longest class's text (untimed by the rounds), "
+                  "divided by the audio seconds of that same synthesis; not a round of the sweep."),
         h.Section("quality", "Heard quality", img("speed against quality", "throughput against WER per contender")
                   + h.table(frames["quality"], "No heard-quality figures: the quality extra was not installed when these "
                                                "rows were measured (pip install -e '.[quality]'), or measure.quality was off.")
@@ -237,13 +258,19 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
                      "and mlperf_log_detail.txt of every run are kept under results/<run-id>/loadgen/.")]
           if not served.empty else []),
         h.Section("memory", "Memory", img("memory", "peak memory by contender") + img("memory timeline", "memory timelines")),
-        h.Section("scaling", "Cost vs text length", h.table(frames["cost_fits"], "Not enough text classes to fit a fixed + per-second cost."),
-                  "Stored median latency of each text class fitted as a fixed cost + a cost per second of audio."),
+        h.Section("scaling", "Cost vs text length", h.table(frames["cost_fits"], "Not enough text lengths to fit a fixed + per-second cost."),
+                  "Every stored round's latency fitted as a fixed cost + a cost per second of audio (the round's audio = "
+                  f"latency / RTF). A fit over fewer than {analysis.MIN_FIT_LENGTHS} distinct lengths, or with a negative "
+                  "fixed cost, is marked as not a finding and shows no figures."),
         h.Section("samples", "Audio samples", sample_html, f"The first {audio.MAX_SECONDS:.0f} s of one sample per contender."),
         *([h.Section("cache", "Warm (cached) rows", h.table(frames["cached"], ""),
-                     "Rows measured on cache hits, shown apart; they never enter the speedups.")] if not frames["cached"].empty else []),
-        h.Section("noisy", "Noisy results", h.table(frames["noisy"], "No noisy results: every row's CV is at most 10%."),
-                  "Per-class rows whose latency varies more than 10% (CV) between rounds."),
+                     "Rows measured on cache hits (workload=repeated), shown apart with their warm speedup; they never enter "
+                     "the headline, verdicts.json or the speedup charts.")] if not frames["cached"].empty else []),
+        h.Section("noisy", "Noisy results", h.table(frames["noisy"], "No noisy results: no row's rounds spread more "
+                                                                      f"than {NOISY_SPREAD:.0%} within a text class."),
+                  "Rows whose paired ratios against their reference (or, for a reference, whose RTF) spread more than "
+                  f"{NOISY_SPREAD:.0%} within a text class (standard deviation of the log, about a CV); latency across "
+                  "texts of different lengths is not noise."),
         h.Section("failures", "Failed and skipped", h.table(frames["failures"], "No failed or skipped configurations.")),
         h.Section("refused", "Refused files", "".join(h.empty(n) for n in refused) or h.empty("No file path was refused."),
                   "Paths named by rows (samples, memory timelines) are read only inside the results folders given to the report."),
@@ -255,19 +282,23 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path]) -> tuple[str, dic
     return page, frames, {"verdicts": verdicts, "peers": peer_recs, "refused": [asdict(r) for r in guard.refused]}
 
 
-def write_report(results_paths: list[Path], out_dir: Path | None = None) -> Path:
+def write_report(results_paths: list[Path], out_dir: Path | None = None, strict: bool = False) -> Path:
     """Write `reports/<run-id>/index.html` (or `out_dir/index.html`) and its tables; return the HTML path.
 
     `results_paths`: results JSONL files, results folders and pytest-benchmark JSON files, from one
-    machine or several (merged, grouped by host and hardware).
+    machine or several (merged, grouped by host and hardware). A chart that raises is logged and its place on
+    the page says why; with `strict` (CI) everything is still written, then `ReportChartError` is raised.
     """
     paths = [Path(p) for p in results_paths]
     df = load_results(paths)
     run_id = run_label(df, paths)
     out_dir = Path(out_dir) if out_dir is not None else REPORTS_DIR / _safe_dirname(run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
-    page, frames, records = render(df, run_id, paths)
+    failures: list[str] = []
+    page, frames, records = render(df, run_id, paths, failures)
     _write_tables(frames, records, out_dir)
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
+    if strict and failures:
+        raise ReportChartError(index, failures)
     return index

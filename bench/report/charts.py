@@ -15,7 +15,8 @@ from bench.report.analysis import OURS, is_ablation, is_main, is_peer, judged, p
 from bench.report.load import text_sort_key
 from bench.report.paths import FileGuard
 from bench.report.plot import colour, figure, grouped_bars, png, short
-from bench.report.tables import STAGE_ROOFLINE, STAGES
+from bench.report.peaks import stage_peaks
+from bench.report.tables import STAGE_KEYS, STAGE_ROOFLINE, STAGES, stage_seconds
 
 
 def label(r: pd.Series, many_machines: bool = False) -> str:
@@ -169,32 +170,36 @@ def ablation(df: pd.DataFrame) -> bytes | None:
 
 
 def stage_breakdown(df: pd.DataFrame) -> bytes | None:
-    """Stacked stored seconds per stage (frontend, encoder, flow, decoder) per contender, per audio second."""
+    """Stacked stored seconds per stage (frontend, encoder, flow, decoder) of one noise-free synthesis of the longest
+    class's text per contender, per second of that synthesis's own audio (seconds of the synthesis when a row did
+    not record its audio)."""
     rows = pooled(df)
     cols = [c for c, _ in STAGES]
     rows = rows[rows[cols].notna().any(axis=1)] if not rows.empty else rows
     if rows.empty:
         return None
-    audio = pd.to_numeric(rows["audio_s"], errors="coerce")
-    per_audio = bool(audio.gt(0).all())
-    scale = audio.to_numpy() if per_audio else np.ones(len(rows))  # (contenders,)
+    timed = [stage_seconds(r) for _, r in rows.iterrows()]
+    per_audio = all(audio is not None for _, audio, _ in timed)
     with figure(width=max(9.0, 0.8 * len(rows) + 2), height=3.8) as (fig, axes):
         ax, bottom = axes[0], np.zeros(len(rows))
-        for (col, name), c in zip(STAGES, ["#c9c9c9", "#e0a458", "#5b8fc7", "#2e9a55"]):
-            vals = pd.to_numeric(rows[col], errors="coerce").fillna(0).to_numpy() / scale
+        for (_, name), c in zip(STAGES, ["#c9c9c9", "#e0a458", "#5b8fc7", "#2e9a55"]):
+            vals = np.array([(secs[name] or 0.0) / (audio if per_audio else 1.0) for secs, audio, _ in timed])
             ax.bar(range(len(rows)), vals, bottom=bottom, label=name, color=c, width=0.7)
             bottom += vals
         ax.set_xticks(range(len(rows)), [short(label(r, _many(rows)), 24) for _, r in rows.iterrows()], rotation=30, ha="right")
-        ax.set_ylabel("seconds per audio second" if per_audio else "seconds per round")
+        ax.set_ylabel("seconds per audio second" if per_audio else "seconds of the synthesis")
         ax.set_ylim(top=bottom.max() * 1.25 if bottom.max() > 0 else None)
-        ax.set_title("Where the time goes, per tier (median round)")
+        texts = sorted({t for _, _, t in timed})
+        ax.set_title("Where the time goes: one noise-free synthesis of the " + "/".join(texts) + " text"
+                     + (", per second of its own audio" if per_audio else " (its audio length not recorded)"))
         ax.legend(ncols=4, loc="upper left")
         return png(fig)
 
 
 def roofline(df: pd.DataFrame) -> bytes | None:
     """Stored achieved GFLOP/s of each stage and of the whole model for our main tiers and the peers on our voice
-    (whole model only), on a log scale, with a horizontal line at each precision's measured peak."""
+    (whole model only), on a log scale; a dash over each bar marks the measured peak of the precision that stage
+    runs in (`peaks.stage_precisions`), a line each precision's peak."""
     rows = pooled(df)
     rows = rows[pd.to_numeric(rows["achieved_gflops"], errors="coerce").notna()] if not rows.empty else rows
     rows = rows[rows.apply(lambda r: is_main(r) or is_peer(r), axis=1)] if not rows.empty else rows
@@ -204,23 +209,34 @@ def roofline(df: pd.DataFrame) -> bytes | None:
     series = {label(r, many): {name: (float(v), None, None) for col, name in [*STAGE_ROOFLINE, ("achieved_gflops", whole)]
                                if (v := value(r, col)) is not None}
               for _, r in rows.iterrows()}
+    xs = [name for _, name in STAGE_ROOFLINE] + [whole]
+    ticks, peaks = [], {}  # (x position, bar width, peak) of each bar; precision -> peak
+    width = 0.8 / max(len(series), 1)
+    for i, (_, r) in enumerate(rows.iterrows()):
+        per_stage = stage_peaks(r, df)
+        own = (str(value(r, "precision") or "fp32"), value(r, "peak_gflops"))
+        for j, (col, _) in enumerate([*STAGE_ROOFLINE, ("achieved_gflops", whole)]):
+            precision, peak = per_stage[STAGE_KEYS[col]] if col in STAGE_KEYS else own
+            if value(r, col) is not None and peak:
+                ticks.append((j + (i - (len(series) - 1) / 2) * width, width, float(peak)))
+                peaks[precision] = max(peaks.get(precision, 0.0), float(peak))
     with figure(width=10.0, height=4.2) as (fig, axes):
         ax = axes[0]
-        xs = [name for _, name in STAGE_ROOFLINE] + [whole]
         grouped_bars(ax, series, xs, fmt="{:.3g}")
         ax.set_yscale("log")
         ax.yaxis.set_minor_formatter(NullFormatter())
-        peaks = rows.dropna(subset=["peak_gflops"]).groupby(rows["precision"].fillna("?"))["peak_gflops"].max()
-        for (precision, peak), style in zip(peaks.items(), ["--", ":", "-.", (0, (5, 1))]):
-            ax.axhline(float(peak), color="#c44e52", ls=style, lw=1, label=f"measured {precision} peak {peak:.0f} GFLOP/s")
-        values = [v[0] for s in series.values() for v in s.values()] + list(peaks.to_numpy())
+        for (precision, peak), style in zip(sorted(peaks.items()), ["--", ":", "-.", (0, (5, 1))]):
+            ax.axhline(peak, color="#c44e52", ls=style, lw=1, label=f"measured {precision} peak {peak:.0f} GFLOP/s")
+        for x, w, peak in ticks:
+            ax.hlines(peak, x - w / 2, x + w / 2, color="black", lw=1.5, alpha=0.8)
+        values = [v[0] for s in series.values() for v in s.values()] + list(peaks.values())
         lo_lim, hi_lim = min(values) / 2, max(values) * 4  # log scale: room above for the legend
         ax.set_ylim(lo_lim, hi_lim)
-        ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if lo_lim <= t <= hi_lim]
-        ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+        yticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if lo_lim <= t <= hi_lim]
+        ax.set_yticks(yticks, [f"{t:g}" for t in yticks])
         ax.set_xticks(range(len(xs)), xs)  # whole names (grouped_bars shortens them)
         ax.set(ylabel="achieved GFLOP/s (log)",
-               title="Roofline per stage: FLOPs of the stage / its seconds, against measured peaks")
+               title="Roofline per stage: FLOPs / seconds; black dash = peak of the precision the stage runs in")
         ax.legend(ncols=3, loc="upper left", fontsize=7)
         return png(fig)
 
@@ -245,4 +261,43 @@ def peers(df: pd.DataFrame) -> bytes | None:
     with figure(width=9.0) as (fig, axes):
         grouped_bars(axes[0], _by_text(rows, "rtf"), _texts(rows), fmt="{:.3f}")
         axes[0].set(ylabel="RTF (lower is faster)", title="Peers: our tiers next to other engines")
+        return png(fig)
+
+
+MARKERS = "osD^v<>PXh"
+
+
+def speed_quality(df: pd.DataFrame) -> bytes | None:
+    """Throughput (audio s per wall s, log scale: espeak-ng runs ~100x faster than a neural voice) against WER (%),
+    one point per contender's pooled fresh-text row that carries both; labelled in a legend, never on the points.
+    A vertical bar, where stored, is the 95% interval over texts of the WER change against the engine's baseline
+    (`wer_delta_ci_low/high`), drawn around the point: the uncertainty of this WER relative to the baseline's."""
+    rows = pooled(df)
+    if rows.empty or "wer" not in rows:
+        return None
+    x = pd.to_numeric(rows["throughput_audio_s_per_s"], errors="coerce")
+    y = pd.to_numeric(rows["wer"], errors="coerce")
+    rows = rows[x.gt(0) & y.notna()]
+    if rows.empty:
+        return None
+    many = _many(rows)
+    with figure(width=9.0, height=3.8) as (fig, axes):
+        ax = axes[0]
+        for k, (_, r) in enumerate(rows.iterrows()):
+            name, px, py = label(r, many), float(r["throughput_audio_s_per_s"]), 100 * float(r["wer"])
+            delta, lo, hi = (value(r, c) for c in ("wer_delta", "wer_delta_ci_low", "wer_delta_ci_high"))
+            bars = delta is not None and lo is not None and hi is not None and np.isfinite([lo, hi]).all()
+            err = [[max(100 * (delta - lo), 0)], [max(100 * (hi - delta), 0)]] if bars else None
+            ax.errorbar([px], [py], yerr=err, fmt=MARKERS[k % len(MARKERS)], color=colour(name), ms=7, capsize=3,
+                        label=short(name, 40))
+        ax.set_xscale("log")
+        lo, hi = ax.get_xlim()
+        ax.xaxis.set_minor_formatter(NullFormatter())  # math text is off: plain numbers, not 10^k
+        ticks = [t for t in (0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000, 3000) if lo <= t <= hi] or [lo, hi]
+        ax.set_xticks(ticks, [f"{t:.3g}x" for t in ticks])
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(bottom=0)
+        ax.set(xlabel="throughput (audio s per wall s, log scale; pooled median round)", ylabel="WER % (mean over texts)",
+               title="Speed against heard quality (bars: 95% interval of the WER change vs the baseline)")
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
         return png(fig)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
-from bench.report.build import write_report
+from bench.report.build import ReportChartError, write_report
 
 RESULTS_DIR = Path("results")
+CI_ENV = "CI"  # set to "true" by GitHub Actions and most CI services: the report is built strictly there
 
 
 def latest_run(results_dir: Path = RESULTS_DIR) -> Path | None:
@@ -40,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="folder for index.html and the tables (default: reports/<run-id>/)")
     p.add_argument("--demo", action="store_true", help="report on synthetic rows (written beside the report)")
+    p.add_argument("--strict", action="store_true",
+                   help=f"exit 1 when a chart raises (everything is still written); the default where "
+                        f"{CI_ENV}=true, as in CI")
     p.add_argument("-v", "--verbose", action="store_true", help="log skipped lines and chart problems")
     return p
 
@@ -59,10 +64,14 @@ def main(argv: list[str] | None = None) -> int:
                   "(python -m bench.sweep) or pass a results file.", file=sys.stderr)
             return 2
         paths = [latest]
+    strict = args.strict or os.environ.get(CI_ENV, "").lower() == "true"
     try:
-        index = write_report(paths, args.out)
+        index = write_report(paths, args.out, strict=strict)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ReportChartError as exc:
+        print(f"error (strict): {exc}", file=sys.stderr)
+        return 1
     print(f"wrote {index} ({index.stat().st_size / 1024:.0f} KiB)")
     return 0

@@ -135,6 +135,12 @@ def _row(c: Contender, text: str, idx: list[int], rtfs: dict[str, np.ndarray], t
         fields["comparisons"] = [{"reference": peer, "metric": "throughput", "speedup": s.ratio, "ci_low": s.ci_low,
                                   "ci_high": s.ci_high, "pairs": s.pairs, "verdict": stats.verdict(s)}]
     lstats = stats.summarize(list(lat))
+    classes = _classes(idx)
+    own = [[float(r[j]) for j, t in enumerate(classes) if t == k] for k in dict.fromkeys(classes)]
+    if c.reference is not None:  # the spread the sweep flags: paired ratios within each class, else RTF
+        ref_rtf = rtfs[f"{c.engine}:{c.reference}@{hardware}"][idx]
+        own = [[float(ref_rtf[j] / r[j]) for j, t in enumerate(classes) if t == k] for k in dict.fromkeys(classes)]
+    spread = stats.within_class_spread(own)
     rtf = float(np.median(r))
     tts = c.engine == "tts_core"
     same_voice = tts or c.engine == PEER  # Piper speaks the same voice: the same model FLOPs
@@ -143,11 +149,11 @@ def _row(c: Contender, text: str, idx: list[int], rtfs: dict[str, np.ndarray], t
         **common, config_id=f"{name}|{text}", status="ok", engine=c.engine, tier=c.tier, hardware=hardware,
         device="cpu", threads=2, text=text, text_chars=int(np.median([TEXTS[t][0] for t in _classes(idx)])),
         workload="stream", contender=name, rounds=len(idx), stop_reason="interval within +-5%",
-        latency_mean_s=lstats.mean_s, latency_std_s=lstats.std_s, latency_cv=lstats.cv, noisy=lstats.noisy,
+        latency_mean_s=lstats.mean_s, latency_std_s=lstats.std_s, latency_cv=lstats.cv, noisy=stats.is_noisy(spread),
         latency_p50_s=lstats.p50_s, latency_p90_s=lstats.p90_s, latency_p99_s=lstats.p99_s,
         latencies_s=[float(x) for x in lat], rtfs=[float(x) for x in r], audio_s=float(np.median(a)), rtf=rtf,
         throughput_audio_s_per_s=1 / rtf, ttfa_s=float(np.median(ttfa[name][idx])),
-        chunk_gaps_s=[0.08, 0.07, 0.09], underruns=0, load_s=0.7 if tts else 0.4, first_call_s=1.5 * float(lat[0]),
+        chunk_gaps_s=[0.08, 0.07, 0.09] * len(idx), underruns=0, load_s=0.7 if tts else 0.4, first_call_s=1.5 * float(lat[0]),
         stage_frontend_s=float(stage[0]) if tts else None, stage_encoder_s=float(stage[1]) if tts else None,
         stage_flow_s=float(stage[2]) if tts else None, stage_decoder_s=float(stage[3]) if tts else None,
         peak_rss_mb=c.peak_rss_mb + 20 * float(np.median(a)) / 46, max_rss_mb=c.peak_rss_mb + 25,
@@ -159,6 +165,10 @@ def _row(c: Contender, text: str, idx: list[int], rtfs: dict[str, np.ndarray], t
         fid_gate=c.fid_gate, fid_pass=c.fid_pass, fid_frames_equal=True if c.fid_gate else None,
         fid_snr_db=72.0 if c.fid_gate == "exact" else None, fid_mcd_db=0.45 if c.fid_gate == "half" else None,
         fid_reference=f"tts_core:baseline@{hardware}" if c.fid_gate else None, **fields,
+        extra={"noisy_spread": spread, "noisy_basis": "paired ratios within each text class" if c.reference else
+               "RTF within each text class", "chunk_gap_rounds": len(idx), "peaks_gflops": dict(PEAK_GFLOPS),
+               **({"stage_audio_s": float(np.median(a)), "stage_texts": [text]} if tts else {}),
+               "engine": {"tier": {"name": c.tier, "precision": c.precision}}},
     )
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.analysis import NOISY_CV, fmt_ratio, ok_rows, per_class, pooled, value, vector_extensions
-from bench.report.load import text_sort_key, tier_sort_key
+from bench.report.analysis import is_true, fmt_ratio, is_cached, ok_rows, per_class, pooled, value, vector_extensions
+from bench.report.load import POOLED, text_sort_key, tier_sort_key
+from bench.report.peaks import ROOFLINE_STAGES, stage_peaks
 
 KEY_COLUMNS = ["machine", "contender", "reference", "model", "text", "workload", "cached", "status", "rounds",
                "speedup", "speedup_ci_low", "speedup_ci_high", "verdict", "stop_reason", "latency_p50_s", "latency_cv",
@@ -70,14 +71,24 @@ def failures(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def noisy(df: pd.DataFrame) -> pd.DataFrame:
-    """Per-class rows whose round-to-round latency CV exceeds 10% (pooled rows mix text lengths, so are left out)."""
-    rows = per_class(df)
-    if rows.empty:
-        return pd.DataFrame()
-    cv = pd.to_numeric(rows["latency_cv"], errors="coerce")
-    rows = rows[cv > NOISY_CV].assign(latency_cv=cv[cv > NOISY_CV].round(3))
-    cols = ["machine", "contender", "engine", "tier", "text", "rounds", "latency_p50_s", "latency_cv"]
-    return _sorted(rows[cols]).reset_index(drop=True)
+    """Rows the sweep flagged noisy (`noisy`): their paired ratios (a contender with a reference) or their RTF (a
+    reference) spread more than `NOISY_SPREAD` within a text class, with the spread and what it was taken over.
+    Older rows flagged on latency CV are shown per class only (their pooled flag mixed text lengths)."""
+    rows = pd.concat([per_class(df), pooled(df)]) if not df.empty else df
+    out = []
+    for _, r in rows.drop_duplicates(subset=["contender", "text", "run_id"]).iterrows() if not rows.empty else []:
+        if not is_true(r.get("noisy")):
+            continue
+        extra = r["extra"] if isinstance(r.get("extra"), dict) else {}
+        spread, basis = extra.get("noisy_spread"), extra.get("noisy_basis")
+        if spread is None:  # an older row: flagged on latency CV
+            if r["text"] == POOLED:
+                continue
+            spread, basis = value(r, "latency_cv"), "latency CV (older row)"
+        out.append({"machine": r["machine"], "contender": r["contender"], "engine": r["engine"], "tier": r["tier"],
+                    "text": r["text"], "rounds": r["rounds"], "spread": None if spread is None else round(float(spread), 3),
+                    "spread of": basis})
+    return _sorted(pd.DataFrame(out)).reset_index(drop=True) if out else pd.DataFrame()
 
 
 def machines(df: pd.DataFrame) -> pd.DataFrame:
@@ -103,24 +114,38 @@ def time_to_first_audio(df: pd.DataFrame) -> pd.DataFrame:
             "vs": value(r, "reference") or "–",
             "TTFA speedup [95% CI]": fmt_ratio(value(r, "ttfa_speedup"), value(r, "ttfa_speedup_ci_low"), value(r, "ttfa_speedup_ci_high")),
             "median chunk gap (ms)": 1000 * float(pd.Series(r["chunk_gaps_s"]).median()) if r["chunk_gaps_s"] else None,
-            "underruns": value(r, "underruns")} for _, r in rows.iterrows()]
+            "chunk gaps from": _gap_rounds(r), "underruns": value(r, "underruns")} for _, r in rows.iterrows()]
     return pd.DataFrame(out)
+
+
+def _gap_rounds(r: pd.Series) -> str:
+    """Which rounds the stored `chunk_gaps_s` come from: every round (`extra["chunk_gap_rounds"]` of them), or,
+    in rows stored before that was recorded, the round of median latency only."""
+    if not r["chunk_gaps_s"]:
+        return "–"
+    extra = r["extra"] if isinstance(r.get("extra"), dict) else {}
+    n = extra.get("chunk_gap_rounds")
+    return f"all {n} streamed rounds" if isinstance(n, int) else "the median-latency round only (older row)"
 
 
 STAGE_ROOFLINE = [("stage_encoder_gflops", "encoder + duration"), ("stage_flow_gflops", "flow"),
                   ("stage_decoder_gflops", "decoder")]
+STAGE_KEYS = dict(zip((c for c, _ in STAGE_ROOFLINE), ROOFLINE_STAGES))  # column -> peaks stage name
 
 
-def _of_peak(achieved: float | None, peak: float | None) -> str:
+def _of_peak(achieved: float | None, peak: float | None, precision: str = "") -> str:
     if achieved is None:
         return "–"
-    return f"{achieved:.3g} ({achieved / peak:.0%})" if peak else f"{achieved:.3g}"
+    if not peak:
+        return f"{achieved:.3g} (no {precision} peak measured)" if precision else f"{achieved:.3g}"
+    return f"{achieved:.3g} ({achieved / peak:.0%} of {precision} peak)" if precision else f"{achieved:.3g} ({achieved / peak:.0%})"
 
 
 def roofline(df: pd.DataFrame) -> pd.DataFrame:
-    """Per contender: model GFLOP per audio second, the measured peak for its precision, achieved GFLOP/s of each
-    stage and of the whole model with their share of that peak (all stored). A peer on the same voice (Piper) has
-    its whole-model figure only: it cannot time our stages."""
+    """Per contender: model GFLOP per audio second, achieved GFLOP/s of each stage against the measured peak of the
+    precision that stage runs in (`peaks.stage_precisions`: a BF16 tier's encoder and duration predictor run in
+    fp32), and of the whole model against the row's precision peak. A peer on the same voice (Piper) has its
+    whole-model figure only: it cannot time our stages."""
     rows = pooled(df)
     has = pd.to_numeric(rows["achieved_gflops"], errors="coerce").notna() if not rows.empty else None
     rows = rows[has] if not rows.empty else rows
@@ -128,26 +153,55 @@ def roofline(df: pd.DataFrame) -> pd.DataFrame:
     for _, r in rows.iterrows():
         peak, achieved = value(r, "peak_gflops"), float(r["achieved_gflops"])
         flops = value(r, "flops_per_audio_s")
+        per_stage = stage_peaks(r, df)
+        staged = any(value(r, col) is not None for col, _ in STAGE_ROOFLINE)
         out.append({"machine": r["machine"], "contender": r["contender"], "precision": value(r, "precision") or "–",
+                    "stage precisions": ", ".join(f"{s} {p}" for s, (p, _) in per_stage.items()) if staged else "–",
                     "GFLOP per audio s": None if flops is None else flops / 1e9, "peak GFLOP/s": peak,
-                    **{f"{name} GFLOP/s (of peak)": _of_peak(value(r, col), peak) for col, name in STAGE_ROOFLINE},
+                    **{f"{name} GFLOP/s (of peak)": _of_peak(value(r, col), per_stage[STAGE_KEYS[col]][1],
+                                                             per_stage[STAGE_KEYS[col]][0])
+                       for col, name in STAGE_ROOFLINE},
                     "achieved GFLOP/s": achieved, "share of peak": f"{achieved / peak:.0%}" if peak else "–"})
     return pd.DataFrame(out)
 
 
+def stage_seconds(r: pd.Series) -> tuple[dict[str, float | None], float | None, str]:
+    """({stage label: stored seconds}, audio seconds of the synthesis they were timed on or None, text classes):
+    the stage timings are one noise-free synthesis of the longest class's text, not a round."""
+    extra = r["extra"] if isinstance(r.get("extra"), dict) else {}
+    audio = extra.get("stage_audio_s")
+    texts = extra.get("stage_texts")
+    audio = float(audio) if isinstance(audio, (int, float)) and audio > 0 else None
+    return ({label: value(r, c) for c, label in STAGES}, audio,
+            ", ".join(map(str, texts)) if isinstance(texts, list) and texts else "–")
+
+
 def stages(df: pd.DataFrame) -> pd.DataFrame:
-    """Per contender: stored seconds per round in each stage (frontend, encoder, flow, decoder)."""
+    """Per contender: seconds per audio second in each stage (frontend, encoder, flow, decoder) of one noise-free
+    synthesis of the longest class's text, over that synthesis's own audio; rows stored before the audio was
+    recorded give the synthesis's seconds and say so."""
     rows = pooled(df)
     cols = [c for c, _ in STAGES]
     rows = rows[rows[cols].notna().any(axis=1)] if not rows.empty else rows
-    out = [{"machine": r["machine"], "contender": r["contender"], **{label: value(r, c) for c, label in STAGES}}
-           for _, r in rows.iterrows()]
+    out = []
+    for _, r in rows.iterrows():
+        secs, audio, texts = stage_seconds(r)
+        figures = {f"{k} (s per audio s)": None if v is None or audio is None else v / audio for k, v in secs.items()}
+        if audio is None:
+            figures = {f"{k} (s of the synthesis)": v for k, v in secs.items()}
+        out.append({"machine": r["machine"], "contender": r["contender"], "timed on": texts,
+                    "audio of that synthesis (s)": audio, **figures})
     return pd.DataFrame(out)
 
 
 def cached(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows that measure the warm (cache-hit) case, shown apart; empty when no row has `cached` = True."""
+    """Rows that measure the warm (cache-hit) case, shown apart with their stored warm speedup; empty when no row
+    has `cached` = True. They never enter the headline, verdicts.json or the speedup charts."""
     rows = ok_rows(df)
-    rows = rows[rows["cached"].map(lambda c: c is True)] if not rows.empty else rows
-    cols = ["machine", "contender", "text", "rounds", "latency_p50_s", "rtf", "verdict"]
-    return _sorted(rows[cols]).reset_index(drop=True) if not rows.empty else pd.DataFrame()
+    rows = rows[[is_cached(r) for _, r in rows.iterrows()]] if not rows.empty else rows
+    if rows.empty:
+        return pd.DataFrame()
+    warm = "warm speedup [95% CI] (cache hits)"
+    rows = rows.assign(**{warm: [fmt_ratio(value(r, "speedup"), value(r, "speedup_ci_low"), value(r, "speedup_ci_high"))
+                                 for _, r in rows.iterrows()]})
+    return _sorted(rows[["machine", "contender", "text", "rounds", "latency_p50_s", "rtf", warm, "verdict"]]).reset_index(drop=True)

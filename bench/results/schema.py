@@ -51,7 +51,7 @@ class ResultRow:
     latency_p99_s: float | None = None
     latencies_s: list[float] = field(default_factory=list)  # every round, in round order
     rtfs: list[float] = field(default_factory=list)  # wall / audio seconds of every round, in round order
-    noisy: bool | None = None  # latency_cv > 0.10
+    noisy: bool | None = None  # paired ratios (else RTF) spread > 10% within a text class (stats.within_class_spread)
 
     # the comparison this row belongs to: every contender of a group spoke the same fresh texts, one worker
     # process each, in an order rotating every round (see bench/measure/rounds.py)

@@ -202,3 +202,26 @@ def verdict(s: Speedup, what: str = "speedup") -> str:
     if s.ci_high < 1.0:
         return "costs"
     return f"no measurable difference (within +-{max(abs(s.ci_low - 1), abs(s.ci_high - 1)) * 100:.0f}%)"
+
+
+NOISY_SPREAD = 0.10  # within-class spread (std of log) of a contender's paired ratios, else of its RTF, above which
+# its rounds are flagged noisy; about a CV of 10%. Latency across texts of different lengths is not noise.
+
+
+def within_class_spread(groups: Sequence[Sequence[float | None]]) -> float | None:
+    """Pooled within-group standard deviation of log(values), dimensionless (about the CV for small spreads).
+
+    One group per text class (a contender's paired ratios of that class, or its RTFs): each group's own level is
+    removed, so classes of different text lengths never count as spread. Values that are None or <= 0 are
+    skipped; None when no group has two values."""
+    logs = [np.log(np.asarray([v for v in g if v is not None and v > 0], dtype=np.float64)) for g in groups]
+    logs = [x for x in logs if x.size > 0]
+    dof = sum(x.size for x in logs) - len(logs)
+    if dof < 1:
+        return None
+    return float(math.sqrt(sum(float(((x - x.mean()) ** 2).sum()) for x in logs) / dof))
+
+
+def is_noisy(spread: float | None) -> bool | None:
+    """Whether a `within_class_spread` exceeds `NOISY_SPREAD`; None when there was no spread to judge."""
+    return None if spread is None else spread > NOISY_SPREAD

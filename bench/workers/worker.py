@@ -131,14 +131,19 @@ class WorkerState:
 
     def stages(self, text: str) -> dict[str, float] | None:
         """Seconds per stage of one noise-free synthesis of `text` (the noise-free run `flops` counts, so each
-        stage's FLOPs over its seconds is its achieved rate); None for an engine that cannot time its stages."""
+        stage's FLOPs over its seconds is its achieved rate), and `audio_s`, the seconds of audio that synthesis
+        made (noise-free durations are deterministic: an untimed second synthesis gives the same frames);
+        None for an engine that cannot time its stages."""
         from bench.measure.timing import ZERO_NOISE
 
         profile = getattr(self.adapter, "profile_stages", None)
         if not callable(profile):
             return None
         self._clear()
-        return dict(profile(text, **ZERO_NOISE))
+        out = dict(profile(text, **ZERO_NOISE))
+        if "audio_s" not in out:
+            out["audio_s"] = self.adapter.synthesize(text, **ZERO_NOISE).duration
+        return out
 
     def flops(self, text: str) -> dict[str, Any] | None:
         """FLOPs of one noise-free synthesis of `text`, in total and per stage, counted on this (eager fp32)

