@@ -98,6 +98,15 @@ def set_memory_fraction(fraction: float, device: torch.device) -> None:
         _MEMORY_FRACTIONS[index] = fraction
 
 
+def release_memory_fraction(device: torch.device) -> None:
+    """Lift this process's cap on `device` (fraction 1.0) and forget it, so a later engine may set another.
+    For a harness that tests the cap; an engine never lifts it itself (others in the process may rely on it)."""
+    index = cuda_index(device)
+    with _SCOPE_LOCK:
+        torch.cuda.set_per_process_memory_fraction(1.0, index)
+        _MEMORY_FRACTIONS.pop(index, None)
+
+
 @contextlib.contextmanager
 def flag_scope(tier: TierConfig, device: torch.device) -> Iterator[None]:
     """Set `tier`'s threads and CUDA flags for the block, then restore what the process had."""

@@ -16,9 +16,9 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from bench.gpucheck.texts import CHECK_TEXTS, many_sentences
+from bench.gpucheck.texts import ANCHOR, CHECK_TEXTS, many_sentences
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the 128-character anchor text
 WEIGHTS_FILE = "weights_fp16.safetensors"
 REFERENCE_FILE = "reference_cpu_fp32.npz"
 MANIFEST_FILE = "manifest.json"
@@ -98,12 +98,13 @@ def _voice_from(meta: dict[str, Any], state: dict):
 
 
 def _all_texts() -> dict[str, str]:
-    """Every text the run speaks, by name: the check texts, the many sentences, and the engine's own
+    """Every text the run speaks, by name: the check texts, the anchor text, the many sentences, and the engine's own
     warmup and calibration texts (so tiers that warm up or calibrate find their ids)."""
     from tts_core.engine import WARMUP_TEXTS
     from tts_core.tiers import calibrate, int8
 
     texts = dict(CHECK_TEXTS)
+    texts["anchor"] = ANCHOR
     texts.update({f"many{i:02d}": s for i, s in enumerate(many_sentences())})
     texts.update({f"warmup{i}": t for i, t in enumerate(WARMUP_TEXTS)})
     texts.update({"calibration": calibrate.TEXT, "calibration_probe": calibrate.PROBE})

@@ -1,5 +1,5 @@
-"""Paired, interleaved timing of contenders: rotating order per round, ratios within a round, geometric
-mean and a bootstrap interval over rounds."""
+"""Paired, interleaved timing of contenders: untimed warm-up rounds, rotating order per round, ratios within a
+round, geometric mean and a bootstrap interval over rounds."""
 
 from __future__ import annotations
 
@@ -19,23 +19,45 @@ def timed(fn: Callable[[], object], sync: Callable[[], None]) -> float:
     return time.perf_counter() - t0
 
 
+def rotating(
+    contenders: dict[str, Callable[[], float]],
+    rounds: int,
+    warmup: int = 0,
+    before_each: Callable[[str], None] | None = None,
+    deadline: float | None = None,
+    min_rounds: int = 2,
+) -> dict[str, list[float]]:
+    """Seconds per round for each contender, as each call returns them (a contender measures itself: a whole
+    call, or its first chunk). `warmup` untimed rounds come first (autotuning, lazy loading and caches are paid
+    there, not in round 0). Round r starts at contender r mod n, so none always runs first; `before_each(name)`
+    runs untimed before each call. With `deadline` (epoch seconds), no round starts after it once `min_rounds`
+    are done: the caller sees how many rounds fitted in the length of each list."""
+    names = list(contenders)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(warmup + rounds):
+        if r >= warmup + min_rounds and deadline is not None and time.time() > deadline:
+            break
+        for k in range(len(names)):
+            name = names[(r + k) % len(names)]
+            if before_each is not None:
+                before_each(name)
+            seconds = contenders[name]()
+            if r >= warmup:
+                times[name].append(seconds)
+    return times
+
+
 def interleaved(
     contenders: dict[str, Callable[[], object]],
     rounds: int,
     sync: Callable[[], None],
     before_each: Callable[[str], None] | None = None,
+    warmup: int = 0,
+    deadline: float | None = None,
 ) -> dict[str, list[float]]:
-    """Seconds per round for each contender. Round r starts at contender r mod n, so none always runs
-    first; `before_each(name)` runs untimed before each call (e.g. clearing an audio cache)."""
-    names = list(contenders)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(rounds):
-        for k in range(len(names)):
-            name = names[(r + k) % len(names)]
-            if before_each is not None:
-                before_each(name)
-            times[name].append(timed(contenders[name], sync))
-    return times
+    """`rotating` over whole calls of each contender, timed with `sync` around each call."""
+    calls = {n: (lambda fn=fn: timed(fn, sync)) for n, fn in contenders.items()}
+    return rotating(calls, rounds, warmup, before_each, deadline)
 
 
 def speedup(reference: list[float], candidate: list[float], seed: int = 0, n_boot: int = 2000) -> dict[str, float]:

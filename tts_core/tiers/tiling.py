@@ -68,7 +68,8 @@ class TiledDecoder(nn.Module):
             for block in blocks[1:]:
                 xs = xs + block(x)
             x = xs / k
-        return torch.tanh(dec.conv_post(F.leaky_relu(x)))
+        # conv_post may hold another dtype than the body (fp32 after a 16-bit body: see tiers.precision)
+        return torch.tanh(dec.conv_post(F.leaky_relu(x).to(dec.conv_post.weight.dtype)))
 
     def forward(self, z: Tensor, y_mask: Tensor | None = None) -> Tensor:
         if y_mask is not None:
@@ -89,7 +90,8 @@ class TiledDecoder(nn.Module):
         step = max(1, self.tile // rate)
         if t <= step + 2 * m:
             return self._tail(x)
-        out = torch.empty(x.shape[0], 1, t * rate, dtype=x.dtype, device=x.device)  # (B, 1, S)
+        post = dec.conv_post.weight.dtype  # the waveform's dtype, not the body's
+        out = torch.empty(x.shape[0], 1, t * rate, dtype=post, device=x.device)  # (B, 1, S)
         for a in range(0, t, step):
             b = min(t, a + step)
             lo, hi = max(0, a - m), min(t, b + m)
