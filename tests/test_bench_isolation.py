@@ -79,16 +79,29 @@ def test_importing_the_harness_sets_no_environment_variable() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def _loaded_env(tier: str, tmp_path: Path) -> dict:
+def _loaded_env(tier: str, tmp_path: Path, text: str = "") -> dict:
+    """The environment a tts_core worker of `tier` (tiny voice) reports after its load (and a round of `text`)."""
     from bench.workers import Worker, WorkerSpec
 
     spec = WorkerSpec(contender=f"tts_core:{tier}@cpu", engine={"_target_": "bench.engines.tts_core_engine.TTSCoreEngine",
                       "name": "tts_core"}, tier=tier, model="tiny", threads=1, log_file=str(tmp_path / f"{tier}.log"))
     worker = Worker(spec, memory_limit_mb=4000)
     try:
-        return worker.call("load", 300)["env"]
+        env = worker.call("load", 300)["env"]
+        if text:
+            worker.call("round", 300, text=text)
+        return env
     finally:
         worker.close()
+
+
+def test_a_worker_keeps_its_audio_cache_in_a_folder_of_its_contender(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(constants.ENV_CACHE_DIR, str(tmp_path / "cache"))
+    monkeypatch.delenv(constants.ENV_AUDIO_CACHE_DIR, raising=False)
+    _loaded_env("baseline+audio_cache", tmp_path, TEXT)
+    audio = tmp_path / "cache" / "audio"
+    (entry,) = audio.rglob("*.f32")
+    assert entry.parent == audio / "tts_core_baseline+audio_cache_cpu" / "baseline+audio_cache"
 
 
 def test_a_baseline_worker_does_not_inherit_the_onednn_cap(tmp_path: Path, monkeypatch) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 ENV_CACHE_DIR = "TTS_CORE_CACHE_DIR"  # where converted weights and the audio cache live
 ENV_MEMORY_LIMIT_MB = "TTS_CORE_MEMORY_LIMIT_MB"  # default limit of the memory-limit context
 ENV_AUDIO_CACHE_MB = "TTS_CORE_AUDIO_CACHE_MB"  # size bound of the on-disk audio cache
+ENV_AUDIO_CACHE_DIR = "TTS_CORE_AUDIO_CACHE_DIR"  # root of the audio cache's per-tier folders (<cache dir>/audio)
 ENV_MONITOR_HZ = "TTS_CORE_MONITOR_HZ"  # sampling rate of the MemoryMonitor
 ENV_MAX_TEXT_CHARS = "TTS_CORE_MAX_TEXT_CHARS"  # longest text accepted in one call (files stream instead)
 # read by cuBLAS when CUDA starts; deterministic cuBLAS needs ":4096:8" (or ":16:8"), see
@@ -32,11 +33,13 @@ def cache_dir() -> Path:
 
 
 def audio_cache_dir(tier_name: str) -> Path:
-    """The disk folder of the audio cache of tier `tier_name`: `<cache_dir()>/audio/<tier name>` (characters other
-    than letters, digits and - _ . + become `_`). Each tier has its own, so clearing one tier's cache never
-    deletes another's entries (in a benchmark, every contender's worker clears its own before a round)."""
+    """The disk folder of the audio cache of tier `tier_name`: `<root>/<tier name>`, the root being
+    `$TTS_CORE_AUDIO_CACHE_DIR`, else `<cache_dir()>/audio` (in the name, characters other than letters, digits
+    and - _ . + become `_`). Each tier has its own, so clearing one tier's cache never deletes another's entries;
+    a benchmark's worker also gives each contender a root of its own."""
+    root = os.environ.get(ENV_AUDIO_CACHE_DIR)
     safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in tier_name).strip(".")
-    return cache_dir() / "audio" / (safe or "_")
+    return (Path(root) if root else cache_dir() / "audio") / (safe or "_")
 
 
 def ensure_env(name: str, value: str) -> str:
