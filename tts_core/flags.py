@@ -6,9 +6,11 @@ entry and restores the previous values on exit; `Engine` wraps every synthesis, 
 warmup and calibration in it. A flag the tier leaves at its default is not touched at all, so the
 baseline runs under PyTorch's own defaults ("as commonly written").
 
-Two flags cannot be scoped and are handled at load: the inter-op thread count (settable once per
-process, before any parallel work) and the CUDA memory fraction (a cap of the caching allocator per
-device: a second engine asking a different cap on the same device is refused).
+Three settings cannot be scoped and are handled at load: the inter-op thread count (settable once per
+process, before any parallel work), the CUDA memory fraction (a cap of the caching allocator per
+device: a second engine asking a different cap on the same device is refused) and, for a tier with
+`housekeeping`, oneDNN's primitive-cache cap (an environment variable oneDNN reads once, at its first
+primitive: it bounds memory only in a process whose first engine asks for it, see docs/memory.md).
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from typing import Iterator
 
 import torch
 
-from tts_core.constants import CUBLAS_DETERMINISTIC_CONFIG, ENV_CUBLAS_WORKSPACE_CONFIG, ensure_env
+from tts_core.constants import (
+    CUBLAS_DETERMINISTIC_CONFIG,
+    ENV_CUBLAS_WORKSPACE_CONFIG,
+    bound_onednn_primitive_cache,
+    ensure_env,
+)
 from tts_core.errors import ConfigError
 from tts_core.tiers.config import TierConfig
 
@@ -48,11 +55,14 @@ def check_flags(tier: TierConfig, device: torch.device) -> list[str]:
 
 
 def apply_load_flags(tier: TierConfig, device: torch.device) -> list[str]:
-    """The flags that cannot be scoped, set once at load: inter-op threads, the CUDA memory fraction
-    (for the engine's own device index), and the cuBLAS workspace setting a deterministic tier needs.
-    Returns the switches that do not apply, with the reason. Raises `ConfigError` when another engine in
-    this process already capped the same device at a different fraction."""
+    """The flags that cannot be scoped, set once at load: oneDNN's primitive-cache cap (a tier with
+    `housekeeping`, unless the user set it), inter-op threads, the CUDA memory fraction (for the engine's own
+    device index), and the cuBLAS workspace setting a deterministic tier needs. Returns the switches that do
+    not apply, with the reason. Raises `ConfigError` when another engine in this process already capped the
+    same device at a different fraction."""
     not_applicable = check_flags(tier, device)
+    if tier.housekeeping:  # bounded memory over a long run; the baseline keeps oneDNN's default
+        bound_onednn_primitive_cache()
     if tier.interop_threads is not None and torch.get_num_interop_threads() != tier.interop_threads:
         try:
             torch.set_num_interop_threads(tier.interop_threads)

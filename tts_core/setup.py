@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import gc
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any, Callable, TypeVar
 import torch
 from torch import nn
 
-from tts_core.constants import cache_dir
+from tts_core.constants import audio_cache_dir
 from tts_core.errors import ConfigError
 from tts_core.flags import apply_load_flags, flag_scope
 from tts_core.machine import usable_cores
@@ -221,7 +222,7 @@ def build_parts(
     if tier.audio_cache:
         from tts_core.runtime import AudioCache
 
-        parts.audio_cache = AudioCache(disk_dir=cache_dir() / "audio")
+        parts.audio_cache = AudioCache(disk_dir=audio_cache_dir(tier.name), scope=audio_cache_scope(tier))
     if tier.memory_pool:
         from tts_core.runtime import BufferPool
 
@@ -243,6 +244,13 @@ def build_parts(
             kwargs={"voice": voice_name, "device": device, "tier": worker_tier, "seed": seed},
         )
     return parts
+
+
+def audio_cache_scope(tier: TierConfig) -> str:
+    """The audio cache's scope for an engine of `tier` (resolved: every "auto" decided): its switches as canonical
+    JSON. Part of every entry's address, so a tier never reads audio another made (`advanced-X` not `advanced`'s);
+    its folder is `audio_cache_dir(tier.name)`, so one tier's `clear_cache` never deletes another's entries."""
+    return json.dumps(dataclasses.asdict(tier), sort_keys=True, default=str, separators=(",", ":"))
 
 
 def _build_model(

@@ -39,7 +39,9 @@ class Contender:
     fidelity: dict[str, dict[str, Any]] = field(default_factory=dict)  # text class -> fid_* figures
     stages: dict[str, dict[str, float]] = field(default_factory=dict)  # text class -> seconds per stage
     memory: dict[str, Any] = field(default_factory=dict)
-    peak_rss_mb: float | None = None
+    peak_rss_mb: float | None = None  # every sampled call (load and steady phases)
+    load_peak_rss_mb: float | None = None  # load, calibration, first call (bench.measure.memory)
+    steady_peak_rss_mb: float | None = None  # the timed rounds
     mprof_file: str | None = None
     sample_wav: str | None = None
     quality: dict[str, Any] = field(default_factory=dict)  # heard-quality row fields (bench.quality.ROW_FIELDS)
@@ -288,6 +290,8 @@ def build_rows(contenders: list[Contender], result: RoundsResult, facts: GroupFa
                 continue
             fields: dict[str, Any] = dict(load_s=c.load.get("load_s"), first_call_s=c.first_call.get("latency_s"),
                                           stop_reason=result.stop_reason, peak_rss_mb=c.peak_rss_mb,
+                                          load_peak_rss_mb=c.load_peak_rss_mb,
+                                          steady_peak_rss_mb=c.steady_peak_rss_mb,
                                           max_rss_mb=c.memory.get("max_rss_mb"),
                                           cuda_max_allocated_mb=c.memory.get("cuda_max_allocated_mb"),
                                           cuda_max_reserved_mb=c.memory.get("cuda_max_reserved_mb"),

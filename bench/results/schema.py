@@ -98,7 +98,8 @@ class ResultRow:
     stage_decoder_gflops: float | None = None
 
     # memory
-    peak_rss_mb: float | None = None  # background sampler, >= 100 Hz
+    peak_rss_mb: float | None = None  # background sampler, >= 100 Hz: the overall peak (load and steady phases
+    # together, as before the two below existed; kept for older rows and readers)
     load_peak_rss_mb: float | None = None  # peak RSS during load, calibration and the first call
     steady_peak_rss_mb: float | None = None  # peak RSS during the timed rounds (untimed passes excluded)
     max_rss_mb: float | None = None  # OS ru_maxrss

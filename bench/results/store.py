@@ -9,11 +9,13 @@ strict JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import logging
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -24,6 +26,7 @@ from bench.results.schema import ResultRow
 log = logging.getLogger(__name__)
 
 FINISHED = ("ok", "skipped")  # statuses resume does not measure again
+ROW_FILES = ("sample_wav", "mprof_file")  # fields naming a file of the run folder, which a reused group takes along
 
 
 def _finite(value: Any) -> Any:
@@ -155,3 +158,53 @@ class ResultStore:
             return []
         last_run = rows[-1].run_id
         return [row for row in rows if row.run_id == last_run]
+
+    def reuse(self, group_id: str, out_dir: str | Path) -> list[ResultRow]:
+        """Copies of the rows of `group(group_id)` for a run writing to `out_dir`, marked `resumed_from_run`, with
+        their files (`ROW_FILES`) carried into `out_dir` (see `carry_files`): a report of the new run reads only
+        inside its own folders, so it can embed them."""
+        rows = [dataclasses.replace(row, extra=dict(row.extra, resumed_from_run=row.run_id))
+                for row in self.group(group_id)]
+        return carry_files(rows, Path(out_dir), self.path.parent)
+
+
+def carry_files(rows: list[ResultRow], out_dir: Path, results_dir: Path) -> list[ResultRow]:
+    """`rows` with each file they name (`ROW_FILES`) hard-linked (copied across file systems) to
+    `out_dir/<its folder name>/<its name>`, and the field pointing there. A file is looked for where the row says,
+    then under `results_dir` from the row's run folder on (a results folder that moved); one that is nowhere keeps
+    its path, with a warning (the report then lists it as missing or refused)."""
+    carried: dict[str, str] = {}
+    for row in rows:
+        for name in ROW_FILES:
+            raw = getattr(row, name)
+            if not raw:
+                continue
+            if raw not in carried:
+                source = _find_file(Path(raw), row.run_id, results_dir)
+                if source is None:
+                    log.warning("%s of %s: %s not found; the reused row keeps the path", name, row.contender, raw)
+                    carried[raw] = raw
+                    continue
+                target = out_dir / source.parent.name / source.name
+                if source.resolve() != target.resolve():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.unlink(missing_ok=True)
+                    try:
+                        os.link(source, target)
+                    except OSError:
+                        shutil.copy2(source, target)
+                carried[raw] = str(target)
+            setattr(row, name, carried[raw])
+    return rows
+
+
+def _find_file(path: Path, run_id: str, results_dir: Path) -> Path | None:
+    """`path` if it is a file, else the same path from its run folder (`run_id`) on, under `results_dir`."""
+    if path.is_file():
+        return path
+    parts = path.parts
+    if run_id in parts:
+        moved = results_dir.joinpath(*parts[parts.index(run_id):])
+        if moved.is_file():
+            return moved
+    return None

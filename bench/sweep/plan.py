@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from tts_core.machine import isa_caps
 
-from bench.env import code_version, host
+from bench.env import code_version, host, measured_versions
 from bench.errors import BenchConfigError
 from bench.measure import ablation
 from bench.measure.rows import Contender
@@ -197,7 +197,8 @@ def build_group(cfg: BenchConfig) -> Group:
         text = {"kind": "generated", "seed": cfg.measure.seed}
     classes = [t.label for t in texts]
     version = code_version(tuple(getattr(get_class(engine["_target_"]), "measured_code", ())))
-    identity = {"host": host(), "isa_caps": isa_caps(), "code": version, "model": model,
+    # what a stored group must match to be reused: machine, measuring code, package versions and every axis
+    identity = {"host": host(), "isa_caps": isa_caps(), "code": version, "versions": measured_versions(), "model": model,
                 "workload": asdict(cfg.workload), "text": text, "classes": classes, "measure": asdict(cfg.measure),
                 "contenders": [[c.name, c.engine, c.tier, c.hardware] for c in contenders]}
     group_id = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -23,7 +23,7 @@ from typing import Any
 from bench.measure import ablation
 from bench.measure.compute import cached_peaks, peak_key
 from bench.measure.fidelity import fidelity_figures
-from bench.measure.memory import write_mprof
+from bench.measure.memory import LOAD, STEADY, UNTIMED, write_mprof
 from bench.measure.rounds import RoundPlan, RoundsResult, Tracked, class_of_round, run_rounds
 from bench.measure.rows import Contender, GroupFacts, build_rows
 from bench.results.schema import ResultRow
@@ -179,6 +179,7 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
         worker = workers.get(c.name)
         if worker is None or c.failed:
             continue
+        worker.mark(UNTIMED)  # the passes below are in neither memory phase (their calls are not sampled either)
         try:
             if m.stages:  # on the longest class's text: stage shares hardly depend on the class
                 stages = worker.call("stages", timeout, sample=False, text=first_of[longest])
@@ -208,9 +209,10 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
         except WorkerFailure as exc:
             _fail(c, worker, exc)
         c.peak_rss_mb = worker.peak_rss_mb
+        c.load_peak_rss_mb, c.steady_peak_rss_mb = worker.phase_peak_rss_mb(LOAD), worker.phase_peak_rss_mb(STEADY)
         if worker.timeline:
             c.mprof_file = str(write_mprof(paths.out_dir / "mprof" / f"{safe_name(c.name)}.dat", worker.timeline,
-                                           f"worker {c.name}"))
+                                           f"worker {c.name}", worker.marks))
     if m.quality:
         quality_pass(group, heard, paths)
     return flops
@@ -257,8 +259,7 @@ def run_sweep(cfg: BenchConfig, paths: RunPaths) -> list[ResultRow]:
     if not cfg.sweep.fresh and (stored := store.group(group.group_id)):
         log.info("group %s already measured in run %s on this machine and code; reusing it (--fresh measures "
                  "again): %s", group.group_id, stored[0].run_id, names)
-        for row in stored:
-            row.extra["resumed_from_run"] = row.run_id
+        stored = store.reuse(group.group_id, paths.out_dir)  # its WAV and mprof files copied into this run's folder
         append_rows(paths.results_file, stored)
         return stored
     log.info("sweep %s, group %s: %s x %s (%s workload) -> %s", paths.run_id, group.group_id, names,
@@ -273,6 +274,8 @@ def run_sweep(cfg: BenchConfig, paths: RunPaths) -> list[ResultRow]:
     peaks = machine_peaks(group, paths, limits) if cfg.measure.flops else {}
     texts = TextSource(group.text, group.classes)
     workers = start(group, texts.first_call(), cfg.measure.seed, paths, limits)
+    for worker in workers.values():
+        worker.mark(STEADY)  # load, calibration and first call are behind each worker: its timed rounds follow
     try:
         plan = RoundPlan(classes=group.classes, min_rounds_per_class=cfg.measure.min_rounds,
                          max_rounds=cfg.measure.max_rounds, budget_s=cfg.measure.budget_s,

@@ -2,7 +2,8 @@
 
 While a call runs, the parent samples the worker's RSS (its own process and its children) every
 `SAMPLE_S` (100 Hz) from outside, so the sampler costs the worker nothing; the samples form the
-contender's memory timeline (an mprof file) and its peak. A call that runs past its time limit, a worker
+contender's memory timeline (an mprof file) and its peaks: overall and per phase (`mark`: load, then steady for the
+timed rounds; see `bench.measure.memory`). A call that runs past its time limit, a worker
 whose RSS passes the memory limit, or a worker that dies is killed and reported as `WorkerFailure`
 with the reason and the tail of the worker's log; the caller turns that into a failed row and goes on.
 """
@@ -21,6 +22,7 @@ from typing import Any
 import psutil
 
 from bench.errors import WorkerFailure
+from bench.measure.memory import LOAD, check_phase, phase_peaks
 from bench.workers.protocol import WorkerSpec, request
 from bench.workers.worker import worker_main
 
@@ -146,12 +148,14 @@ class LogRelay:
 
 
 class Worker:
-    """One contender's process. `timeline` holds `(MiB, unix seconds)` samples taken during calls."""
+    """One contender's process. `timeline` holds `(MiB, unix seconds)` samples taken during calls, `marks` the
+    `(phase, unix seconds)` where each memory phase began (LOAD from the start)."""
 
     def __init__(self, spec: WorkerSpec, memory_limit_mb: float) -> None:
         self.spec = spec
         self.memory_limit_mb = memory_limit_mb
         self.timeline: list[tuple[float, float]] = []
+        self.marks: list[tuple[str, float]] = [(LOAD, time.time())]
         self.busy_s = 0.0  # wall seconds spent in calls
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
@@ -173,7 +177,16 @@ class Worker:
 
     @property
     def peak_rss_mb(self) -> float | None:
+        """Peak MiB over every sampled call (load and steady phases together)."""
         return max((m for m, _ in self.timeline), default=None)
+
+    def mark(self, phase: str) -> None:
+        """Count the samples from now on in `phase` (one of `bench.measure.memory.PHASES`)."""
+        self.marks.append((check_phase(phase), time.time()))
+
+    def phase_peak_rss_mb(self, phase: str) -> float | None:
+        """Peak MiB of the samples taken in `phase`; None when none was."""
+        return phase_peaks(self.timeline, self.marks).get(check_phase(phase))
 
     def log_tail(self) -> str:
         try:

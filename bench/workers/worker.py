@@ -57,6 +57,16 @@ def _set_threads(threads: int) -> None:
             os.environ[name] = str(threads)
 
 
+def _own_audio_cache(contender: str) -> str:
+    """Give this contender's engine an audio-cache root of its own (its tiers' folders go below it), so no other
+    worker, not even one of the same tier on other hardware in a parallel job, reads or clears its entries.
+    Returns the folder."""
+    from tts_core.constants import ENV_AUDIO_CACHE_DIR, audio_cache_dir
+
+    os.environ[ENV_AUDIO_CACHE_DIR] = str(audio_cache_dir(contender))  # "<cache>/audio/<contender>"
+    return os.environ[ENV_AUDIO_CACHE_DIR]
+
+
 class WorkerState:
     """The contender this process holds, and the ops the parent may call on it."""
 
@@ -192,6 +202,7 @@ def worker_main(conn: Any, spec_dict: dict[str, Any], parent_pid: int) -> None:
     spec = WorkerSpec(**spec_dict)
     _redirect_output(spec.log_file)
     _set_threads(spec.threads)
+    _own_audio_cache(spec.contender)
     state = WorkerState(spec)
     ops: dict[str, Callable[..., Any]] = {
         "load": state.load, "round": state.round, "fidelity": state.fidelity, "sample": state.sample,

@@ -5,6 +5,9 @@ sample count, SHA-256 of the payload) followed by raw little-endian float32 samp
 written to a temporary file in the cache directory and moved into place with `os.replace`, so
 several processes writing at once never leave a torn or mixed entry. A damaged entry is detected on
 read, deleted and counted; `get` then returns None and the caller recomputes.
+
+A cache may have a `scope` (the engine passes its resolved tier): every key is then stored as the digest of
+scope and key, so two configurations sharing a folder never read each other's entries.
 """
 
 from __future__ import annotations
@@ -91,11 +94,15 @@ class AudioCache:
     service's memory does not depend on how long its sentences are (64 sentences of 10 s are 56 MB of float32).
     `max_disk_mb` bounds the disk store in MB (default `$TTS_CORE_AUDIO_CACHE_MB`, else `constants.DEFAULT_AUDIO_CACHE_MB`); when a write takes
     it over the bound, the least recently used files (by mtime, refreshed on every hit) are removed.
+    `scope` (any string, e.g. a canonical JSON of the engine's resolved tier) is part of every entry's address:
+    caches of different scopes never see each other's entries, even in one `disk_dir` (`clear` still empties the
+    whole folder: give each configuration its own folder for that).
     Thread-safe within a process; safe across processes sharing `disk_dir`.
     """
 
     def __init__(self, disk_dir: str | os.PathLike[str] | None = None, max_items: int = 64,
-                 max_disk_mb: float | None = None, max_memory_mb: float = DEFAULT_MEMORY_MB) -> None:
+                 max_disk_mb: float | None = None, max_memory_mb: float = DEFAULT_MEMORY_MB,
+                 scope: str = "") -> None:
         if not isinstance(max_items, int) or max_items < 0:
             raise bad_field("AudioCache", "max_items", max_items, "an integer >= 0 (0 = no memory tier)")
         if not max_memory_mb >= 0:
@@ -105,6 +112,9 @@ class AudioCache:
         if not max_disk_mb >= 0:
             raise bad_field("AudioCache", "max_disk_mb", max_disk_mb,
                             f"a size in MB >= 0 (also settable with ${constants.ENV_AUDIO_CACHE_MB})")
+        if not isinstance(scope, str):
+            raise bad_field("AudioCache", "scope", scope, "a string ('' = no scope)")
+        self.scope = scope
         self.max_items = max_items
         self.max_memory_bytes = int(max_memory_mb * _MB)
         self._memory_bytes = 0
@@ -125,11 +135,21 @@ class AudioCache:
                                allow_nan=False, default=_json_default)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
+    def _stored(self, key: str) -> str:
+        """The address `key` is stored under: `key` itself, or the digest of this cache's scope and `key`."""
+        _check_key(key)
+        if not self.scope:
+            return key
+        return hashlib.sha256(f"{self.scope}\n{key}".encode("utf-8")).hexdigest()
+
     def path_for(self, key: str) -> Path:
-        """The disk file of `key` (inside `disk_dir`); raises if the cache has no disk store."""
+        """The disk file of `key` (inside `disk_dir`, under this cache's scope); raises if there is no disk store."""
+        return self._file(self._stored(key))
+
+    def _file(self, stored: str) -> Path:
         if self.disk_dir is None:
             raise ValueError("AudioCache: this cache is memory only; pass `disk_dir` to use a disk store.")
-        return self.disk_dir / (_check_key(key) + SUFFIX)
+        return self.disk_dir / (stored + SUFFIX)
 
     def get(self, key: str) -> np.ndarray | None:
         """The cached float32 samples of `key` (a copy), or None on a miss."""
@@ -138,7 +158,7 @@ class AudioCache:
 
     def get_with_rate(self, key: str) -> tuple[np.ndarray, int] | None:
         """The cached float32 samples of `key` (a copy) and their sample rate in Hz, or None on a miss."""
-        _check_key(key)
+        key = self._stored(key)
         with self._lock:
             entry = self._memory.get(key)
             if entry is not None:
@@ -158,7 +178,7 @@ class AudioCache:
 
     def put(self, key: str, samples: np.ndarray, sample_rate: int) -> None:
         """Store mono `samples` (converted to float32) at `sample_rate` Hz under `key`."""
-        _check_key(key)
+        key = self._stored(key)
         array = np.asarray(samples)
         if array.ndim != 1:
             raise ValueError(f"AudioCache.put: `samples` has shape {array.shape}; pass mono audio as a 1-D array.")
@@ -199,10 +219,11 @@ class AudioCache:
         """Whether `key` is in memory or on disk, without counting a hit or refreshing recency."""
         if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
             return False
+        key = self._stored(key)
         with self._lock:
             if key in self._memory:
                 return True
-        return self.disk_dir is not None and self.path_for(key).exists()
+        return self.disk_dir is not None and self._file(key).exists()
 
     # -- memory tier (call with the lock held) --
 
@@ -217,12 +238,12 @@ class AudioCache:
             _, (dropped, _) = self._memory.popitem(last=False)
             self._memory_bytes -= dropped.nbytes
 
-    # -- disk tier --
+    # -- disk tier (these take stored addresses, see `_stored`) --
 
     def _read_disk(self, key: str) -> tuple[np.ndarray, int] | None:
         if self.disk_dir is None:
             return None
-        path = self.path_for(key)
+        path = self._file(key)
         try:
             blob = path.read_bytes()
         except (FileNotFoundError, IsADirectoryError):
@@ -241,7 +262,7 @@ class AudioCache:
         if self.disk_dir is None:
             return
         try:
-            os.utime(self.path_for(key))
+            os.utime(self._file(key))
         except FileNotFoundError:
             pass  # evicted by another process meanwhile; the data already read is still valid
 
@@ -252,7 +273,7 @@ class AudioCache:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(blob)
-            os.replace(tmp, self.path_for(key))
+            os.replace(tmp, self._file(key))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
