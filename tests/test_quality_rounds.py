@@ -78,6 +78,16 @@ def test_selection_decides_each_round_once_and_skips_repeated_text():
         AudioSelection(["short"], per_class=0)
 
 
+@pytest.mark.parametrize("value", [0, -1, 1.5, True])
+def test_config_rejects_bad_texts_per_class_naming_the_field(value):
+    from bench.errors import BenchConfigError
+    from bench.sweep.config import MeasureConfig
+
+    with pytest.raises(BenchConfigError, match="`measure.quality_texts_per_class`"):
+        MeasureConfig(quality_texts_per_class=value)
+    assert MeasureConfig().quality_texts_per_class == 4
+
+
 def test_resumed_rounds_without_audio_are_made_up_later():
     rounds = _rounds(["short", "medium"], 20)
     sel = AudioSelection(["short", "medium"], per_class=2, min_words=0)

@@ -263,8 +263,8 @@ def quality_pass(group: Group, result: RoundsResult, paths: RunPaths) -> None:
         ref = c.reference if c.peer else _fidelity_reference(c, group)
         fields = contender_fields(scored[c.name], scored.get(ref or "", {}) if ref and ref != c.name else None, ALL)
         note = {}
-        if c.peer and c.describe.get("comparable_quality") is False:
-            note["extra_quality_note"] = "peer of another voice: its deltas against our baseline inform, they gate nothing"
+        if c.peer and c.describe.get("comparable_quality") is False:  # espeak-ng: a formant voice
+            note["extra_quality_note"] = "peer of another voice: its deltas against our baseline inform, gate nothing"
         c.quality = {k: dict(v, extra_quality_reference=ref if ref != c.name else None, extra_quality_cost=cost, **note)
                      for k, v in fields.items()}
         pooled = fields.get(ALL, {})
