@@ -239,13 +239,16 @@ def round_audio(cfg: BenchConfig, group: Group, paths: RunPaths, texts: TextSour
     return args
 
 
-def quality_pass(group: Group, result: RoundsResult, paths: RunPaths) -> None:
+def quality_pass(group: Group, result: RoundsResult, paths: RunPaths, per_class: int = 0) -> None:
     """Heard quality (ASR round trip, DNSMOS) of the audio the timed rounds stored, each contender on the same
     texts as its reference (our tiers: the engine's fp32 baseline on the same hardware; peers: our baseline),
     paired by round, with intervals over the texts and the gate on them (`bench.quality.paired`). Runs after
-    every worker closed; scores are cached by audio hash. Sets each contender's `quality`: text class -> fields."""
+    every worker closed; scores are cached by audio hash. Sets each contender's `quality`: text class -> fields.
+    A set short of `per_class` texts per class or of the words planned (the rounds stopped first, or a resumed
+    group lost audio) is scored all the same, with a warning."""
     from bench.quality import QualityConfig, open_scorer
     from bench.quality.paired import contender_fields, score_texts, stored_texts, write_transcripts
+    from bench.quality.selection import MIN_WORDS, words
 
     scorer = open_scorer(QualityConfig(cache_dir=str(paths.cache_dir / "quality")), note=log.warning)
     if scorer is None:
@@ -268,6 +271,11 @@ def quality_pass(group: Group, result: RoundsResult, paths: RunPaths) -> None:
         c.quality = {k: dict(v, extra_quality_reference=ref if ref != c.name else None, extra_quality_cost=cost, **note)
                      for k, v in fields.items()}
         pooled = fields.get(ALL, {})
+        counts = [sum(1 for t in stored[c.name] if t.text_class == k) for k in group.classes]
+        if min(counts) < per_class or sum(words(t.text) for t in stored[c.name]) < MIN_WORDS:
+            log.warning("quality %s: fewer texts than planned (%s per class, %d words; planned %d per class and "
+                        "%d words): the rounds stopped first, or a resumed group lost their audio", c.name,
+                        "/".join(map(str, counts)), sum(words(t.text) for t in stored[c.name]), per_class, MIN_WORDS)
         log.info("quality %s: %d texts, %d words, WER %.1f%%, OVRL %.2f%s", c.name, pooled.get("quality_texts", 0),
                  pooled.get("quality_words", 0), 100 * pooled.get("wer", 0.0), pooled.get("dnsmos_ovrl", 0.0),
                  f", vs {ref}: {pooled.get('quality_verdict')}" if pooled.get("quality_verdict") else "")
@@ -330,7 +338,7 @@ def run_sweep(cfg: BenchConfig, paths: RunPaths) -> list[ResultRow]:
         for worker in workers.values():
             worker.close()
     if cfg.measure.quality:
-        quality_pass(group, result, paths)
+        quality_pass(group, result, paths, cfg.measure.quality_texts_per_class)
     facts = GroupFacts(run_id=paths.run_id, group_id=group.group_id, host=group.host, code_version=group.code_version,
                        model=group.model, workload=group.workload["name"], command=command_line(), flops=flops,
                        peaks=peaks)
