@@ -127,13 +127,23 @@ def test_resample_and_windows():
 
 
 def _frame() -> pd.DataFrame:
+    """Pooled rows as the sweep stores them: figures over the scored texts, deltas with intervals, a verdict."""
     rows = []
-    for tier, wer, tput in (("baseline", 0.0, 7.0), ("advanced", 0.25, 12.0)):
-        row = q.row_fields(figures(wer=wer, transcript="the cat <b>sat</b>" if wer else "hello there"),
-                           figures(wer=0.0))
-        rows.append({"engine": "tts_core", "tier": tier, "text": "greeting", "status": "ok",
-                     "throughput_audio_s_per_s": tput, **row})
-    rows.append({"engine": "tts_core", "tier": "optimized", "text": "greeting", "status": "failed",
+    for tier, wer, tput, verdict in (("baseline", 0.0, 7.0, None), ("advanced", 0.25, 12.0, q.FAIL),
+                                     ("baseline+bf16", 0.01, 9.0, q.UNDECIDED)):
+        row = q.row_fields(figures(wer=wer), figures(wer=0.0) if verdict else None)
+        row.update(asr_transcript=None, quality_texts=12, quality_words=240)
+        extra = {"quality_reference": None, "quality_transcripts": []}
+        if verdict:
+            row.update(wer_delta_ci_low=wer - 0.02, wer_delta_ci_high=wer + 0.03, dnsmos_ovrl_delta_ci_low=-0.05,
+                       dnsmos_ovrl_delta_ci_high=0.04, quality_verdict=verdict, quality_pass=q.verdict_passed(verdict))
+            extra["quality_reference"] = "tts_core:baseline@cpu-all"
+        if wer > 0.1:
+            extra["quality_transcripts"] = [{"r": 3, "text_class": "short", "wer": wer, "said": "the cat sat",
+                                             "heard": "the cat <b>sat</b>", "audio": "/r/audio/adv/r003.wav"}]
+        rows.append({"engine": "tts_core", "tier": tier, "text": "all", "status": "failed" if verdict == q.FAIL else "ok",
+                     "throughput_audio_s_per_s": tput, "extra": extra, **row})
+    rows.append({"engine": "tts_core", "tier": "optimized", "text": "all", "status": "failed", "extra": {},
                  **q.row_fields(None)})
     return pd.DataFrame(rows)
 
@@ -141,11 +151,13 @@ def _frame() -> pd.DataFrame:
 def test_quality_table_and_transcripts_are_escaped():
     df = _frame()
     table = quality_table(df)
-    assert list(table["tier"]) == ["baseline", "advanced"]
-    assert table.loc[table["tier"] == "advanced", "wer_%"].item() == pytest.approx(25.0)
-    assert list(table["gate"]) == ["1/1 pass", "0/1 pass"]
-    heard = transcripts(df, {"greeting": "Hello there."})
-    assert list(heard["tier"]) == ["advanced"]
+    assert list(table["tier"]) == ["baseline", "advanced", "baseline+bf16"]  # a row the heard gate failed shows too
+    adv = table[table["tier"] == "advanced"].iloc[0]
+    assert adv["wer_%"] == pytest.approx(25.0) and adv["texts"] == 12 and adv["words"] == 240
+    assert adv["wer_delta_pt [95%]"] == "+25.0 [+23.0, +28.0]" and adv["vs"] == "tts_core:baseline"
+    assert list(table["verdict"]) == ["–", "fail", "not enough evidence"]
+    heard = transcripts(df)
+    assert list(heard["tier"]) == ["advanced"] and heard["audio"].item() == "audio/adv/r003.wav"
     html = to_html(heard)
     assert "<b>" not in html and "&lt;b&gt;sat" in html
     raw = to_html(pd.DataFrame({"heard": ["<script>x</script>"]}))

@@ -44,7 +44,7 @@ class Contender:
     steady_peak_rss_mb: float | None = None  # the timed rounds
     mprof_file: str | None = None
     sample_wav: str | None = None
-    quality: dict[str, Any] = field(default_factory=dict)  # heard-quality row fields (bench.quality.ROW_FIELDS)
+    quality: dict[str, dict[str, Any]] = field(default_factory=dict)  # text class (or "all") -> heard-quality fields
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -305,14 +305,15 @@ def build_rows(contenders: list[Contender], result: RoundsResult, facts: GroupFa
             fields.update(_compute_fields(c, text_class, facts, fields.get("rtf")))
             fields.update(_stage_fields(c, text_class, facts))
             fields.update(_fidelity_fields(c, text_class))
-            if text_class in (ALL, "medium") or len(classes) == 1:
-                fields.update(c.quality)
+            fields.update(c.quality.get(text_class) or {})
             failures = fields.pop("failures", [])
             problems = [f"fidelity gate {fields.get('fid_gate')} failed: " + "; ".join(failures)] if failures else []
             lossy = fields.get("fid_gate") not in (None, "exact")
             if lossy and fields.get("quality_pass") is False:  # the heard gate judges lossy switches only
-                problems.append(f"heard-quality gate {fields.get('quality_gate')} failed (WER "
-                                f"{_pct(fields.get('wer_delta'))} points, OVRL {fields.get('dnsmos_ovrl_delta'):+.2f})")
+                problems.append(f"heard-quality gate {fields.get('quality_gate')} failed over "
+                                f"{fields.get('quality_texts')} texts (WER {_pct(fields.get('wer_delta'))} points "
+                                f"[{_pct(fields.get('wer_delta_ci_low'))}, {_pct(fields.get('wer_delta_ci_high'))}], "
+                                f"OVRL {fields.get('dnsmos_ovrl_delta'):+.2f})")
             extra = dict(c.extra, command=facts.command, load_info=c.load.get("load_info"), engine=c.describe,
                          first_call_audio_s=c.first_call.get("audio_s"))
             for key in [k for k in fields if k.startswith("extra_")]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ def model_id(config: QualityConfig) -> str:
     h = hashlib.sha256((path / "config.json").read_bytes() if (path / "config.json").is_file() else b"")
     h.update(str((path / "model.bin").stat().st_size).encode())
     name = "tiny.en" if config.asr_model is None else path.name
-    return f"whisper-{name}-{h.hexdigest()[:12]}-{config.compute_type}-beam{config.beam_size}"
+    return f"whisper-{name}-{h.hexdigest()[:12]}-{config.compute_type}-beam{config.beam_size}-ts"
 
 
 class Transcriber:
@@ -39,16 +40,20 @@ class Transcriber:
         if self._model is None:
             from faster_whisper import WhisperModel
 
+            logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # not a line per audio in the sweep's log
             path = self.config.asr_model or bundled_model()
             self._model = WhisperModel(str(path), device="cpu", compute_type=self.config.compute_type,
                                        cpu_threads=self.config.cpu_threads, local_files_only=True)
         return self._model
 
     def transcribe(self, samples: np.ndarray, sample_rate: int) -> str:
-        """English transcript of mono float audio at `sample_rate` Hz (deterministic: temperature 0)."""
+        """English transcript of mono float audio at `sample_rate` Hz (deterministic: temperature 0).
+
+        Timestamps stay on: Whisper hears 30 s windows, and without timestamps it cannot seek to the last word
+        it heard, so audio past 30 s lost most of its words (a 31 s long text: WER 81% without, 6% with)."""
         model = self._load()
         audio = to_rate(samples, sample_rate, DNSMOS_RATE)  # (n16k,)
         segments, _ = model.transcribe(audio, language="en", beam_size=self.config.beam_size, temperature=0.0,
                                        condition_on_previous_text=False, vad_filter=False,
-                                       without_timestamps=True)
+                                       without_timestamps=False)
         return " ".join(s.text.strip() for s in segments).strip()

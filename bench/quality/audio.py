@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from math import gcd
+from pathlib import Path
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -40,3 +41,15 @@ def audio_key(samples: np.ndarray, rate: int, model_ids: str) -> str:
     h = hashlib.sha256(np.ascontiguousarray(samples, dtype=np.float32).tobytes())
     h.update(f"|{rate}|{model_ids}".encode())
     return h.hexdigest()
+
+
+def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+    """A mono 16-bit or 32-bit-float PCM WAV as (float32 samples in [-1, 1], sample rate in Hz)."""
+    from scipy.io import wavfile
+
+    rate, data = wavfile.read(str(path))
+    if data.dtype == np.int16:
+        data = data.astype(np.float32) / 32768.0
+    elif data.dtype != np.float32:
+        raise ValueError(f"`{path}` holds {data.dtype} samples; expected 16-bit PCM or 32-bit float.")
+    return as_mono(data), int(rate)

@@ -1,6 +1,7 @@
-"""Report pieces for heard quality: a table per tier, transcripts that differ from the text, and a
-speed-against-quality chart. Each takes the results frame (one row per configuration, with the fields of
-`bench.quality.gate.ROW_FIELDS`) and returns a DataFrame, escaped HTML, or PNG bytes (None: no data).
+"""Report pieces for heard quality: a table per contender (texts, words, WER, DNSMOS, deltas with their
+intervals, the verdict), the transcripts that differ from their text, and a speed-against-quality chart.
+Each takes result rows (the pooled rows, one per contender) and returns a DataFrame, escaped HTML, or PNG
+bytes (None: no data); every figure is read from the rows, none is recomputed.
 
 Drawn with the report's own helpers (`bench.report.plot`: Agg, math text off, PNG at 96 dpi).
 """
@@ -8,63 +9,92 @@ Drawn with the report's own helpers (`bench.report.plot`: Agg, math text off, PN
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
 from html import escape
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from bench.report.plot import figure, png
 
 from bench.quality.gate import GATE_NAME
-from bench.quality.wer import canonical
 
 GROUP = ["engine", "tier"]
 THROUGHPUT = "throughput_audio_s_per_s"
 
 
 def _scored(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows that carry a WER (ok rows the quality pass scored)."""
+    """Rows that carry a WER: the quality pass scored them (a row failed by the heard gate included)."""
     if df is None or df.empty or "wer" not in df:
         return pd.DataFrame()
-    rows = df[pd.to_numeric(df["wer"], errors="coerce").notna()]
-    return rows[rows["status"] == "ok"] if "status" in rows else rows
+    return df[pd.to_numeric(df["wer"], errors="coerce").notna()]
+
+
+def _extra(row: Any) -> dict[str, Any]:
+    extra = row.get("extra") if hasattr(row, "get") else None
+    return extra if isinstance(extra, dict) else {}
+
+
+def _num(row: Any, name: str) -> float | None:
+    value = pd.to_numeric(row.get(name), errors="coerce") if name in row else None
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _delta(row: Any, name: str, scale: float, digits: int) -> str:
+    """`+0.4 [-1.2, +2.0]`: a stored mean delta with its stored interval ("–" where none was stored)."""
+    mean, lo, hi = (_num(row, f"{name}{end}") for end in ("", "_ci_low", "_ci_high"))
+    if mean is None:
+        return "–"
+    fmt = lambda v: f"{scale * v:+.{digits}f}"  # noqa: E731
+    return fmt(mean) + (f" [{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None else " [no interval]")
 
 
 def quality_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per engine and tier: texts scored, mean WER/CER (%), mean DNSMOS SIG/BAK/OVRL, the mean changes
-    against the baseline, and how many texts passed the gate."""
+    """One line per scored row (the pooled rows, as the report passes them): texts and words scored, WER/CER
+    (%, pooled by words), mean DNSMOS SIG/BAK/OVRL, the mean per-text deltas against the row's reference with
+    their stored 95% intervals (WER in points, OVRL in MOS) and the gate's verdict on those intervals."""
     rows = _scored(df)
     if rows.empty:
         return pd.DataFrame()
     out = []
-    for (engine, tier), g in rows.groupby(GROUP, sort=False):
-        entry = {"engine": engine, "tier": tier, "texts": len(g),
-                 "wer_%": 100 * g["wer"].astype(float).mean(), "cer_%": 100 * g["cer"].astype(float).mean()}
+    for _, r in rows.iterrows():
+        extra = _extra(r)
+        ref = extra.get("quality_reference")
+        texts = _num(r, "quality_texts")
+        words = _num(r, "quality_words")
+        entry = {"engine": r.get("engine"), "tier": r.get("tier"),
+                 "vs": "–" if not ref else str(ref).split("@")[0] + (" (another voice)" if extra.get("quality_note")
+                                                                      else ""),
+                 "texts": int(texts) if texts is not None else "–", "words": int(words) if words is not None else "–",
+                 "audio_s": extra.get("quality_audio_s"),
+                 "wer_%": 100 * float(r["wer"]), "cer_%": 100 * float(r["cer"]) if _num(r, "cer") is not None else None}
         for m in ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl"):
-            entry[m] = g[m].astype(float).mean()
-        for m, scale in (("wer_delta", 100), ("dnsmos_ovrl_delta", 1)):
-            vals = pd.to_numeric(g.get(m), errors="coerce") if m in g else pd.Series(dtype=float)
-            entry["wer_delta_pt" if m == "wer_delta" else m] = scale * vals.mean() if vals.notna().any() else None
-        gated = g["quality_pass"].dropna() if "quality_pass" in g else pd.Series(dtype=bool)
-        entry["gate"] = f"{int(gated.astype(bool).sum())}/{len(gated)} pass" if len(gated) else "–"
+            entry[m] = _num(r, m)
+        entry["wer_delta_pt [95%]"] = _delta(r, "wer_delta", 100, 1)
+        entry["ovrl_delta [95%]"] = _delta(r, "dnsmos_ovrl_delta", 1, 2)
+        verdict = r.get("quality_verdict") if "quality_verdict" in r else None
+        if not isinstance(verdict, str):  # rows stored before the gate decided on intervals: one text each
+            passed = r.get("quality_pass") if "quality_pass" in r else None
+            verdict = "–" if passed is None or pd.isna(passed) else ("pass (one text)" if passed else "fail (one text)")
+        entry["verdict"] = verdict
         out.append(entry)
     return pd.DataFrame(out)
 
 
-def transcripts(df: pd.DataFrame, texts: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Rows whose transcript differs from the text once both are normalized: engine, tier, text, what was
-    said (normalized) and what the ASR heard. `texts` maps a row's text name to its words (default: built-ins)."""
+def transcripts(df: pd.DataFrame) -> pd.DataFrame:
+    """The scored texts whose transcript differs from the text once both are normalized, as the rows store
+    them (`extra.quality_transcripts`): engine, tier, round, class, WER (%), what was said, what the ASR heard,
+    and the stored WAV (beside it, `transcripts.json` holds every text's transcript)."""
     rows = _scored(df)
-    if rows.empty or "asr_transcript" not in rows:
+    if rows.empty or "extra" not in rows:
         return pd.DataFrame()
-    texts = dict(texts) if texts is not None else _builtin_texts()
     out = []
     for _, r in rows.iterrows():
-        said = texts.get(str(r["text"]))
-        heard = canonical(str(r["asr_transcript"] or ""))
-        if said is None or canonical(said) != heard:
-            out.append({"engine": r["engine"], "tier": r["tier"], "text": r["text"], "wer_%": 100 * float(r["wer"]),
-                        "said": canonical(said) if said is not None else "–", "heard": heard or "(nothing)"})
+        for t in _extra(r).get("quality_transcripts") or []:
+            out.append({"engine": r.get("engine"), "tier": r.get("tier"), "round": t.get("r"),
+                        "class": t.get("text_class"), "wer_%": 100 * float(t.get("wer") or 0.0),
+                        "said": t.get("said") or "–", "heard": t.get("heard") or "(nothing)",
+                        "audio": "/".join(Path(str(t.get("audio") or "")).parts[-3:]) or "–"})
     return pd.DataFrame(out)
 
 
@@ -92,7 +122,7 @@ def speed_quality_chart(df: pd.DataFrame) -> bytes | None:
             ax.scatter([p["x"]], [100 * p["y"]], s=36, label=label)
             ax.annotate(label, (p["x"], 100 * p["y"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
         ax.set_xlabel("throughput (audio s per wall s, median over texts)")
-        ax.set_ylabel("WER % (mean over texts)")
+        ax.set_ylabel("WER % (pooled over the scored texts)")
         ax.set_title(f"speed against heard quality (gate {GATE_NAME})")
         ax.set_ylim(bottom=0)
         return png(fig)
@@ -101,9 +131,3 @@ def speed_quality_chart(df: pd.DataFrame) -> bytes | None:
 def data_uri(image: bytes) -> str:
     """PNG bytes as a `data:image/png;base64,...` URI for an <img src>."""
     return "data:image/png;base64," + base64.b64encode(image).decode("ascii")
-
-
-def _builtin_texts() -> dict[str, str]:
-    from bench.texts import BUILTIN_TEXTS, read_text, text_path
-
-    return {name: read_text(text_path(name)) for name in BUILTIN_TEXTS}

@@ -60,6 +60,13 @@ class QualityCost:
         """Scoring seconds per second of scored audio (model loads excluded), or None before any miss."""
         return (self.seconds - self.load_s) / self.audio_s if self.audio_s else None
 
+    def figures(self) -> dict[str, Any]:
+        """The cost as plain numbers for a row's extra: seconds (all, loading, ASR, DNSMOS), texts scored and cache
+        hits, audio seconds scored (misses only) and scoring seconds per audio second."""
+        return {"seconds": self.seconds, "load_s": self.load_s, "asr_s": self.asr_s, "dnsmos_s": self.dnsmos_s,
+                "scored": self.misses, "cache_hits": self.hits, "audio_s_scored": self.audio_s,
+                "s_per_audio_s": self.s_per_audio_s}
+
     def line(self) -> str:
         """One line for a log or the report."""
         rate = "" if self.s_per_audio_s is None else f", {self.s_per_audio_s:.2f} s per audio s"

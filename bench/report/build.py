@@ -139,13 +139,7 @@ def heard_quality_frames(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     rows = pooled(df)
     if rows.empty or "wer" not in rows or rows["wer"].isna().all():
         return {"quality": pd.DataFrame(), "transcripts": pd.DataFrame()}
-    table = quality_report.quality_table(rows)
-    said = {str(r["contender"]): str((r.get("extra") or {}).get("quality_text") or "") for _, r in rows.iterrows()}
-    try:
-        heard = quality_report.transcripts(rows.assign(text=rows["contender"]), said)
-    except ImportError:  # normalizing needs jiwer; a report built where the extra is missing shows the table only
-        heard = pd.DataFrame()
-    return {"quality": table, "transcripts": heard}
+    return {"quality": quality_report.quality_table(rows), "transcripts": quality_report.transcripts(rows)}
 
 
 def serving_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -248,9 +242,14 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path],
                   + h.table(frames["quality"], "No heard-quality figures: the quality extra was not installed when these "
                                                "rows were measured (pip install -e '.[quality]'), or measure.quality was off.")
                   + h.table(frames["transcripts"], "Every scored transcript matches its text once normalized."),
-                  "Whisper tiny.en (faster-whisper) transcribes each contender's sample text; WER/CER against the text, "
-                  "both normalized alike; DNSMOS P.835 SIG/BAK/OVRL; deltas against the engine's baseline on the same "
-                  "text and seed. Lossy switches must also pass the heard gate (WER +1 point, OVRL -0.1 at most)."),
+                  "Whisper tiny.en (faster-whisper) transcribes the audio the timed rounds produced (every contender the "
+                  "same texts; the table says how many texts and words); WER/CER against the text, both normalized alike, "
+                  "pooled by words; DNSMOS P.835 SIG/BAK/OVRL, mean over texts. Deltas are per-text means against the "
+                  "reference's audio of the same round (our tiers: the engine's fp32 baseline; peers: our baseline), "
+                  "with 95% bootstrap intervals over texts. The gate (WER +1 point, OVRL -0.1 at most) decides on the "
+                  "intervals: pass only when both lie within the limits, fail when one lies wholly beyond, else not "
+                  "enough evidence. Transcripts that differ are listed with their WAV (audio/<contender>/, beside "
+                  "transcripts.json)."),
         *([h.Section("serving", "Serving under load (MLPerf LoadGen)",
                      img("serving", "QPS against p99 first audio per tier") + h.table(frames["serving"], ""),
                      "Each point is one LoadGen run (Poisson arrivals at the target rate); filled points are VALID "

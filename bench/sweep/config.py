@@ -18,6 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from bench.errors import bad_field
+from bench.quality.selection import PER_CLASS
 from bench.texts import TEXT_CLASSES, text_path
 
 WORKLOADS = ("stream", "single", "batch", "repeated")
@@ -138,7 +139,8 @@ class MeasureConfig:
     fidelity: bool = True
     flops: bool = True
     stages: bool = True
-    quality: bool = True  # ASR + DNSMOS of each contender's sample text (skipped, with one line, without the extra)
+    quality: bool = True  # ASR + DNSMOS of the rounds' audio (skipped, with one line, without the extra)
+    quality_texts_per_class: int = PER_CLASS  # rounds per class whose audio is kept and scored (more until 200 words)
     seed: int = 0  # engine seed and the text generator's seed
 
     def __post_init__(self) -> None:
@@ -152,6 +154,9 @@ class MeasureConfig:
             raise bad_field("measure", "target_half_width", self.target_half_width, "a fraction in (0, 1), e.g. 0.05")
         if self.sample_wav_s < 0:
             raise bad_field("measure", "sample_wav_s", self.sample_wav_s, "seconds >= 0")
+        if isinstance(self.quality_texts_per_class, bool) or not isinstance(self.quality_texts_per_class, int) \
+                or self.quality_texts_per_class < 1:
+            raise bad_field("measure", "quality_texts_per_class", self.quality_texts_per_class, "an integer >= 1")
 
 
 RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")

@@ -5,6 +5,7 @@
     workers = start(group)                   # one spawned worker per contender: cold load, first call
     result = run_rounds(...)                 # paired rounds in rotating order until the intervals are tight
     after_rounds(...)                        # untimed: fidelity, FLOPs, stages, samples, memory
+    quality_pass(...)                        # workers closed: ASR + DNSMOS of the audio the rounds stored
     rows = build_rows(...)                   # every figure computed once; stored, then reported
 
 A contender that fails (raises, dies, runs out of time or memory) becomes a failed row with the reason and
@@ -18,16 +19,16 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bench.measure import ablation
 from bench.measure.compute import cached_peaks, peak_key
 from bench.measure.fidelity import fidelity_figures
 from bench.measure.memory import LOAD, STEADY, UNTIMED, write_mprof
 from bench.measure.rounds import RoundPlan, RoundsResult, Tracked, class_of_round, run_rounds
-from bench.measure.rows import Contender, GroupFacts, build_rows
+from bench.measure.rows import ALL, Contender, GroupFacts, build_rows
 from bench.results.schema import ResultRow
-from bench.results.store import ResultStore, append_records, append_rows
+from bench.results.store import ResultStore, append_records, append_rows, read_records
 from bench.sweep.config import BenchConfig
 from bench.sweep.plan import Group, RunPaths, build_group, safe_name
 from bench.texts import FileTexts, SentenceGenerator, read_text
@@ -163,8 +164,9 @@ def tracked(group: Group, workers: dict[str, Worker]) -> list[Tracked]:
 def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult, paths: RunPaths,
                  cfg: BenchConfig, limits: dict[str, float]) -> dict[str, dict[str, Any]]:
     """Untimed passes on each contender: fidelity (the first text of every class), stages (the longest), a WAV
-    sample (medium) and its heard quality, memory; FLOPs on each engine's baseline (the longest text: FLOPs per
-    audio second hardly depend on the text). Returns the FLOPs counted, engine -> text class -> figures."""
+    sample for the report's player (medium), memory; FLOPs on each engine's baseline (the longest text: FLOPs per
+    audio second hardly depend on the text). Returns the FLOPs counted, engine -> text class -> figures.
+    Heard quality is scored later (`quality_pass`), on the audio the rounds stored, once every worker is closed."""
     m = cfg.measure
     first_of = {}
     for rd in result.rounds:
@@ -173,7 +175,6 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
     by_name = {c.name: c for c in group.contenders}
     flops: dict[str, dict[str, Any]] = {}
     references: dict[tuple[str, str], dict[str, Any]] = {}
-    heard: dict[str, tuple[Any, int, str]] = {}
     timeout = limits["time_s"]
     for c in group.contenders:
         worker = workers.get(c.name)
@@ -199,12 +200,11 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
                         figs = fidelity_figures(ref_audio["samples"], got["samples"], got["sample_rate"],
                                                 c.describe.get("fidelity_gate", "exact"))
                         c.fidelity[k] = dict(figs, fid_reference=ref.name)
-            if first_of and (m.sample_wav_s > 0 or m.quality):
+            if first_of and m.sample_wav_s > 0:
                 text = first_of.get("medium") or next(iter(first_of.values()))
                 path = paths.out_dir / "samples" / f"{safe_name(c.name)}.wav"
                 got = worker.call("sample", timeout, sample=False, text=text, path=str(path), max_s=m.sample_wav_s)
-                c.sample_wav = got["path"] if m.sample_wav_s > 0 else None
-                heard[c.name] = (got["samples"], got["sample_rate"], text)
+                c.sample_wav = got["path"]
             c.memory = worker.call("memory", timeout, sample=False)
         except WorkerFailure as exc:
             _fail(c, worker, exc)
@@ -213,28 +213,75 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
         if worker.timeline:
             c.mprof_file = str(write_mprof(paths.out_dir / "mprof" / f"{safe_name(c.name)}.dat", worker.timeline,
                                            f"worker {c.name}", worker.marks))
-    if m.quality:
-        quality_pass(group, heard, paths)
     return flops
 
 
-def quality_pass(group: Group, heard: dict[str, tuple[Any, int, str]], paths: RunPaths) -> None:
-    """Heard quality of each contender's sample text (ASR round trip, DNSMOS), against its engine's baseline on the
-    same text and seed (a peer against our baseline); outside every timed round, cached by audio hash."""
-    from bench.quality import QualityConfig, open_scorer, row_fields
+def round_audio(cfg: BenchConfig, group: Group, paths: RunPaths, texts: TextSource,
+                rounds_file: Path) -> Callable[[int, str, str], dict[str, Any]]:
+    """The rounds' `round_args`: the rounds the heard-quality pass scores (`bench.quality.selection`: the first
+    `measure.quality_texts_per_class` of each class, then more until 200 words) write each contender's audio
+    to <out_dir>/audio/<contender>/r<NNN>.wav after its clock stopped. Rounds of a resumed group count where
+    every contender's audio is still on disk. No arguments when the pass is off."""
+    from bench.quality.selection import AudioSelection
+
+    if not cfg.measure.quality:
+        return lambda r, text_class, name: {}
+    selection = AudioSelection(list(group.classes), cfg.measure.quality_texts_per_class)
+    for rd in read_records(rounds_file) if rounds_file.exists() else []:
+        if rd.get("kind") == "round":
+            files = [(res or {}).get("audio_file") for res in rd["results"].values()]
+            selection.prime(rd["r"], rd["text_class"], rd["text"], bool(files) and all(
+                f and Path(f).is_file() for f in files))
+
+    def args(r: int, text_class: str, name: str) -> dict[str, Any]:
+        if not selection.keep(r, text_class, texts.for_round(r, text_class)):
+            return {}
+        return {"audio_path": str(paths.out_dir / "audio" / safe_name(name) / f"r{r:03d}.wav")}
+
+    return args
+
+
+def quality_pass(group: Group, result: RoundsResult, paths: RunPaths, per_class: int = 0) -> None:
+    """Heard quality (ASR round trip, DNSMOS) of the audio the timed rounds stored, each contender on the same
+    texts as its reference (our tiers: the engine's fp32 baseline on the same hardware; peers: our baseline),
+    paired by round, with intervals over the texts and the gate on them (`bench.quality.paired`). Runs after
+    every worker closed; scores are cached by audio hash. Sets each contender's `quality`: text class -> fields.
+    A set short of `per_class` texts per class or of the words planned (the rounds stopped first, or a resumed
+    group lost audio) is scored all the same, with a warning."""
+    from bench.quality import QualityConfig, open_scorer
+    from bench.quality.paired import contender_fields, score_texts, stored_texts, write_transcripts
+    from bench.quality.selection import MIN_WORDS, words
 
     scorer = open_scorer(QualityConfig(cache_dir=str(paths.cache_dir / "quality")), note=log.warning)
     if scorer is None:
         return
-    log.info("quality pass (ASR + DNSMOS) over %d contenders' sample audio", len(heard))
-    figures = {name: scorer.score(samples, rate, text) for name, (samples, rate, text) in heard.items()}
-    by_name = {c.name: c for c in group.contenders}
-    for name, figs in figures.items():
-        c = by_name[name]
-        ref = _fidelity_reference(c, group) if not c.peer else c.reference
-        base = figures.get(ref) if ref and ref != name else None
-        c.quality = dict(row_fields(figs, base), extra_quality_text=heard[name][2])
-    log.info("quality pass: %s", scorer.cost.line())
+    stored = {c.name: stored_texts(result.rounds, c.name) for c in group.contenders}
+    log.info("quality pass (ASR + DNSMOS) over the rounds' stored audio: %s",
+             ", ".join(f"{name} {len(texts)} texts" for name, texts in stored.items()))
+    scored = {name: score_texts(scorer, texts) for name, texts in stored.items() if texts}
+    for texts in scored.values():
+        write_transcripts(texts)
+    cost = scorer.cost.figures()
+    for c in group.contenders:
+        if c.name not in scored:
+            continue
+        ref = c.reference if c.peer else _fidelity_reference(c, group)
+        fields = contender_fields(scored[c.name], scored.get(ref or "", {}) if ref and ref != c.name else None, ALL)
+        note = {}
+        if c.peer and c.describe.get("comparable_quality") is False:  # espeak-ng: a formant voice
+            note["extra_quality_note"] = "peer of another voice: its deltas against our baseline inform, gate nothing"
+        c.quality = {k: dict(v, extra_quality_reference=ref if ref != c.name else None, extra_quality_cost=cost, **note)
+                     for k, v in fields.items()}
+        pooled = fields.get(ALL, {})
+        counts = [sum(1 for t in stored[c.name] if t.text_class == k) for k in group.classes]
+        if min(counts) < per_class or sum(words(t.text) for t in stored[c.name]) < MIN_WORDS:
+            log.warning("quality %s: fewer texts than planned (%s per class, %d words; planned %d per class and "
+                        "%d words): the rounds stopped first, or a resumed group lost their audio", c.name,
+                        "/".join(map(str, counts)), sum(words(t.text) for t in stored[c.name]), per_class, MIN_WORDS)
+        log.info("quality %s: %d texts, %d words, WER %.1f%%, OVRL %.2f%s", c.name, pooled.get("quality_texts", 0),
+                 pooled.get("quality_words", 0), 100 * pooled.get("wer", 0.0), pooled.get("dnsmos_ovrl", 0.0),
+                 f", vs {ref}: {pooled.get('quality_verdict')}" if pooled.get("quality_verdict") else "")
+    log.info("%s", scorer.cost.line())
 
 
 def _fidelity_reference(c: Contender, group: Group) -> str | None:
@@ -277,11 +324,14 @@ def run_sweep(cfg: BenchConfig, paths: RunPaths) -> list[ResultRow]:
     for worker in workers.values():
         worker.mark(STEADY)  # load, calibration and first call are behind each worker: its timed rounds follow
     try:
-        plan = RoundPlan(classes=group.classes, min_rounds_per_class=cfg.measure.min_rounds,
+        m = cfg.measure  # the rounds run at least as long as the heard-quality pass needs texts of each class
+        plan = RoundPlan(classes=group.classes,
+                         min_rounds_per_class=max(m.min_rounds, m.quality_texts_per_class if m.quality else 0),
                          max_rounds=cfg.measure.max_rounds, budget_s=cfg.measure.budget_s,
                          target_half_width=cfg.measure.target_half_width, call_timeout_s=cfg.sweep.time_limit_s,
                          warm=group.workload["name"] == "repeated")
-        result = run_rounds(plan, workers, texts.for_round, tracked(group, workers), rounds_file, log.info)
+        result = run_rounds(plan, workers, texts.for_round, tracked(group, workers), rounds_file, log.info,
+                            round_args=round_audio(cfg, group, paths, texts, rounds_file))
         for name, reason in result.failures.items():
             c = next(c for c in group.contenders if c.name == name)
             _fail(c, workers.get(name), WorkerFailure(reason))
@@ -290,6 +340,8 @@ def run_sweep(cfg: BenchConfig, paths: RunPaths) -> list[ResultRow]:
     finally:
         for worker in workers.values():
             worker.close()
+    if cfg.measure.quality:
+        quality_pass(group, result, paths, cfg.measure.quality_texts_per_class)
     facts = GroupFacts(run_id=paths.run_id, group_id=group.group_id, host=group.host, code_version=group.code_version,
                        model=group.model, workload=group.workload["name"], command=command_line(), flops=flops,
                        peaks=peaks)

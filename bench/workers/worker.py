@@ -108,9 +108,10 @@ class WorkerState:
         return {"load_s": load_s, "load_info": info, "describe": self.adapter.describe(),
                 "env": collect_env(self.spec.device), "sample_rate": self.adapter.sample_rate}
 
-    def round(self, text: str, warm: bool = False) -> dict[str, Any]:
+    def round(self, text: str, warm: bool = False, audio_path: str | None = None) -> dict[str, Any]:
         """One timed round of the workload on `text`; the audio cache is cleared first (untimed) unless `warm`.
-        Housekeeping the engine has pending runs after the clock stops."""
+        Housekeeping the engine has pending runs after the clock stops; with `audio_path` the round's audio is
+        then written there as a 16-bit WAV (after the clock, for the heard-quality pass) and named in the answer."""
         from bench.measure.timing import run_round
 
         if not warm:
@@ -118,7 +119,12 @@ class WorkerState:
         result = run_round(self.adapter, self.spec.workload, text, self.spec.device)
         housekeep = getattr(self.adapter, "housekeep", None)
         housekept = bool(housekeep()) if callable(housekeep) else False
-        return dict(result.figures(), chars=len(text), housekeeping_after=housekept)
+        out = dict(result.figures(), chars=len(text), housekeeping_after=housekept)
+        if audio_path:
+            Path(audio_path).parent.mkdir(parents=True, exist_ok=True)
+            result.audio.save_wav(audio_path)
+            out["audio_file"] = audio_path
+        return out
 
     def fidelity(self, text: str) -> dict[str, Any]:
         """Noise-free samples of `text` (float32) and the sample rate, for the fidelity gate."""
