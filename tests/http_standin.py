@@ -6,8 +6,9 @@
                             CHUNK_S chunks with `chunk_delay_s` between them; `wav` starts with a streaming header.
                             Errors: OpenAI-shaped JSON, 400 (empty input, bad format), 413 (input too long).
 
-Runs in a thread of the test (`start_in_thread`) or as a process: `python tests/http_standin.py --port P [...]`.
-Loopback only.
+Runs in a thread of the test (`start_in_thread`) or as a process with tts_core.serve's arguments:
+`python -m tests.http_standin --voice tiny --tier baseline --host 127.0.0.1 --port P` (`--tier crash` exits at once
+with code 3, as a server that fails to load; `--never-healthy` answers 503 forever). Loopback only.
 """
 
 from __future__ import annotations
@@ -110,11 +111,17 @@ def start_in_thread(voice: str = "tiny", tier: str = "baseline", chunk_delay_s: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1"])
     parser.add_argument("--voice", default="tiny")
     parser.add_argument("--tier", default="baseline")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chunk-delay-s", type=float, default=0.0)
     parser.add_argument("--never-healthy", action="store_true")
     args = parser.parse_args()
+    if args.tier == "crash":
+        print(f"stand-in: cannot load tier {args.tier!r}", file=sys.stderr, flush=True)
+        sys.exit(3)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args.voice, args.tier, args.chunk_delay_s,
                                                                         not args.never_healthy))
     print(f"listening on http://127.0.0.1:{args.port}", flush=True)

@@ -128,3 +128,80 @@ def test_tiny_sweep_over_http_writes_rows_with_time_to_first_audio(tmp_path: Pat
     assert 0 < row.ttfa_s < row.latency_p50_s  # first audio bytes before the whole answer
     assert row.rtf is not None and row.audio_s > 0
     assert row.extra["engine"]["tier"]["served"] is True
+
+
+# ---- managed servers (sweep.servers) -------------------------------------------------------------------------
+def standin_spec(*args: str, timeout_s: float = 30.0):
+    from bench.servers import ServerSpec
+
+    return ServerSpec(kind="command", label="standin", health_timeout_s=timeout_s,
+                      command=[sys.executable, STANDIN, "--port", "{port}", *args])
+
+
+def test_managed_server_is_started_health_checked_stopped_and_its_log_kept(tmp_path: Path) -> None:
+    import psutil
+
+    from bench.servers import ManagedServer
+
+    server = ManagedServer(standin_spec(), tmp_path / "logs" / "standin.log")
+    url = server.start(model="tiny")
+    pid = server.pid
+    assert url.startswith("http://127.0.0.1:") and psutil.pid_exists(pid)
+    engine = HttpEngine(url=url)
+    engine.load(model="tiny", device="cpu", tier="baseline", seed=0)
+    assert engine.synthesize("one two").duration == pytest.approx(2 * http_standin.WORD_S)
+    facts = server.facts()
+    assert facts["port"] == int(url.split(":")[2].split("/")[0]) and facts["startup_s"] > 0
+    assert server.stop() is not None
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert "listening on http://127.0.0.1:" in (tmp_path / "logs" / "standin.log").read_text()
+
+
+def test_a_server_that_never_gets_healthy_is_stopped_with_its_log_tail(tmp_path: Path) -> None:
+    import psutil
+
+    from bench.servers import ManagedServer, ServerStartError
+
+    server = ManagedServer(standin_spec("--never-healthy", timeout_s=1.5), tmp_path / "never.log")
+    t0 = time.monotonic()
+    with pytest.raises(ServerStartError, match=r"(?s)not healthy .* within 1\.5 s.*its log ends: .*listening on"):
+        server.start(model="tiny")
+    assert time.monotonic() - t0 < 15
+    assert server.pid is None  # stopped
+    assert not [p for p in psutil.Process().children(recursive=True) if STANDIN in " ".join(p.cmdline())]
+
+
+def test_bad_server_entry_names_the_field() -> None:
+    from bench.servers import parse_entry
+
+    assert parse_entry("tts_core:advanced").module == "tts_core.serve"
+    assert parse_entry("piper-http").kind == "piper"
+    with pytest.raises(ValueError, match=r"`sweep\.servers` entry 'advanced'.*tts_core:TIER"):
+        parse_entry("advanced")
+
+
+def test_default_sweep_starts_no_server() -> None:
+    from hydra import compose, initialize_config_module
+
+    from bench.sweep.plan import build_group, validate
+
+    with initialize_config_module(config_module="configs", version_base="1.3"):
+        cfg = validate(compose(config_name="sweep", overrides=["engine=fake", "model=tiny"]))
+    assert cfg.sweep.servers == []
+    assert not [c for c in build_group(cfg).contenders if "server" in c.engine]
+
+
+def test_servers_join_the_rounds_paired_with_the_same_tier_and_a_dead_one_fails_alone(tmp_path: Path) -> None:
+    sweep(tmp_path, "srv", "engine=fake", "+tier=baseline", "sweep.peers=[]", "sweep.report=false",
+          "sweep.servers=[tests.http_standin:baseline,tests.http_standin:crash]")
+    rows = pooled(tmp_path, "srv")
+    served, dead = rows["tests.http_standin-http:baseline@cpu-all"], rows["tests.http_standin-http:crash@cpu-all"]
+    assert served.status == "ok" and served.reference == "fake:baseline@cpu-all"
+    assert served.extra["served_ttfa_pairs"] == served.rounds >= 2
+    lo, hi = served.extra["served_ttfa_diff_ci_ms"]
+    assert lo <= served.extra["served_ttfa_diff_ms"] <= hi
+    assert dead.status == "failed" and "exited with code 3" in dead.error
+    assert "cannot load tier 'crash'" in dead.extra["log_tail"]
+    logs = sorted(p.name for p in (tmp_path / "results" / "srv" / "logs").glob("*.server-*.log"))
+    assert len(logs) == 2  # each server's own log kept under the run folder
+    assert rows["fake:baseline@cpu-all"].status == "ok"

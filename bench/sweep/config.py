@@ -180,6 +180,7 @@ class SweepConfig:
     tiers: list[str] = field(default_factory=lambda: ["baseline", "optimized", "advanced"])
     texts: list[str] = field(default_factory=lambda: ["short", "medium", "long"])
     peers: list[str] = field(default_factory=lambda: ["piper-onnxruntime", "espeak-ng"])  # engines in the same rounds
+    servers: list[str] = field(default_factory=list)  # servers started as contenders: tts_core:TIER, piper-http
     run_id: str = MISSING
     results_dir: str = "results"
     reports_dir: str = "reports"
@@ -200,6 +201,13 @@ class SweepConfig:
                 raise bad_field("sweep", "texts", name, ", ".join(TEXT_CLASSES))
         if not self.tiers:
             raise bad_field("sweep", "tiers", self.tiers, "at least one tier name")
+        from bench.servers import ENTRY_HELP, parse_entry
+
+        for entry in self.servers:
+            try:
+                parse_entry(entry)
+            except ValueError:
+                raise bad_field("sweep", "servers", entry, ENTRY_HELP) from None
 
 
 @dataclass
