@@ -205,3 +205,48 @@ def test_servers_join_the_rounds_paired_with_the_same_tier_and_a_dead_one_fails_
     logs = sorted(p.name for p in (tmp_path / "results" / "srv" / "logs").glob("*.server-*.log"))
     assert len(logs) == 2  # each server's own log kept under the run folder
     assert rows["fake:baseline@cpu-all"].status == "ok"
+
+
+# ---- under load: the simulated listener and LoadGen over HTTP ------------------------------------------------
+def test_listener_counts_an_underrun_once_and_plays_on_from_the_late_chunk() -> None:
+    from bench.serve.listener import listen
+
+    # chunks of 0.1 s; playback starts at 0.5; chunk 1 due at 0.6 arrives 0.55 (fine); chunk 2 due at 0.7 arrives
+    # 0.9 (underrun, 0.2 s stall, playback resumes at 0.9); chunk 3 due at 1.0 arrives 1.0 (exactly in time)
+    heard = listen([0.5, 0.55, 0.9, 1.0], [0.1, 0.1, 0.1, 0.1])
+    assert (heard.underruns, heard.start_s) == (1, 0.5) and heard.stall_s == pytest.approx(0.2)
+    assert listen([0.0, 0.05, 0.1], [0.1, 0.1, 0.1]).clean  # ahead of playback all along
+    assert listen([1.0], [3.0]).clean and listen([], []).start_s is None
+    assert listen([0.0, 0.3, 0.6], [0.1, 0.1, 0.1]).underruns == 2
+    with pytest.raises(ValueError, match="one of each per chunk"):
+        listen([0.0, 1.0], [0.1])
+
+
+def test_search_condition_needs_valid_and_no_underrun() -> None:
+    from bench.serve.search import plays_within_bound
+
+    assert plays_within_bound({"valid": "VALID"})  # in process: no listener, LoadGen's verdict alone
+    assert plays_within_bound({"valid": "VALID", "underrun_rate": 0.0})
+    assert not plays_within_bound({"valid": "VALID", "underrun_rate": 0.02})
+    assert not plays_within_bound({"valid": "INVALID", "underrun_rate": 0.0})
+
+
+def test_loadgen_server_search_over_http_sends_queries_concurrently(tmp_path: Path) -> None:
+    from bench.serve.config import ScenarioConfig
+    from bench.serve.run import run_scenario
+
+    server, url = http_standin.start_in_thread(chunk_delay_s=0.02)  # 2-word texts: 5 chunks, 80 ms per request
+    try:
+        engine = loaded(url)
+        texts = [f"query {i}" for i in range(400)]
+        scenario = ScenarioConfig(name="server", search=True, target_qps=20.0, latency_bound_ms=300.0,
+                                  search_budget_s=25.0, search_max_runs=3, min_duration_s=0.5, max_duration_s=3.0,
+                                  min_query_count=44, latency_percentile=0.9)
+        rows = run_scenario(engine, scenario, texts, tmp_path)
+    finally:
+        server.shutdown()
+    assert rows and all(r["status"] == "ok" for r in rows)
+    assert max(r["max_in_flight"] for r in rows) > 1  # requests overlapped: the client does not serialize them
+    assert all(r["streams"] >= 44 and r["underrun_rate"] == 0.0 for r in rows)  # 0.1 s chunks every 20 ms
+    best = [r for r in rows if r["best"]]
+    assert len(best) == 1 and best[0]["valid"] == "VALID" and best[0]["ttfa_p50_s"] < 0.3
