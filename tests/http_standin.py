@@ -48,6 +48,12 @@ def make_handler(voice: str, tier: str, chunk_delay_s: float, healthy: bool) -> 
         def log_message(self, fmt: str, *args: Any) -> None:  # quiet in tests
             pass
 
+        def handle_one_request(self) -> None:
+            try:
+                super().handle_one_request()
+            except (ConnectionResetError, BrokenPipeError):  # a client that closed its keep-alive connection
+                self.close_connection = True
+
         def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
