@@ -21,6 +21,7 @@ import pandas as pd
 from bench.quality import report as quality_report
 from bench.serve import report as serve_report
 from bench.report import analysis, audio, charts, tables
+from bench.report import served as served_report
 from bench.report import html as h
 from bench.report.load import load_results
 from bench.report.paths import FileGuard, roots_of
@@ -256,6 +257,7 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path],
                      "(first audio within the bound at the scenario's percentile). LoadGen's own mlperf_log_summary.txt "
                      "and mlperf_log_detail.txt of every run are kept under results/<run-id>/loadgen/.")]
           if not served.empty else []),
+        *served_report.sections(df, served),  # HTTP: served against in process, underruns under load
         h.Section("memory", "Memory", img("memory", "peak memory by contender") + img("memory timeline", "memory timelines")),
         h.Section("scaling", "Cost vs text length", h.table(frames["cost_fits"], "Not enough text lengths to fit a fixed + per-second cost."),
                   "Every stored round's latency fitted as a fixed cost + a cost per second of audio (the round's audio = "

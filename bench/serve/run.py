@@ -17,8 +17,9 @@ from typing import Any, Optional
 
 from bench.serve.config import ScenarioConfig
 from bench.serve.loadgen_log import DETAIL, SUMMARY, figures, read_detail, read_verdict
-from bench.serve.search import Probe, QpsSearch
-from bench.serve.sut import BatchPolicy, LoadGenSUT
+from bench.serve.http_sut import sut_for
+from bench.serve.search import Probe, QpsSearch, plays_within_bound
+from bench.serve.sut import BatchPolicy
 
 log = logging.getLogger("bench")
 
@@ -134,7 +135,7 @@ def run_once(lg: Any, adapter: Any, scenario: ScenarioConfig, texts: list[str], 
         "samples": len(texts), "unique_samples": unique, "fresh_text": fresh,
     }
     _clear(adapter)
-    sut = LoadGenSUT(lg, adapter, texts, policy)
+    sut = sut_for(lg, adapter, texts, policy)  # a served engine: concurrent HTTP requests + simulated listeners
     sut_h = lg.ConstructSUT(sut.issue_queries, sut.flush_queries)
     qsl_h = lg.ConstructQSL(len(texts), len(texts), lambda idx: None, lambda idx: None)
     log_settings = lg.LogSettings()
@@ -209,7 +210,7 @@ def run_scenario(adapter: Any, scenario: ScenarioConfig, samples: list[str], out
                  row.get("ttfa_p99_s"), row.get("mean_batch_size"))
         # a run that timed out with a working engine was overloaded: INVALID for the search, which goes on
         overloaded = str(row.get("reason") or "").startswith("timed out") and row.get("engine_errors", 0) <= 1
-        return Probe(qps, row, row["status"] == "ok" and row.get("valid") == "VALID",
+        return Probe(qps, row, row["status"] == "ok" and plays_within_bound(row),
                      row["status"] != "ok" and not overloaded)
 
     def cost_s(qps: float) -> float:  # issuing time (bounded by max_duration_s) plus a drain allowance

@@ -45,6 +45,21 @@ class FakeEngineConfig(EngineConfig):
 
 
 @dataclass
+class HttpEngineConfig(EngineConfig):
+    """A TTS server over HTTP (`bench.engines.http`); the adapter checks the values and names the field."""
+
+    _target_: str = "bench.engines.http.HttpEngine"
+    name: str = "http"
+    url: str = "http://127.0.0.1:8000/v1/audio/speech"
+    api: str = "openai"  # openai | piper
+    voice: str = "default"
+    model_id: str = "tts_core"
+    response_format: str = "pcm"  # pcm | wav
+    timeout_s: float = 120.0  # per read, seconds
+    server: Optional[Dict[str, Any]] = None  # a server the adapter starts itself (bench.servers.ServerSpec fields)
+
+
+@dataclass
 class TierConfig:
     """An optimization tier: a name `tts_core.tiers.resolve_tier` accepts (`baseline`, `baseline+<switch>`, ...)."""
 
@@ -170,6 +185,7 @@ class SweepConfig:
     tiers: list[str] = field(default_factory=lambda: ["baseline", "optimized", "advanced"])
     texts: list[str] = field(default_factory=lambda: ["short", "medium", "long"])
     peers: list[str] = field(default_factory=lambda: ["piper-onnxruntime", "espeak-ng"])  # engines in the same rounds
+    servers: list[str] = field(default_factory=list)  # servers started as contenders: tts_core:TIER, piper-http
     run_id: str = MISSING
     results_dir: str = "results"
     reports_dir: str = "reports"
@@ -190,6 +206,13 @@ class SweepConfig:
                 raise bad_field("sweep", "texts", name, ", ".join(TEXT_CLASSES))
         if not self.tiers:
             raise bad_field("sweep", "tiers", self.tiers, "at least one tier name")
+        from bench.servers import ENTRY_HELP, parse_entry
+
+        for entry in self.servers:
+            try:
+                parse_entry(entry)
+            except ValueError:
+                raise bad_field("sweep", "servers", entry, ENTRY_HELP) from None
 
 
 @dataclass
@@ -213,6 +236,7 @@ def register_configs() -> None:
     cs.store(name="base_sweep", node=BenchConfig)
     cs.store(group="engine", name="base_engine", node=EngineConfig)
     cs.store(group="engine", name="base_fake_engine", node=FakeEngineConfig)
+    cs.store(group="engine", name="base_http_engine", node=HttpEngineConfig)
     cs.store(group="tier", name="base_tier", node=TierConfig)
     cs.store(group="hardware", name="base_hardware", node=HardwareConfig)
     cs.store(group="model", name="base_model", node=ModelConfig)

@@ -2,7 +2,9 @@
 
 The tiers asked for (`+tier=X` or `sweep.tiers`) get their references added (`advanced-X` needs `advanced`,
 every tier needs the engine's `baseline`), so every comparison is paired within the same rounds; a stored
-baseline is never a reference. Peers (`sweep.peers`) join the same rounds, compared with our baseline.
+baseline is never a reference. Peers (`sweep.peers`) join the same rounds, compared with our baseline. Servers
+(`sweep.servers`) join them too, each an `engine=http` contender that starts its own server: a served tier is paired
+with the same tier in process when the sweep measures it, Piper's server with Piper in process (else our baseline).
 """
 
 from __future__ import annotations
@@ -170,6 +172,23 @@ def safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in name)
 
 
+def served_contender(entry: str, contenders: list[Contender], engine_name: str, hardware: dict[str, Any], model: str,
+                     time_limit_s: float) -> Contender:
+    """The contender of one `sweep.servers` entry: an HTTP adapter that starts the server in its worker (health
+    checked within 80% of `sweep.time_limit_s`, the limit of the worker's `load`), paired as the module says."""
+    from bench.servers import parse_entry, unavailable
+
+    spec = parse_entry(entry, health_timeout_s=max(1.0, 0.8 * time_limit_s))
+    piper = spec.kind == "piper"
+    name = "piper-http" if piper else f"{spec.prefix}-http"
+    http = {"_target_": "bench.engines.http.HttpEngine", "name": name, "api": "piper" if piper else "openai",
+            "url": "http://127.0.0.1:0/", "server": asdict(spec)}
+    same = contender_name("piper-onnxruntime" if piper else engine_name, spec.tier, hardware["name"])
+    reference = same if any(c.name == same for c in contenders) else (contenders[0].name if contenders else None)
+    return Contender(name=contender_name(name, spec.tier, hardware["name"]), engine=http, tier=spec.tier,
+                     hardware=hardware, reference=reference, peer=piper, skipped=unavailable(spec, model))
+
+
 def build_group(cfg: BenchConfig) -> Group:
     """The comparison `cfg` asks for."""
     hardware = resolve_hardware(asdict(cfg.hardware))
@@ -188,6 +207,8 @@ def build_group(cfg: BenchConfig) -> Group:
             peer = peer_engine(name)
             contenders.append(Contender(name=contender_name(name, "default", hardware["name"]), engine=peer, tier="default",
                                         hardware=hardware, reference=base, peer=True, skipped=_unavailable(peer, model, hardware["device"])))
+    for entry in cfg.sweep.servers:
+        contenders.append(served_contender(entry, contenders, engine["name"], hardware, model, cfg.sweep.time_limit_s))
     texts = texts_of(cfg)
     if cfg.workload.name == "repeated":
         text = {"kind": "repeated", "files": {t.label: str(t.file) for t in texts}}

@@ -29,6 +29,7 @@ from bench.measure.rounds import RoundPlan, RoundsResult, Tracked, class_of_roun
 from bench.measure.rows import ALL, Contender, GroupFacts, build_rows
 from bench.results.schema import ResultRow
 from bench.results.store import ResultStore, append_records, append_rows, read_records
+from bench.servers.figures import add_served_figures
 from bench.sweep.config import BenchConfig
 from bench.sweep.plan import Group, RunPaths, build_group, safe_name
 from bench.texts import FileTexts, SentenceGenerator, read_text
@@ -346,6 +347,7 @@ def run_sweep(cfg: BenchConfig, paths: RunPaths) -> list[ResultRow]:
                        model=group.model, workload=group.workload["name"], command=command_line(), flops=flops,
                        peaks=peaks)
     rows = build_rows(group.contenders, result, facts)
+    add_served_figures(rows, result.rounds)  # served contenders: first audio against the same tier in process
     for row in rows:
         row.extra["group_wall_s"] = time.monotonic() - started
     store.append(rows)
