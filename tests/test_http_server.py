@@ -182,3 +182,10 @@ def test_the_command_line_rejects_a_bad_option_naming_it() -> None:
     r = subprocess.run([sys.executable, "-m", "tts_core.serve", "--max-queue", "0"], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 2 and "`max_queue`" in r.stderr and ">= 1" in r.stderr
+
+
+def test_without_the_extra_the_command_names_it_and_the_engine_needs_none() -> None:
+    code = ("import sys; sys.modules['uvicorn'] = None; import tts_core.engine, tts_core.serve; "
+            "assert 'fastapi' not in sys.modules; from tts_core.serve.__main__ import main; sys.exit(main(['--voice', 'tiny']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "`server` extra" in r.stderr and "uvicorn" in r.stderr, r.stderr
