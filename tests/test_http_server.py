@@ -189,3 +189,16 @@ def test_without_the_extra_the_command_names_it_and_the_engine_needs_none() -> N
             "assert 'fastapi' not in sys.modules; from tts_core.serve.__main__ import main; sys.exit(main(['--voice', 'tiny']))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "`server` extra" in r.stderr and "uvicorn" in r.stderr, r.stderr
+
+
+def test_a_client_that_leaves_while_queued_is_withdrawn(server: Server) -> None:
+    before = metrics(server.url)["tts_cancelled_streams"]
+    busy = threading.Thread(target=httpx.post, args=(f"{server.url}/v1/audio/speech",),
+                            kwargs={"json": speech(input=LONG_TEXT, speed=0.25), "timeout": 120})  # 4x the audio
+    busy.start()
+    time.sleep(0.2)
+    with pytest.raises(httpx.ReadTimeout):  # gives up while the engine serves the long one
+        httpx.post(f"{server.url}/v1/audio/speech", json=speech(input=LONG_TEXT), timeout=httpx.Timeout(10, read=0.3))
+    busy.join(timeout=120)
+    assert metrics(server.url)["tts_cancelled_streams"] == before + 1
+    assert 'tts_requests_total{status="499"}' in httpx.get(f"{server.url}/metrics").text

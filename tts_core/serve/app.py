@@ -28,6 +28,8 @@ from tts_core.serve.worker import DONE, EngineWorker, SpeechJob
 log = logging.getLogger("tts_core.serve")
 DISCONNECT_POLL_S = 0.25  # how often a request still waiting for its first chunk checks its client
 MEDIA_TYPES = {"wav": "audio/wav", "pcm": "audio/pcm"}
+GONE = object()  # the client left before its first audio
+CLIENT_CLOSED = 499  # nginx's status for a client that closed the request; logged and counted, never received
 
 
 class ServerState:
@@ -86,14 +88,14 @@ def _engine_error(exc: Exception) -> ApiError:
     return ApiError(500, f"The synthesis failed: {type(exc).__name__}: {exc}", None, "synthesis_failed", "server_error")
 
 
-async def _first_chunk(queue: "asyncio.Queue[object]", job: SpeechJob, request: Request) -> object:
-    """The job's first item; withdraws the job if its client leaves while it waits (then raises CancelledError)."""
+async def _first_chunk(queue: "asyncio.Queue[object]", request: Request) -> object:
+    """The job's first item, or `GONE` if its client leaves while it waits."""
     while True:
         try:
             return await asyncio.wait_for(queue.get(), DISCONNECT_POLL_S)
         except asyncio.TimeoutError:
             if await request.is_disconnected():
-                raise asyncio.CancelledError("the client went away before its first audio")
+                return GONE
 
 
 def create_app(engine: Union[Any, Callable[[], Any]], config: ServeConfig) -> FastAPI:
@@ -152,10 +154,14 @@ def create_app(engine: Union[Any, Callable[[], Any]], config: ServeConfig) -> Fa
             return _error(ApiError(429, f"The server is busy: {exc} Retry after {RETRY_AFTER_S} s.", None,
                                    "queue_full", "rate_limit_error"), state)
         try:
-            first = await _first_chunk(queue, job, request)
-        except BaseException:
+            first = await _first_chunk(queue, request)
+        except BaseException:  # the server shutting down: the job must not outlive its handler
             cancel()
             raise
+        if first is GONE:
+            cancel()
+            state.metrics.answered(CLIENT_CLOSED, "client_closed")
+            return Response(status_code=CLIENT_CLOSED)
         if isinstance(first, Exception):
             return _error(_engine_error(first), state)
         state.metrics.ttfa.observe(time.perf_counter() - t0)
