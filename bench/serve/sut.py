@@ -1,8 +1,8 @@
 """The system under test: LoadGen's queries go into a queue; one dispatcher thread serves them.
 
-The dispatcher takes what is waiting (up to `max_batch`, waiting up to `max_wait_ms` for company) as one
-batch when batching is on, else one query at a time. A single query is streamed (`adapter.stream`): its
-first chunk is LoadGen's first token. A batch goes through `adapter.synthesize_batch` (tts_core spreads it
+The dispatcher (`tts_core.runtime.dispatch`, shared with the HTTP server) takes what is waiting (up to
+`max_batch`, waiting up to `max_wait_ms` for company) as one batch when batching is on, else one query at a
+time. A single query is streamed (`adapter.stream`): its first chunk is LoadGen's first token. A batch goes through `adapter.synthesize_batch` (tts_core spreads it
 over its worker processes when the tier has workers): each item's first token and completion are reported
 when the batch returns. The token count is the number of audio samples, so LoadGen's TPOT is seconds per
 audio sample. An engine error completes the affected queries (so LoadGen never waits forever) and is kept
@@ -12,24 +12,17 @@ in `errors`; `abort()` completes whatever is still outstanding, for a hung engin
 from __future__ import annotations
 
 import array
-import queue
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from tts_core.runtime.dispatch import BatchPolicy, Dispatcher
+
+__all__ = ["BatchPolicy", "LoadGenSUT", "ServeStats"]
+
 _EMPTY = array.array("B", b"\0")
-
-
-@dataclass
-class BatchPolicy:
-    """How the dispatcher groups waiting queries."""
-
-    enabled: bool = False
-    max_batch: int = 8
-    max_wait_s: float = 0.0
 
 
 @dataclass
@@ -59,12 +52,10 @@ class LoadGenSUT:
     def __init__(self, lg: Any, adapter: Any, texts: Sequence[str], policy: BatchPolicy) -> None:
         self.lg, self.adapter, self.texts, self.policy = lg, adapter, list(texts), policy
         self.stats = ServeStats()
-        self._queue: "queue.Queue[Any]" = queue.Queue()
         self._lock = threading.Lock()
         self._open: set[int] = set()  # query ids issued and not yet completed
         self._aborted = False
-        self._thread = threading.Thread(target=self._serve, name="loadgen-sut", daemon=True)
-        self._thread.start()
+        self._dispatcher: Dispatcher[tuple[int, int]] = Dispatcher(self._serve, policy, name="loadgen-sut")
 
     # ---- LoadGen callbacks --------------------------------------------------------------------
     def issue_queries(self, samples: list[Any]) -> None:
@@ -79,50 +70,23 @@ class LoadGenSUT:
             self._report(self.lg.QuerySamplesComplete, [(s.id, None, 2) for s in samples])
             return
         for s in samples:
-            self._queue.put((s.id, s.index))
+            self._dispatcher.submit((s.id, s.index))
 
     def flush_queries(self) -> None:
         """LoadGen's FlushQueries: nothing is held back, so nothing to do."""
 
     # ---- serving ------------------------------------------------------------------------------
-    def _take_batch(self) -> Optional[list[tuple[int, int]]]:
-        first = self._queue.get()
-        if first is None:
-            return None
-        batch = [first]
-        limit = self.policy.max_batch if self.policy.enabled else 1
-        deadline = time.monotonic() + self.policy.max_wait_s
-        while len(batch) < limit:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                try:
-                    item = self._queue.get(timeout=left)
-                except queue.Empty:
-                    break
-            if item is None:
-                self._queue.put(None)  # stop after this batch
-                break
-            batch.append(item)
-        return batch
-
-    def _serve(self) -> None:
-        while True:
-            batch = self._take_batch()
-            if batch is None:
-                return
-            self.stats.batch_sizes.append(len(batch))
-            try:
-                if len(batch) == 1:
-                    self._serve_stream(*batch[0])
-                else:
-                    self._serve_batch(batch)
-            except Exception as exc:  # the row reports it; LoadGen must still see every query end
-                self.stats.errors.append(f"{type(exc).__name__}: {exc}")
-                self._complete([(qid, None) for qid, _ in batch])
+    def _serve(self, batch: list[tuple[int, int]]) -> None:
+        """The dispatcher's handler: one query streams, a group goes through `synthesize_batch`."""
+        self.stats.batch_sizes.append(len(batch))
+        try:
+            if len(batch) == 1:
+                self._serve_stream(*batch[0])
+            else:
+                self._serve_batch(batch)
+        except Exception as exc:  # the row reports it; LoadGen must still see every query end
+            self.stats.errors.append(f"{type(exc).__name__}: {exc}")
+            self._complete([(qid, None) for qid, _ in batch])
 
     def _serve_stream(self, qid: int, index: int) -> None:
         chunks, first = [], True
@@ -178,5 +142,4 @@ class LoadGenSUT:
 
     def close(self) -> None:
         """Stop the dispatcher after the queries already queued (does not wait for a hung engine)."""
-        self._queue.put(None)
-        self._thread.join(timeout=1.0)
+        self._dispatcher.close(timeout_s=1.0)
