@@ -1,3 +1,3 @@
 """What is measured and how figures become rows: `timing` (one round, in the worker), `rounds` (paired rounds in
-rotating order with sequential stopping, in the parent), `memory` (mprof timelines), `compute` (FLOPs, peaks),
+balanced order with sequential stopping, in the parent), `memory` (mprof timelines), `compute` (FLOPs, peaks),
 `fidelity` (the gate), `ablation` (references, switch differences, where a switch shows), `rows` (the rows)."""

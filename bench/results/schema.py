@@ -54,7 +54,7 @@ class ResultRow:
     noisy: bool | None = None  # paired ratios (else RTF) spread > 10% within a text class (stats.within_class_spread)
 
     # the comparison this row belongs to: every contender of a group spoke the same fresh texts, one worker
-    # process each, in an order rotating every round (see bench/measure/rounds.py)
+    # process each, in a balanced order (a Williams design per text class, see bench/measure/rounds.py)
     contender: str = ""  # engine:tier@hardware
     group_id: str = ""  # the comparison group (same texts, same rounds)
     reference: str | None = None  # the contender this row is compared with (its engine's baseline, or a tier's reference)

@@ -3,7 +3,7 @@
     group = build_group(cfg)                 # contenders (tiers + references + peers), text classes, identity
     peaks = machine_peaks(...)               # matmul peaks per precision, once per machine, in a quiet worker
     workers = start(group)                   # one spawned worker per contender: cold load, first call
-    result = run_rounds(...)                 # paired rounds in rotating order until the intervals are tight
+    result = run_rounds(...)                 # paired rounds in a balanced order until the intervals are tight
     after_rounds(...)                        # untimed: fidelity, FLOPs, stages, samples, memory
     quality_pass(...)                        # workers closed: ASR + DNSMOS of the audio the rounds stored
     rows = build_rows(...)                   # every figure computed once; stored, then reported

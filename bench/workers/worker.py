@@ -2,7 +2,7 @@
 
 It is started with the `spawn` method, so it has its own memory, thread pool, process-wide torch flags
 and kernel caches; nothing one contender does can speed up or slow down another's figures except the
-machine itself, which the parent's rotating order spreads over all of them.
+machine itself, which the parent's balanced order spreads over all of them.
 """
 
 from __future__ import annotations
