@@ -27,7 +27,7 @@ PACKAGES = ("torch", "numpy", "scipy", "onnx", "onnxruntime", "hydra-core", "ome
 # the heard-quality and serving passes, the row schema and statistics, and this module (the environment recorded).
 # Each engine adapter adds its engine's own code with a `measured_code` class attribute (paths from the repository).
 MEASURING_CODE = ("bench/engines", "bench/measure", "bench/workers", "bench/texts", "bench/sweep", "bench/quality",
-                  "bench/serve", "bench/results/stats.py", "bench/results/schema.py", "bench/env.py", "bench/errors.py")
+                  "bench/serve", "bench/servers", "bench/results/stats.py", "bench/results/schema.py", "bench/env.py", "bench/errors.py")
 # the rest of bench/, which measures nothing a group reuses: the report (draws stored rows), the store (storage),
 # and separate tools with results of their own; a test checks every module of bench/ is in one list or the other
 NOT_MEASURING = ("bench/__init__.py", "bench/report", "bench/results/store.py", "bench/gpucheck", "bench/benchmarks",

@@ -9,19 +9,17 @@ dispatcher of `bench.serve.sut`.
 
 from __future__ import annotations
 
-import array
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from bench.serve.responses import LoadGenResponses
 from bench.serve.listener import listen
 
 MAX_IN_FLIGHT = 256  # requests open at once at most (threads of the client's pool)
-_EMPTY = array.array("B", b"\0")
 
 
 def is_served(adapter: Any) -> bool:
@@ -57,28 +55,19 @@ class HttpServeStats:
                 "batches": None, "mean_batch_size": None, "max_batch_size": None, "client": "http, one request per query"}
 
 
-class HttpLoadGenSUT:
+class HttpLoadGenSUT(LoadGenResponses):
     """LoadGen callbacks over an HTTP adapter (`stream` must be safe to call from many threads)."""
 
     def __init__(self, lg: Any, adapter: Any, texts: Sequence[str], max_in_flight: int = MAX_IN_FLIGHT) -> None:
-        self.lg, self.adapter, self.texts = lg, adapter, list(texts)
-        self.stats = HttpServeStats()
-        self._lock = threading.Lock()
-        self._open: set[int] = set()
+        super().__init__(lg, HttpServeStats())
+        self.adapter, self.texts = adapter, list(texts)
         self._in_flight = 0
-        self._aborted = False
         self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="http-sut")
 
     # ---- LoadGen callbacks --------------------------------------------------------------------
     def issue_queries(self, samples: list[Any]) -> None:
         """Send every query at once, each on a thread of the pool; returns at once."""
-        with self._lock:
-            aborted = self._aborted
-            if not aborted:
-                self._open.update(s.id for s in samples)
-        if aborted:
-            self._report(self.lg.FirstTokenComplete, [(s.id, None, 1) for s in samples])
-            self._report(self.lg.QuerySamplesComplete, [(s.id, None, 2) for s in samples])
+        if not self._open_queries(samples):
             return
         for s in samples:
             self._pool.submit(self._serve, s.id, s.index)
@@ -107,48 +96,14 @@ class HttpLoadGenSUT:
                 self.stats.underruns += heard.underruns
                 self.stats.underrun_streams += 0 if heard.clean else 1
                 self.stats.stall_s += heard.stall_s
-            self._complete(qid, np.concatenate(chunks) if chunks else None)
+            self._complete([(qid, np.concatenate(chunks) if chunks else None)])
         except Exception as exc:  # the row reports it; LoadGen must still see the query end
             with self._lock:
                 self.stats.errors.append(f"{type(exc).__name__}: {exc}")
-            self._complete(qid, None)
+            self._complete([(qid, None)])
         finally:
             with self._lock:
                 self._in_flight -= 1
-
-    # ---- reporting to LoadGen -------------------------------------------------------------------
-    def _report(self, call: Callable[[list[Any]], None], items: list[tuple[int, Optional[np.ndarray], int]]) -> None:
-        keep, responses = [], []
-        for qid, samples, n_tokens in items:
-            buf = _EMPTY if samples is None or samples.size == 0 else samples
-            ptr, size = (buf.buffer_info()[0], 1) if buf is _EMPTY else (buf.ctypes.data, buf.nbytes)
-            keep.append(buf)  # the buffer must outlive the call
-            responses.append(self.lg.QuerySampleResponse(qid, ptr, size, n_tokens))
-        call(responses)
-
-    def _first_token(self, qid: int, samples: np.ndarray) -> None:
-        with self._lock:
-            if self._aborted or qid not in self._open:
-                return
-        self._report(self.lg.FirstTokenComplete, [(qid, samples[: min(len(samples), 256)], 1)])
-
-    def _complete(self, qid: int, samples: Optional[np.ndarray]) -> None:
-        with self._lock:
-            if self._aborted or qid not in self._open:
-                return
-            self._open.discard(qid)
-            self.stats.audio_samples += 0 if samples is None else len(samples)
-        n = 2 if samples is None else max(len(samples), 2)  # LoadGen refuses fewer than 2 tokens
-        self._report(self.lg.QuerySamplesComplete, [(qid, samples, n)])
-
-    def abort(self, reason: str) -> None:
-        """Complete every outstanding query at once (a server that hangs), so LoadGen can end the test."""
-        with self._lock:
-            self._aborted = True
-            stuck, self._open = sorted(self._open), set()
-            self.stats.errors.append(reason)
-        self._report(self.lg.FirstTokenComplete, [(qid, None, 1) for qid in stuck])
-        self._report(self.lg.QuerySamplesComplete, [(qid, None, 2) for qid in stuck])
 
     def close(self) -> None:
         """Stop taking work; requests still open finish on their own (their threads are not waited for)."""

@@ -11,18 +11,15 @@ in `errors`; `abort()` completes whatever is still outstanding, for a hung engin
 
 from __future__ import annotations
 
-import array
-import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from bench.serve.responses import LoadGenResponses
 from tts_core.runtime.dispatch import BatchPolicy, Dispatcher
 
 __all__ = ["BatchPolicy", "LoadGenSUT", "ServeStats"]
-
-_EMPTY = array.array("B", b"\0")
 
 
 @dataclass
@@ -43,31 +40,22 @@ class ServeStats:
         }
 
 
-class LoadGenSUT:
+class LoadGenSUT(LoadGenResponses):
     """Serves LoadGen queries (`issue_queries`, `flush_queries`) with `adapter`, texts looked up by sample index.
 
     `lg` is the `mlperf_loadgen` module (passed in so tests and callers share one import).
     """
 
     def __init__(self, lg: Any, adapter: Any, texts: Sequence[str], policy: BatchPolicy) -> None:
-        self.lg, self.adapter, self.texts, self.policy = lg, adapter, list(texts), policy
-        self.stats = ServeStats()
-        self._lock = threading.Lock()
-        self._open: set[int] = set()  # query ids issued and not yet completed
-        self._aborted = False
+        super().__init__(lg, ServeStats())
+        self.adapter, self.texts, self.policy = adapter, list(texts), policy
         self._dispatcher: Dispatcher[tuple[int, int]] = Dispatcher(self._serve, policy, name="loadgen-sut")
 
     # ---- LoadGen callbacks --------------------------------------------------------------------
     def issue_queries(self, samples: list[Any]) -> None:
         """LoadGen's IssueQuery: queue every sample (id, index); returns at once. After `abort`, queries are
         completed empty at once, so LoadGen runs out its schedule without waiting on the engine."""
-        with self._lock:
-            aborted = self._aborted
-            if not aborted:
-                self._open.update(s.id for s in samples)
-        if aborted:
-            self._report(self.lg.FirstTokenComplete, [(s.id, None, 1) for s in samples])
-            self._report(self.lg.QuerySamplesComplete, [(s.id, None, 2) for s in samples])
+        if not self._open_queries(samples):
             return
         for s in samples:
             self._dispatcher.submit((s.id, s.index))
@@ -103,42 +91,6 @@ class LoadGenSUT:
         for qid, samples in done:
             self._first_token(qid, samples)
         self._complete(done)
-
-    # ---- reporting to LoadGen -----------------------------------------------------------------
-    def _report(self, call: Callable[[list[Any]], None], items: list[tuple[int, Optional[np.ndarray], int]]) -> None:
-        keep, responses = [], []
-        for qid, samples, n_tokens in items:
-            buf = _EMPTY if samples is None or samples.size == 0 else samples
-            ptr, size = (buf.buffer_info()[0], 1) if buf is _EMPTY else (buf.ctypes.data, buf.nbytes)
-            keep.append(buf)  # the buffer must outlive the call
-            responses.append(self.lg.QuerySampleResponse(qid, ptr, size, n_tokens))
-        call(responses)
-
-    def _first_token(self, qid: int, samples: np.ndarray) -> None:
-        with self._lock:
-            if self._aborted or qid not in self._open:
-                return
-        self._report(self.lg.FirstTokenComplete, [(qid, samples[: min(len(samples), 256)], 1)])
-
-    def _complete(self, done: list[tuple[int, Optional[np.ndarray]]]) -> None:
-        with self._lock:
-            if self._aborted:
-                return
-            done = [(qid, s) for qid, s in done if qid in self._open]
-            self._open.difference_update(qid for qid, _ in done)
-        for _, s in done:
-            self.stats.audio_samples += 0 if s is None else len(s)
-        # LoadGen refuses fewer than 2 tokens; a failed query (no audio) reports 2 and fails the row anyway
-        self._report(self.lg.QuerySamplesComplete, [(qid, s, 2 if s is None else max(len(s), 2)) for qid, s in done])
-
-    def abort(self, reason: str) -> None:
-        """Complete every outstanding query at once (an engine that hangs), so LoadGen can end the test."""
-        with self._lock:
-            self._aborted = True
-            stuck, self._open = sorted(self._open), set()
-        self.stats.errors.append(reason)
-        self._report(self.lg.FirstTokenComplete, [(qid, None, 1) for qid in stuck])
-        self._report(self.lg.QuerySamplesComplete, [(qid, None, 2) for qid in stuck])
 
     def close(self) -> None:
         """Stop the dispatcher after the queries already queued (does not wait for a hung engine)."""
