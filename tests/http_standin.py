@@ -122,6 +122,7 @@ def main() -> None:
     parser.add_argument("--tier", default="baseline")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-queue", type=int, default=8)  # the contract's option; the stand-in never queues
     parser.add_argument("--chunk-delay-s", type=float, default=0.0)
     parser.add_argument("--never-healthy", action="store_true")
     args = parser.parse_args()

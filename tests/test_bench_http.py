@@ -172,6 +172,17 @@ def test_a_server_that_never_gets_healthy_is_stopped_with_its_log_tail(tmp_path:
     assert not [p for p in psutil.Process().children(recursive=True) if STANDIN in " ".join(p.cmdline())]
 
 
+def test_our_managed_server_queues_as_many_requests_as_the_load_client_sends(tmp_path: Path) -> None:
+    """Under LoadGen's offline scenario every query is sent at once: a queue of the server's default 8 answered
+    most of them 429 (measured: the offline run failed), so the harness starts our server with a queue as deep as
+    the client's concurrency and the run measures the server's throughput, not its refusals."""
+    from bench.serve.http_sut import MAX_IN_FLIGHT
+    from bench.servers.managed import ManagedServer, parse_entry
+
+    argv = ManagedServer(parse_entry("tts_core:advanced"), tmp_path / "s.log")._argv("tiny", "cpu", 0, 1234)
+    assert argv[argv.index("--max-queue") + 1] == str(MAX_IN_FLIGHT)
+
+
 def test_bad_server_entry_names_the_field() -> None:
     from bench.servers import parse_entry
 

