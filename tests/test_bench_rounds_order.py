@@ -118,3 +118,16 @@ def test_the_pooled_statistic_is_stratified_by_text_class() -> None:
     assert s is not None and s.pairs == 12 and s.half_width < 1e-12
     assert s.ratio == pytest.approx((2.0 ** 8 * 2.4 ** 4) ** (1 / 12))
     assert compare(rounds, "ref", "nobody", "rtf") is None
+
+
+def test_rounds_stop_when_the_text_runs_out_instead_of_repeating_it(tmp_path: Path) -> None:
+    from bench.texts import FileTexts
+
+    source = FileTexts("One. Two. Three. Four. Five.", per_round=2)
+    assert [source.text(), source.text(), source.text(), source.text()] == ["One. Two.", "Three. Four.", "Five.", None]
+    spoken = FileTexts("Alpha beta. Gamma delta. Epsilon zeta.", per_round=1)
+    workers = {"a": StubWorker(0.1), "b": StubWorker(0.2)}
+    out = run_rounds(plan(60, min_rounds=10), workers, lambda r, c: spoken.text(), [Tracked("a", "b", "rtf")],
+                     tmp_path / "r.jsonl")
+    assert [rd["text"] for rd in out.rounds] == ["Alpha beta.", "Gamma delta.", "Epsilon zeta."]
+    assert out.stop_reason.startswith("out of fresh text after 3 rounds")

@@ -135,13 +135,14 @@ def interval_ok(rounds: list[dict[str, Any]], tracked: list[Tracked], target: fl
 def run_rounds(
     plan: RoundPlan,
     workers: dict[str, Caller],
-    text_for: Callable[[int, str], str],
+    text_for: Callable[[int, str], str | None],
     tracked: list[Tracked],
     rounds_file: Path,
     progress: Callable[[str], None] = lambda _: None,
     round_args: Callable[[int, str, str], dict[str, Any]] = lambda r, text_class, name: {},
 ) -> RoundsResult:
-    """Run rounds until the stopping rule holds; `text_for(r, text_class)` gives round r's text and
+    """Run rounds until the stopping rule holds; `text_for(r, text_class)` gives round r's text (None when no
+    text is left that the contenders have not spoken: the rounds stop there rather than time a kernel cache) and
     `round_args(r, text_class, contender)` any further arguments of that contender's `round` call.
 
     Rounds already in `rounds_file` (a resumed group) count and are not run again."""
@@ -173,6 +174,12 @@ def run_rounds(
             break
         text_class = class_of_round(r, plan.classes)
         text = text_for(r, text_class)
+        if text is None:
+            out.stop_reason = (f"out of fresh text after {len(out.rounds)} rounds (no text is spoken twice; give a "
+                               f"longer file for more rounds); widest interval "
+                               f"{'n/a' if widest == float('inf') else f'+-{widest:.1%}'}")
+            log.warning("the rounds ran out of fresh text after %d rounds: %s", len(out.rounds), out.stop_reason)
+            break
         order = round_order(alive, r, len(plan.classes))
         results: dict[str, Any] = {}
         for name in order:

@@ -40,7 +40,8 @@ log = logging.getLogger("bench.sweep")
 
 class TextSource:
     """Round r's text, the same whether the sweep runs through or resumes: text 0 is the first-call text,
-    round r speaks text r + 1 of one seeded sequence (no sentence repeats), or the file's next sentences.
+    round r speaks text r + 1 of one seeded sequence (no sentence repeats), or the file's next sentences (None
+    once the file is spoken: the rounds stop rather than repeat it).
     Round r's class is `class_of_round(r, classes)`, as in `run_rounds`."""
 
     def __init__(self, text: dict[str, Any], classes: list[str]) -> None:
@@ -55,7 +56,7 @@ class TextSource:
             source = FileTexts(read_text(text["path"]), int(text["per_round"]))
             self._next = lambda text_class: source.text()
 
-    def _nth(self, n: int) -> str:
+    def _nth(self, n: int) -> str | None:
         while len(self._made) <= n:
             i = len(self._made)
             self._made.append(self._next("medium" if i == 0 else class_of_round(i - 1, self.classes)))
@@ -64,9 +65,9 @@ class TextSource:
     def first_call(self) -> str:
         if self.kind == "repeated":
             return read_text(next(iter(self.spec["files"].values())))
-        return self._nth(0)
+        return self._nth(0) or ""  # a file has at least one sentence (FileTexts refuses an empty one)
 
-    def for_round(self, r: int, text_class: str) -> str:
+    def for_round(self, r: int, text_class: str) -> str | None:
         if self.kind == "repeated":
             return read_text(self.spec["files"][text_class])
         return self._nth(r + 1)

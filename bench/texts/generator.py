@@ -163,8 +163,9 @@ class SentenceGenerator:
 
 
 class FileTexts:
-    """A user's file spread over rounds: round i speaks the next `per_round` sentences (wrapping around
-    only when the file runs out, and then saying so in `wrapped`)."""
+    """A user's file spread over rounds: round i speaks the next `per_round` sentences (fewer in the last round);
+    once every sentence was spoken, `text` returns None: a sentence spoken again would time the kernel caches
+    it warmed, so the rounds stop there (`bench.measure.rounds.run_rounds`)."""
 
     def __init__(self, text: str, per_round: int = 3) -> None:
         self.sentences = split_sentences(text) or ([text.strip()] if text.strip() else [])
@@ -172,13 +173,9 @@ class FileTexts:
             raise ValueError("the text file holds no sentences; give a file with at least one sentence of words.")
         self.per_round = max(1, per_round)
         self._next = 0
-        self.wrapped = False
 
-    def text(self, text_class: str = "file") -> str:
-        out = []
-        for _ in range(min(self.per_round, len(self.sentences))):
-            if self._next >= len(self.sentences):
-                self._next, self.wrapped = 0, True
-            out.append(self.sentences[self._next])
-            self._next += 1
-        return " ".join(out)
+    def text(self, text_class: str = "file") -> str | None:
+        """The next `per_round` unspoken sentences joined by spaces; None when none is left."""
+        out = self.sentences[self._next:self._next + self.per_round]
+        self._next += len(out)
+        return " ".join(out) if out else None
