@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import signal
 import struct
 import subprocess
 import sys
@@ -202,3 +203,12 @@ def test_a_client_that_leaves_while_queued_is_withdrawn(server: Server) -> None:
     busy.join(timeout=120)
     assert metrics(server.url)["tts_cancelled_streams"] == before + 1
     assert 'tts_requests_total{status="499"}' in httpx.get(f"{server.url}/metrics").text
+
+
+def test_ctrl_c_stops_the_server_cleanly() -> None:
+    """Ctrl-C (SIGINT) ends the server after a graceful shutdown: exit 0, no traceback."""
+    s = Server()
+    s.proc.send_signal(signal.SIGINT)
+    _, err = s.proc.communicate(timeout=30)
+    assert s.proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err and "stopped (Ctrl-C)" in err

@@ -106,7 +106,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                            timeout_graceful_shutdown=5, lifespan="on"))
     result = {"rc": 0}
     threading.Thread(target=_announce, args=(server, app.state.tts, url, result), daemon=True).start()
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn has shut down gracefully, then re-raises the signal it caught
+        print("stopped (Ctrl-C)", file=sys.stderr)
     return result["rc"]
 
 
