@@ -15,16 +15,19 @@ from __future__ import annotations
 import http.client
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from bench.serve.http_sut import MAX_IN_FLIGHT
+from tts_core.constants import ENV_AUDIO_CACHE_DIR
 
 KINDS = ("contract", "piper", "command")
 OUR_SERVER = "tts_core.serve"
@@ -128,6 +131,7 @@ class ManagedServer:
         self.startup_s: Optional[float] = None
         self.argv: list[str] = []
         self._proc: Optional[subprocess.Popen[bytes]] = None
+        self._audio_cache: Optional[str] = None  # the server's own empty audio-cache folder while it runs
 
     def _argv(self, model: str, device: str, seed: Optional[int], port: int) -> list[str]:
         if self.spec.kind == "contract":
@@ -151,8 +155,11 @@ class ManagedServer:
         self.port = free_port()
         self.argv = self._argv(model, device, seed, self.port)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        # the server's audio cache outlasts processes and cannot be cleared between rounds over HTTP: each start
+        # gets an empty folder of its own (removed at stop), so a server never answers a text from an earlier run
+        self._audio_cache = tempfile.mkdtemp(prefix="served-audio-cache-")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-                   PYTHONUNBUFFERED="1")
+                   PYTHONUNBUFFERED="1", **{ENV_AUDIO_CACHE_DIR: self._audio_cache})
         t0 = time.monotonic()
         with open(self.log_file, "ab") as log:
             log.write(f"$ {' '.join(self.argv)}\n".encode())
@@ -192,6 +199,9 @@ class ManagedServer:
     def stop(self) -> Optional[int]:
         """SIGTERM, then SIGKILL after STOP_WAIT_S; returns the exit code (None if it was never started)."""
         proc, self._proc = self._proc, None
+        if self._audio_cache:
+            shutil.rmtree(self._audio_cache, ignore_errors=True)
+            self._audio_cache = None
         if proc is None:
             return None
         if proc.poll() is None:
