@@ -32,11 +32,14 @@ SERIES = {"tts_requests", "tts_request_errors", "tts_time_to_first_audio_seconds
 class Server:
     """A server subprocess; `url` once its 'listening on' line came."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, default_sigint: bool = False) -> None:
         cmd = [sys.executable, "-m", "tts_core.serve", "--voice", "tiny", "--tier", "baseline", "--host",
                "127.0.0.1", "--port", "0", "--log-level", "warning", *args]
+        # a shell's background job inherits SIGINT ignored, and Python then keeps ignoring it: `default_sigint`
+        # gives the server SIGINT's default, as a terminal's Ctrl-C finds it
+        restore = (lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if default_sigint else None
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, "OMP_NUM_THREADS": "1"})
+                                     env={**os.environ, "OMP_NUM_THREADS": "1"}, preexec_fn=restore)
         lines: "queue.Queue[str]" = queue.Queue()
         threading.Thread(target=lambda: [lines.put(l) for l in self.proc.stdout], daemon=True).start()  # type: ignore[union-attr]
         try:
@@ -207,7 +210,7 @@ def test_a_client_that_leaves_while_queued_is_withdrawn(server: Server) -> None:
 
 def test_ctrl_c_stops_the_server_cleanly() -> None:
     """Ctrl-C (SIGINT) ends the server after a graceful shutdown: exit 0, no traceback."""
-    s = Server()
+    s = Server(default_sigint=True)
     s.proc.send_signal(signal.SIGINT)
     _, err = s.proc.communicate(timeout=30)
     assert s.proc.returncode == 0, err[-2000:]
