@@ -182,8 +182,11 @@ def test_stats_report_device_tier_and_calls(tiny_engine):
 
 def test_profile_stages_cover_the_pipeline(tiny_engine):
     stages = tiny_engine.profile_stages(TEXT)
-    assert set(stages) == {"frontend", "encoder", "flow", "decoder"}
+    assert set(stages) == {"frontend", "encoder", "flow", "decoder", "audio_s"}
     assert all(v > 0 for v in stages.values())
+    # the audio seconds of that very synthesis: noise-free, a synthesis of the same text has the same length
+    quiet = tiny_engine.profile_stages(TEXT, noise_scale=0, noise_w=0)
+    assert quiet["audio_s"] == pytest.approx(tiny_engine.synthesize(TEXT, noise_scale=0, noise_w=0).duration)
 
 
 def test_unknown_voice_device_and_tier_are_clear():

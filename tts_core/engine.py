@@ -316,20 +316,25 @@ class Engine:
     # ---- measurement hooks --------------------------------------------------------------------
     def profile_stages(self, text: str, **scales: float | None) -> dict[str, float]:
         """Seconds spent per stage for one synthesis of `text`: frontend (normalize + phonemize),
-        encoder (text encoder + durations + prior), flow, decoder. Synchronizes CUDA at each boundary.
-        Bypasses the audio cache."""
+        encoder (text encoder + durations + prior), flow, decoder; and `audio_s`, the seconds of audio that
+        synthesis made (so a stage's seconds per audio second come from the same run). Synchronizes CUDA at
+        each boundary. Bypasses the audio cache."""
         params = self._scales(**scales)
         t0 = time.perf_counter()
         sentences = list(self.sentences(text))
         timings = {"frontend": time.perf_counter() - t0}
+        samples = 0
         with self._call():
             self._renderer.timings = timings
             try:
                 for s in sentences:
-                    self._renderer.render([s.ids], params, [sentence_generator(self.seed, s.ids, self._parts.device)])
+                    audio = self._renderer.render([s.ids], params,
+                                                  [sentence_generator(self.seed, s.ids, self._parts.device)])
+                    samples += sum(len(a) for a in audio)
             finally:
                 self._renderer.timings = None
-        return {k: timings.get(k, 0.0) for k in ("frontend", "encoder", "flow", "decoder")}
+        return {**{k: timings.get(k, 0.0) for k in ("frontend", "encoder", "flow", "decoder")},
+                "audio_s": samples / self.sample_rate}
 
     @property
     def model(self) -> torch.nn.Module:

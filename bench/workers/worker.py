@@ -148,8 +148,8 @@ class WorkerState:
     def stages(self, text: str) -> dict[str, float] | None:
         """Seconds per stage of one noise-free synthesis of `text` (the noise-free run `flops` counts, so each
         stage's FLOPs over its seconds is its achieved rate), and `audio_s`, the seconds of audio that synthesis
-        made (noise-free durations are deterministic: an untimed second synthesis gives the same frames);
-        None for an engine that cannot time its stages."""
+        made (tts_core reports it from the profiled run; for an adapter that does not, an untimed second
+        noise-free synthesis, whose durations are deterministic); None for an engine that cannot time its stages."""
         from bench.measure.timing import ZERO_NOISE
 
         profile = getattr(self.adapter, "profile_stages", None)
