@@ -82,3 +82,17 @@ def test_the_workflow_fails_without_a_report() -> None:
     assert "if-no-files-found: error" in text and "if-no-files-found: warn" not in text
     runs = [line for line in text.splitlines() if "run: python -m bench.report" in line]
     assert len(runs) >= 2 and all("--strict" in line for line in runs), runs
+
+
+def test_the_ci_script_reports_on_the_folder_its_sweep_wrote() -> None:
+    """`.ci/run` moves the sweep's output with hydra.run.dir; its strict report must be built from that folder
+    (a report looking under results/<run-id>/ found nothing and failed CI with exit 2)."""
+    import re
+    import shlex
+
+    script = (ROOT / ".ci" / "run").read_text()
+    moved = re.findall(r"hydra\.run\.dir=(\S+)", script)
+    reports = [shlex.split(line) for line in script.splitlines() if "-m bench.report" in line]
+    assert reports and all("--strict" in argv for argv in reports), reports
+    for out_dir in moved:
+        assert any(out_dir in argv for argv in reports), f"the report does not read {out_dir}: {reports}"
