@@ -22,6 +22,9 @@ def test_a_switch_that_does_not_apply_on_the_device_is_identical_here() -> None:
     assert ablation.identical_here("advanced-cuda_flags", ref, cand)
     applies = describe({"name": "advanced-cuda_flags", "cudnn_benchmark": False})
     assert not ablation.identical_here("advanced-cuda_flags", ref, applies)
+    keyed = describe({"name": "advanced-cuda_flags", "cudnn_benchmark": False},
+                     [{"switch": "cuda_flags", "fields": ["cudnn_benchmark", "tf32"], "reason": "no CUDA device"}])
+    assert ablation.identical_here("advanced-cuda_flags", ref, keyed)  # as engines of this version report it
 
 
 def test_precision_candidates_do_not_count_once_precision_is_decided() -> None:
@@ -43,6 +46,16 @@ def test_where_switches_show() -> None:
     metric, why = ablation.metric_for("advanced-audio_cache", "stream")
     assert metric is None and "workload=repeated" in why
     assert ablation.metric_for("advanced", "stream") == ("throughput", None)
+
+
+def test_where_a_switch_shows_is_read_from_the_switch() -> None:
+    from tts_core.tiers.switches import ABLATIONS
+
+    assert ablation.metric_for("baseline+workers", "stream")[0] is None
+    for name, switch in ABLATIONS.items():
+        assert switch.shows_in in ablation.EXERCISED_BY, name
+        expected = switch.shows_in if "stream" in ablation.EXERCISED_BY[switch.shows_in] else None
+        assert ablation.metric_for(f"baseline+{name}", "stream")[0] == expected, name
 
 
 def test_stage_gflops_are_each_stages_counted_flops_over_its_seconds() -> None:

@@ -72,12 +72,12 @@ def test_calibration_renders_on_the_engines_path_and_logs_each_candidate(monkeyp
     frontend = TextFrontend(voice.phoneme_id_map, voice.espeak_voice)
     tier = BASELINE.with_(name="cal-path", inference_mode=True, fusion="auto", bucket_frames=8, bucket_tokens=4)
     with caplog.at_level(logging.INFO, logger="tts_core"):
-        cal = calibrate(voice, voice.model.eval(), frontend, torch.device("cpu"), tier, batch_vocoder=True)
+        cal = calibrate(voice, frontend, torch.device("cpu"), tier, batch_vocoder=True)
     assert cal["render_path"] == "batched-masked" and cal["buckets"] == {"tokens": 4, "frames": 8}
     assert any(b > 1 for b, _ in masked_calls)
     assert all(masked for b, masked in masked_calls if b > 1)  # a lone sentence (the probe) has no padding
     assert any("calibration: fusion" in r.getMessage() for r in caplog.records)
-    cpu = calibrate(voice, voice.model.eval(), frontend, torch.device("cpu"), tier.with_(name="cal-path-cpu"))
+    cpu = calibrate(voice, frontend, torch.device("cpu"), tier.with_(name="cal-path-cpu"))
     assert cpu["render_path"] == "per-item"
 
 
@@ -88,7 +88,10 @@ def test_calibration_renders_on_the_engines_path_and_logs_each_candidate(monkeyp
 def test_compile_is_skipped_with_the_reason_that_refused_it(monkeypatch, tmp_path, settings, reason):
     from tts_core.tiers import calibrate as cal_mod
 
+    import tts_core.tiers.switches.compile as compile_switch
+
     monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))  # no stored measurement from another test decides it
+    monkeypatch.setattr(compile_switch, "COMPILE_ON_CPU", True)  # else the CPU rule refuses it before these do
     for name, value in settings.items():
         monkeypatch.setattr(cal_mod, name, value)
     tier = BASELINE.with_(name=f"cal-{reason.replace(' ', '-')}", inference_mode=True, compile="auto")
@@ -104,7 +107,9 @@ def test_compile_is_not_measured_on_a_cpu(monkeypatch, tmp_path):
     from tts_core.tiers import calibrate as cal_mod
 
     monkeypatch.setattr(cal_mod, "MIN_COMPILE_BUILD_S", 0.0)  # any reference could repay a build
-    monkeypatch.setattr(cal_mod, "apply_compile", lambda model: pytest.fail("compile was built on a CPU"))
+    import tts_core.tiers.precision as precision
+
+    monkeypatch.setattr(precision, "apply_compile", lambda model: pytest.fail("compile was built on a CPU"))
     tier = BASELINE.with_(name="cal-cpu-compile", inference_mode=True, compile="auto")
     with Engine.load(voice="tiny", tier=tier) as engine:
         m = engine.stats()["calibration"]["measurements"]["compile"]

@@ -200,7 +200,8 @@ def test_unknown_voice_device_and_tier_are_clear():
 
 def test_cuda_flags_are_recorded_not_applicable_on_cpu():
     engine = Engine.load(voice="tiny", tier="baseline+cuda_flags")
-    assert any("cudnn_benchmark" in s for s in engine.stats()["not_applicable"])
+    assert engine.stats()["not_applicable"] == [
+        {"switch": "cuda_flags", "fields": ["cudnn_benchmark", "tf32"], "reason": "no CUDA device"}]
 
 
 def test_real_voice_speaks_plausibly(joe_engine):

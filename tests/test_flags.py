@@ -90,7 +90,8 @@ def test_a_non_deterministic_cublas_setting_is_reported(monkeypatch, caplog):
     monkeypatch.setenv(ENV_CUBLAS_WORKSPACE_CONFIG, ":0:0")
     with mock.patch.object(torch.cuda, "is_initialized", return_value=True):
         notes = flags.apply_load_flags(resolve_tier("baseline+deterministic"), CUDA1)
-    assert any(CUBLAS_DETERMINISTIC_CONFIG in n for n in notes)
+    assert [n.switch for n in notes] == ["deterministic"]
+    assert any(CUBLAS_DETERMINISTIC_CONFIG in n.reason for n in notes)
 
 
 def test_cuda_initialised_first_logs_what_to_do(monkeypatch, caplog):
@@ -120,5 +121,10 @@ def test_a_second_engine_with_another_fraction_on_the_device_is_refused(monkeypa
 
 
 def test_cpu_records_cuda_switches_as_not_applicable():
-    notes = flags.check_flags(resolve_tier("baseline+deterministic"), torch.device("cpu"))
-    assert notes == ["deterministic (no CUDA device)"]
+    from tts_core.tiers.build import not_applicable
+
+    notes = not_applicable(resolve_tier("baseline+deterministic"), torch.device("cpu"))
+    assert [str(n) for n in notes] == ["deterministic (no CUDA device)"]
+    assert [(n.switch, n.fields) for n in not_applicable(resolve_tier("baseline+cuda_flags"), torch.device("cpu"))] \
+        == [("cuda_flags", ("cudnn_benchmark", "tf32"))]
+    assert not_applicable(resolve_tier("baseline+cuda_flags"), CUDA1) == []

@@ -26,11 +26,12 @@ from tts_core.audio import Audio
 from tts_core.constants import DEFAULT_MAX_TEXT_CHARS, ENV_MAX_TEXT_CHARS, env_float
 from tts_core.errors import TextError
 from tts_core.flags import flag_scope
-from tts_core.render import Renderer, Scales, sentence_generator
+from tts_core.render import Scales, sentence_generator
 from tts_core.setup import EngineParts, build_parts
 from tts_core.voices import LoadedVoice
 from tts_core.text import Sentence
 from tts_core.tiers import TierConfig
+from tts_core.tiers.build import make_renderer
 
 log = logging.getLogger("tts_core")
 
@@ -51,9 +52,7 @@ class Engine:
         self.sample_rate: int = parts.voice.sample_rate
         self.seed = seed
         self.load_info: dict[str, Any] = dict(parts.load_info)
-        self._renderer = Renderer(parts.model, parts.device, grad=not parts.tier.inference_mode, pool=parts.pool,
-                                  token_bucket=parts.tier.bucket_tokens, frame_bucket=parts.tier.bucket_frames,
-                                  decode_window=parts.tier.decode_window_frames)
+        self._renderer = make_renderer(parts.model, parts.device, parts.tier, pool=parts.pool)
         self._lock = threading.RLock()
         self._closed = False
         self._n_calls = 0
@@ -379,7 +378,7 @@ class Engine:
             "memory_pool": parts.pool.stats() if parts.pool is not None else None,
             "batching": parts.batcher.stats(),
             "calibration": parts.calibration,
-            "not_applicable": parts.not_applicable,
+            "not_applicable": [note.to_dict() for note in parts.not_applicable],
             "housekeeping": parts.housekeeping_stats(),
             "load": self.load_info,
         }

@@ -30,6 +30,7 @@ from tts_core.constants import (
 )
 from tts_core.errors import ConfigError
 from tts_core.tiers.config import TierConfig
+from tts_core.tiers.switches import NotApplicable
 
 log = logging.getLogger("tts_core")
 _SCOPE_LOCK = threading.RLock()  # two engines on two threads must not interleave set/restore
@@ -41,39 +42,27 @@ def cuda_index(device: torch.device) -> int:
     return device.index if device.index is not None else torch.cuda.current_device()
 
 
-def check_flags(tier: TierConfig, device: torch.device) -> list[str]:
-    """Switches of `tier` that do not apply on `device`, each with the reason."""
-    cuda_flags = {
-        "cudnn_benchmark": tier.cudnn_benchmark,
-        "tf32": tier.tf32,
-        "deterministic": tier.deterministic,
-        "cuda_memory_fraction": tier.cuda_memory_fraction is not None,
-    }
-    if device.type == "cuda":
-        return []
-    return [f"{k} (no CUDA device)" for k, on in cuda_flags.items() if on]
-
-
-def apply_load_flags(tier: TierConfig, device: torch.device) -> list[str]:
+def apply_load_flags(tier: TierConfig, device: torch.device) -> list[NotApplicable]:
     """The flags that cannot be scoped, set once at load: oneDNN's primitive-cache cap (a tier with
     `housekeeping`, unless the user set it), inter-op threads, the CUDA memory fraction (for the engine's own
-    device index), and the cuBLAS workspace setting a deterministic tier needs. Returns the switches that do
-    not apply, with the reason. Raises `ConfigError` when another engine in this process already capped the
-    same device at a different fraction."""
-    not_applicable = check_flags(tier, device)
+    device index), and the cuBLAS workspace setting a deterministic tier needs. Returns the switches that could
+    not take effect in this process, with the reason (a switch that cannot act on the device at all is the
+    registry's note: `tts_core.tiers.build.not_applicable`). Raises `ConfigError` when another engine in this
+    process already capped the same device at a different fraction."""
+    not_applicable: list[NotApplicable] = []
     if tier.housekeeping:  # bounded memory over a long run; the baseline keeps oneDNN's default
         bound_onednn_primitive_cache()
     if tier.interop_threads is not None and torch.get_num_interop_threads() != tier.interop_threads:
         try:
             torch.set_num_interop_threads(tier.interop_threads)
         except RuntimeError:  # only settable before the first parallel work in the process
-            not_applicable.append("interop_threads (already fixed in this process)")
+            not_applicable.append(NotApplicable("threads", ("interop_threads",), "already fixed in this process"))
     if device.type != "cuda":
         return not_applicable
     if tier.deterministic:
         note = _prepare_cublas()
         if note:
-            not_applicable.append(note)
+            not_applicable.append(NotApplicable("deterministic", ("deterministic",), note))
     if tier.cuda_memory_fraction is not None:
         set_memory_fraction(tier.cuda_memory_fraction, device)
     return not_applicable

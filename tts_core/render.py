@@ -40,6 +40,12 @@ def sentence_generator(seed: int | None, ids: Sequence[int], device: torch.devic
     return gen
 
 
+def vocoder_batched(device: torch.device, batch_vocoder: bool | None = None) -> bool:
+    """Whether a renderer runs the flow and decoder of a batch batched with masks (`batch_vocoder` None: on CUDA;
+    a CPU runs them one item at a time, unmasked, see `Renderer.render`)."""
+    return device.type == "cuda" if batch_vocoder is None else batch_vocoder
+
+
 class Renderer:
     """Runs a VITS model's stages. `timings`, when a dict, accumulates seconds per stage.
 
@@ -58,7 +64,7 @@ class Renderer:
         self.model = model
         self.decode_window = decode_window
         self.pool = pool  # a BufferPool for the padded id tensors, or None
-        self.batch_vocoder = device.type == "cuda" if batch_vocoder is None else batch_vocoder
+        self.batch_vocoder = vocoder_batched(device, batch_vocoder)
         self.token_bucket = token_bucket
         self.frame_bucket = frame_bucket
         self.device = device

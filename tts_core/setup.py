@@ -6,7 +6,6 @@ itself only runs the pipeline.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import gc
 import json
@@ -24,11 +23,8 @@ from tts_core.flags import apply_load_flags, flag_scope
 from tts_core.machine import usable_cores
 from tts_core.text import TextFrontend
 from tts_core.tiers import TierConfig
-from tts_core.tiers.attention import apply_banded_attention
-from tts_core.tiers.fusion import apply_fusion
-from tts_core.tiers.int8 import RANGE_TEXT, activation_ranges, static_int8_available
-from tts_core.tiers.precision import apply_compile, apply_precision, with_own_modules
-from tts_core.tiers.tiling import apply_tiling
+from tts_core.tiers.build import not_applicable, settle, transform
+from tts_core.tiers.switches import BuildContext, NotApplicable
 from tts_core.voices import LoadedVoice, load_voice
 
 log = logging.getLogger("tts_core")
@@ -111,7 +107,7 @@ class EngineParts:
     workers: Any = None
     monitor: Any = None
     calibration: dict[str, Any] | None = None
-    not_applicable: list[str] = field(default_factory=list)
+    not_applicable: list[NotApplicable] = field(default_factory=list)
     audio_since_housekeeping: float = 0.0
     rss_floor_mb: float | None = None  # RSS after the load, then after each housekeeping run (CPU)
     housekeeping_runs: list[dict[str, Any]] = field(default_factory=list)
@@ -189,11 +185,15 @@ class EngineParts:
 def build_parts(
     voice_name: str | LoadedVoice, device: str, tier: TierConfig, seed: int | None, frontend: Any = None
 ) -> EngineParts:
-    """Everything `Engine` needs, assembled as the tier asks. `voice_name` may be an already loaded voice
-    (then `workers` > 1 is refused: workers load voices by name); `frontend` replaces the espeak front-end
-    (anything with `sentences(text)`, e.g. ids phonemized elsewhere)."""
+    """Everything `Engine` needs, assembled as the tier asks:
+
+        device and load flags -> voice -> calibrate ("auto" switches; once per machine, stored) -> settle ->
+        transform (the model) -> runtime parts (caches, pool, monitor, workers)
+
+    `voice_name` may be an already loaded voice (then `workers` > 1 is refused: workers load voices by name);
+    `frontend` replaces the espeak front-end (anything with `sentences(text)`, e.g. ids phonemized elsewhere)."""
     dev = resolve_device(device)
-    not_applicable = apply_load_flags(tier, dev)
+    notes = apply_load_flags(tier, dev)  # first: the inter-op thread count is fixed by the first parallel work
     if isinstance(voice_name, LoadedVoice):
         if tier.workers > 1:
             raise ConfigError(f"TierConfig({tier.name}): `workers` = {tier.workers} needs a voice name; "
@@ -203,8 +203,18 @@ def build_parts(
         voice = load_voice(voice_name, weight_cache=tier.weight_cache)
     if frontend is None:
         frontend = TextFrontend(voice.phoneme_id_map, voice.espeak_voice)
+    voice.model.to(dev).eval()
+    calibration = None
+    if tier.auto_fields:
+        from tts_core.tiers.calibrate import calibrate
+
+        with flag_scope(tier, dev):
+            calibration = calibrate(voice, frontend, dev, tier)
+        tier = tier.with_(**calibration["choices"])
+    tier, settled = settle(tier, dev)
+    notes += settled + not_applicable(tier, dev)
     with flag_scope(tier, dev):
-        model, tier, calibration = _build_model(voice, frontend, dev, tier, not_applicable)
+        model = transform(voice.model, tier, BuildContext(dev, frontend, in_place=True))
     # The voice holds the engine's own model, not the fp32 original: a precision tier keeps one copy.
     voice = dataclasses.replace(voice, model=model)
 
@@ -217,7 +227,7 @@ def build_parts(
         load_info=dict(voice.load_info),
         batcher=Batcher(tier, dev),
         calibration=calibration,
-        not_applicable=not_applicable,
+        not_applicable=notes,
     )
     if tier.audio_cache:
         from tts_core.runtime import AudioCache
@@ -251,43 +261,3 @@ def audio_cache_scope(tier: TierConfig) -> str:
     JSON. Part of every entry's address, so a tier never reads audio another made (`advanced-X` not `advanced`'s);
     its folder is `audio_cache_dir(tier.name)`, so one tier's `clear_cache` never deletes another's entries."""
     return json.dumps(dataclasses.asdict(tier), sort_keys=True, default=str, separators=(",", ":"))
-
-
-def _build_model(
-    voice: LoadedVoice, frontend: Any, dev: torch.device, tier: TierConfig, not_applicable: list[str]
-) -> tuple[nn.Module, TierConfig, dict[str, Any] | None]:
-    """The voice's model on `dev` with the tier's transforms; the tier with every "auto" decided."""
-    model = voice.model.to(dev).eval()
-    if tier.inference_mode:
-        for p in model.parameters():
-            p.requires_grad_(False)
-    if tier.banded_attention:
-        model = apply_banded_attention(model)  # exact: the calibration below measures on top of it
-    calibration = None
-    if tier.auto_fields:
-        from tts_core.tiers.calibrate import calibrate
-
-        calibration = calibrate(voice, model, frontend, dev, tier)
-        tier = tier.with_(**calibration["choices"])
-    static_int8 = tier.precision == "int8" and bool(tier.fusion) and static_int8_available(dev)
-    if tier.fusion and tier.precision == "int8" and not static_int8:
-        log.warning("fusion skipped: static int8 needs oneDNN's quantized convolutions on a CPU (not on %s); "
-                    "int8 runs weight-only, unfused", dev)
-        tier = tier.with_(fusion=False)
-    if tier.precision != "fp32" and not static_int8:
-        # In place: the fp32 original is not kept (the voice is rebuilt around the converted model).
-        model = apply_precision(model, tier.precision, in_place=True)
-    if tier.fusion:
-        ranges = activation_ranges(model, [s.ids for s in frontend.sentences(RANGE_TEXT)]) if static_int8 else None
-        model = apply_fusion(with_own_modules(model), tier.bucket_frames, int8_ranges=ranges)
-    elif tier.decoder_tiling:
-        model = apply_tiling(with_own_modules(model), tier.tile_samples)
-        if tier.bucket_frames:
-            not_applicable.append("bucket_frames (the tiled decoder runs exact lengths)")
-    elif tier.bucket_frames:
-        model = with_own_modules(model)
-        model.dec = copy.copy(model.dec)  # its own attributes, the same submodules and weights
-        model.dec.bucket_frames = tier.bucket_frames
-    if tier.compile:
-        model = apply_compile(with_own_modules(model))
-    return model, tier, calibration

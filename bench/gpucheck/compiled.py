@@ -64,7 +64,7 @@ def bounded(cmd: list[str], timeout_s: float) -> dict[str, Any]:
 def compile_check(ctx: Any) -> dict[str, Any]:
     """torch.compile's build time, speed-up and exact gate on the GPU, within min(allowance, `MAX_S`) seconds."""
     if not ctx.cuda:
-        return {"status": "n/a", "reason": "not measured on a CPU (see tts_core.tiers.calibrate.COMPILE_ON_CPU)"}
+        return {"status": "n/a", "reason": "not measured on a CPU (see tts_core.tiers.switches.compile.COMPILE_ON_CPU)"}
     missing = missing_tools()
     if missing:
         return {"status": "skip", "reason": f"Inductor's GPU build needs {' and '.join(missing)}"}

@@ -4,41 +4,27 @@
   engine's `baseline`; a peer's reference is our baseline.
 - `switch_diff` compares the *resolved* switches (after calibration): an ablation that resolves to its reference
   on this machine is "identical here" and gets no verdict.
-- `SHOWS_IN` says where each switch can show at all; a switch that cannot change a steady-state round of this
-  workload is reported where it shows (load time, time to first audio, warm rounds), never as a speedup.
+- Where each switch can show at all is the switch's own declaration (`tts_core.tiers.switches`, `shows_in`): a
+  switch that cannot change a steady-state round of this workload is reported where it shows (load time, time to
+  first audio, warm rounds), never as a speedup.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tts_core.tiers.presets import split_tier
+from tts_core.tiers.switches import shows_in
+
 BASELINE_TIER = "baseline"
 OUR_ENGINE = "tts_core"
-# where a switch's effect can show: throughput (steady-state rounds), ttfa (time to first audio), load (cold
-# load and first call), warm (repeated text with a warm audio cache), batch (synthesize_batch only)
-SHOWS_IN: dict[str, str] = {
-    "inference_mode": "throughput", "threads1": "throughput", "warmup": "load", "weight_cache": "load",
-    "engine_registry": "load", "audio_cache": "warm", "batching": "throughput", "batch_optimizer": "throughput",
-    "memory_pool": "throughput", "fp16": "throughput", "bf16": "throughput", "int8": "throughput",
-    "compile": "throughput", "fusion": "throughput", "banded_attention": "throughput",
-    "decode_window": "throughput", "bucketing": "throughput", "tiling": "throughput",
-    "streaming": "ttfa", "workers": "batch", "housekeeping": "throughput", "cuda_flags": "throughput",
-    "deterministic": "throughput",
-}
-# which workloads exercise each place (the round a workload runs)
+# which workloads exercise each place a switch can show in (the round a workload runs): throughput (steady-state
+# rounds), ttfa (time to first audio), load (cold load and first call), warm (repeated text with a warm audio
+# cache), batch (synthesize_batch only)
 EXERCISED_BY: dict[str, tuple[str, ...]] = {
     "throughput": ("stream", "single", "batch", "repeated"), "ttfa": ("stream",), "load": ("stream", "single", "batch", "repeated"),
     "warm": ("repeated",), "batch": ("batch",),
 }
-
-
-def split_tier(tier: str) -> tuple[str, str, str]:
-    """("advanced", "-", "streaming") for "advanced-streaming"; (tier, "", "") for a plain tier."""
-    for sep in ("+", "-"):
-        head, found, switch = tier.partition(sep)
-        if found and head in ("baseline", "optimized", "advanced") and switch:
-            return head, sep, switch
-    return tier, "", ""
 
 
 def reference_tier(tier: str) -> str | None:
@@ -66,9 +52,16 @@ def switch_diff(reference: dict[str, Any] | str | None, candidate: dict[str, Any
 
 
 def not_applicable_fields(describe: dict[str, Any]) -> set[str]:
-    """Switch fields the engine says do not apply on its device ("cudnn_benchmark (no CUDA device)" -> cudnn_benchmark)."""
+    """Switch fields the engine says do not apply on its device (`{"switch": "cuda_flags", "fields": [...],
+    "reason": ...}` each; a results file of an older version wrote "cudnn_benchmark (no CUDA device)")."""
     items = (describe.get("stats") or {}).get("not_applicable") or []
-    return {str(item).split(" ")[0] for item in items}
+    out: set[str] = set()
+    for item in items:
+        if isinstance(item, dict):
+            out.update(item.get("fields") or [])
+        else:
+            out.add(str(item).split(" ")[0])
+    return out
 
 
 def effective_diff(reference: dict[str, Any], candidate: dict[str, Any]) -> dict[str, list[Any]]:
@@ -86,7 +79,7 @@ def identical_here(tier: str, reference: dict[str, Any], candidate: dict[str, An
 def metric_for(tier: str, workload: str) -> tuple[str | None, str | None]:
     """(metric the verdict is given on, or None) and, when None, why no verdict: for `tier` under `workload`."""
     switch = switch_of(tier)
-    where = SHOWS_IN.get(switch, "throughput") if switch else "throughput"
+    where = shows_in(switch) if switch else "throughput"
     if workload not in EXERCISED_BY[where]:
         hint = {"warm": "workload=repeated", "batch": "workload=batch", "ttfa": "workload=stream"}.get(where, "")
         return None, f"not exercised by this workload ({workload}); its effect shows with {hint}"

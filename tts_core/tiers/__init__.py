@@ -1,4 +1,4 @@
-"""Tiers: named presets over independent optimization switches."""
+"""Tiers: named presets over independent optimization switches (one file each under `switches/`)."""
 
 from tts_core.tiers.config import AUTO, PRECISIONS, TierConfig
 from tts_core.tiers.presets import ADVANCED, BASELINE, OPTIMIZED, SWITCH_NAMES, SWITCHES, TIER_NAMES, TIERS, resolve_tier

@@ -1,25 +1,22 @@
-"""Decide the advanced tier's "auto" switches by measurement on the device at hand.
+"""Decide a tier's "auto" switches by measurement on the device at hand.
 
-For each candidate (FP16, BF16, INT8, torch.compile, the fused decoder, decoder tiling, the buffer pool,
-streaming) the calibration renders a fixed set of sentences with noise zeroed, interleaving candidate and
-fp32 reference runs (A B A B) so machine drift cancels, checks the candidate's audio against the reference
-with the fidelity gate of its kind, and keeps it only if it passes and is at least `MIN_SPEEDUP` faster
-(streaming: if it cuts the time to first audio). The choice and every figure behind it are stored as JSON
-under the cache directory, keyed by voice weights, device, CPU, torch version and threads, and reported by
-`Engine.stats()`.
+The switches the calibration may choose, their candidates, the gate each must pass and the order they are decided
+in come from the registry (`tts_core.tiers.switches`, `calibrated = True`). Each switch is decided on top of what was
+kept before it (the fused decoder before the precisions), and every candidate is built by the one path the engine
+runs (`tts_core.tiers.build`: settle -> transform -> renderer options), so the calibrated path is the path that runs.
 
-It renders with the same call the engine makes on this device (`engine_renderer`): the sentences as one
-batch, the tier's shape buckets, and the device's vocoder path (CPU: flow and decoder one item at a time,
-unmasked; CUDA: batched with masks, which bypasses the fused decoder's bucketing and tiling), so a switch
-is judged on the path it will run. Its cost is bounded by `BUDGET_S`: fusion and streaming run first, every
-other candidate only while `CANDIDATE_RESERVE_S` of the budget is left, and `torch.compile` (tens of seconds to
-build) only on a GPU and while `COMPILE_RESERVE_S` is.
-One INFO line per candidate on the `tts_core` logger reports progress.
+A candidate renders a fixed set of sentences with noise zeroed, interleaved with the reference (what was decided so
+far) in A B A B rounds so machine drift cancels; its audio is checked against the fp32 reference with the fidelity
+gate of its kind, and it is kept only if it passes and is at least `MIN_SPEEDUP` faster (a first-audio switch such
+as streaming: if it cuts the time to first audio by `MIN_TTFA_GAIN`). The choice and every figure behind it are
+stored as JSON under the cache directory, keyed by voice weights, device, CPU, torch version, threads and the tier's
+fixed switches, and reported by `Engine.stats()`. Its cost is bounded by `BUDGET_S`: a candidate is measured only
+while `CANDIDATE_RESERVE_S` of the budget is left, one built per process (torch.compile) while `COMPILE_RESERVE_S`
+is. One INFO line per candidate on the `tts_core` logger reports progress.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 import json
@@ -32,27 +29,25 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch import nn
 
 from tts_core.constants import cache_dir, recalibrate_requested
-from tts_core.fidelity import compare, gate_for
+from tts_core.fidelity import compare
 from tts_core.machine import cpu_model, isa_caps
-from tts_core.render import Renderer, Scales
+from tts_core.render import Renderer, Scales, vocoder_batched
+from tts_core.tiers.build import gate, make_renderer, settle, transform
 from tts_core.tiers.config import AUTO, TierConfig
-from tts_core.tiers.fusion import apply_fusion
-from tts_core.tiers.int8 import RANGE_TEXT, activation_ranges, static_int8_available
-from tts_core.tiers.precision import apply_compile, apply_precision, with_own_modules
-from tts_core.tiers.tiling import apply_tiling
+from tts_core.tiers.switches import CALIBRATED, BuildContext, Switch
 
 log = logging.getLogger("tts_core")
 
-CALIBRATION_VERSION = 10  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
+CALIBRATION_VERSION = 11  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
 # 4: candidate measurements shared by every tier of a machine; 6: 8 rounds on 8 texts, both sides warm on them, the
 # median paired ratio and 3 rounds in 4 won; 7: torch.compile must also hold on lengths it has never seen;
 # 8: FP16/BF16 keep the decoder's output convolution in fp32 and are measured on the fused decoder when it pays;
 # 9: streaming's chunks fill the decoder's buckets, the first is 16 frames, later ones up to 4x the audio before them;
 # 10: INT8 on the fused decoder is static int8 arithmetic in its low-rate stages (was: int8 weights, unfused),
-# streaming is measured second, the rest within the budget, torch.compile not on a CPU
+# streaming is measured second, the rest within the budget, torch.compile not on a CPU; 11: the switches' registry:
+# each candidate built by the engine's own path (decode window, autograd off), decided on top of what was kept
 MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median of the paired per-round ratios) to be worth it...
 MIN_WIN_SHARE = 0.75  # ...and win at least this share of the interleaved rounds, so noise cannot talk it in
 MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third
@@ -97,39 +92,42 @@ class CalibrationTexts:
     probe: list[list[int]]
     rounds: list[list[list[int]]]
     fresh: list[list[list[int]]]
-    ranges: list[list[int]] = dataclasses.field(default_factory=list)  # static int8's activation ranges
 BUDGET_S = 90.0  # wall-clock bound of one calibration on a fresh machine
 # torch.compile rebuilds in every new process: it is kept only if its speed-up repays that build within this
 # much audio (ten minutes of speech), so a tiny or overhead-bound model does not pay tens of seconds per start
 COMPILE_PAYBACK_AUDIO_S = 600.0
 MIN_COMPILE_BUILD_S = 15.0  # the quickest torch.compile build of these stages seen here (tiny voice: 20.7 s)
 COMPILE_RESERVE_S = 50.0  # torch.compile is measured only with this much budget left (it built in 44-59 s)
-# torch.compile is not measured on a CPU: where it was measured it never paid (0.98x on an AMD EPYC Zen 3 after a 59 s
-# build; 0.96x after 28 s with oneDNN and ATen capped to AVX2), and on torch 2.13.0+cpu with AVX-512 its dynamic-shape
-# flow aborted the whole process on its first call ("free(): invalid pointer"), which no try/except can catch. The
-# ablations (+tier=baseline+compile) still measure it, each in a worker process of its own.
-COMPILE_ON_CPU = False
 CANDIDATE_RESERVE_S = 15.0  # any other candidate only with this much left (a full measurement took 10-13 s here)
 
 
-def engine_renderer(model: nn.Module, device: torch.device, tier: TierConfig, pool: Any = None,
-                    batch_vocoder: bool | None = None) -> Renderer:
-    """A renderer set up as `Engine` sets up its own for `tier` (buckets, device's vocoder path)."""
-    return Renderer(model, device, pool=pool, token_bucket=tier.bucket_tokens, frame_bucket=tier.bucket_frames,
-                    batch_vocoder=batch_vocoder)
+def render_path(device: torch.device, batch_vocoder: bool | None = None) -> str:
+    """How a renderer on `device` runs the flow and decoder of a multi-sentence batch: "batched-masked" or
+    "per-item" (`batch_vocoder` as `Renderer` takes it)."""
+    return "batched-masked" if vocoder_batched(device, batch_vocoder) else "per-item"
 
 
-def render_path(renderer: Renderer) -> str:
-    """How `renderer` runs the flow and decoder of a multi-sentence batch: "batched-masked" or "per-item"."""
-    return "batched-masked" if renderer.batch_vocoder else "per-item"
+def reference_tier(tier: TierConfig) -> TierConfig:
+    """`tier` with every "auto" switch off: what the calibration measures the first candidates against."""
+    changes: dict[str, Any] = {}
+    for switch in CALIBRATED:
+        if getattr(tier, switch.settings[0].name) == AUTO:
+            changes.update(switch.off())
+    return tier.with_(**changes)
+
+
+def _fixed(tier: TierConfig) -> dict[str, Any]:
+    """The fields of `tier` a measurement depends on: all but its name and the precision candidates (which only
+    say what "auto" tries)."""
+    return {k: v for k, v in tier.to_dict().items() if k not in ("name", "precision_candidates")}
 
 
 def _machine_parts(weights_key: str, device: torch.device, tier: TierConfig, path: str) -> list[Any]:
     """What a candidate's measurement depends on: voice, device, CPU (and any cap on its instruction sets), torch,
-    threads, batch and bucket sizes, path."""
+    threads, the tier's switches with "auto" ones off, and the render path."""
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     return [CALIBRATION_VERSION, weights_key, str(device), gpu, cpu_model(), isa_caps(), torch.__version__,
-            torch.get_num_threads(), tier.max_batch, tier.batch_tokens, tier.bucket_tokens, tier.bucket_frames, path]
+            torch.get_num_threads(), _fixed(reference_tier(tier)), path]
 
 
 def _key(weights_key: str, device: torch.device, tier: TierConfig, path: str) -> str:
@@ -160,7 +158,7 @@ class Measured:
     def once(self, name: str, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The stored measurement of `name`, else `measure()`, stored before it is returned."""
         if name in self.data:
-            log.info("calibration: %-14s reused (measured before on this machine)", name)
+            log.info("calibration: %-14s reused (measured before on this machine)", name.split(" on ")[0])
             return dict(self.data[name], reused=True)
         m = measure()
         self.data[name] = m
@@ -216,19 +214,13 @@ def _interleaved(ref: Callable[[int], float], cand: Callable[[int], float], roun
             "won_enough": len(cand_t) == rounds and wins >= math.ceil(MIN_WIN_SHARE * rounds)}
 
 
-def _measure(name: str, model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
-             reference_audio: np.ndarray, sample_rate: int, tier: TierConfig, precision: str = "fp32",
-             must_beat: float = 1.0) -> dict[str, Any]:
-    """Gate and time one candidate against `ref`. `must_beat`: the speed-up over `ref` it needs to be chosen (a
-    better candidate measured before sets it); one `GIVE_UP` times short of it on the probe sentence, it stops."""
-    result = _measure_one(name, model, ref, texts, device, reference_audio, sample_rate, tier, precision, must_beat)
-    _progress(name, result)
-    return result
-
-
 def _progress(name: str, m: dict[str, Any]) -> None:
     """One INFO line per measured candidate: its speed-up, verdict and why."""
-    if "speedup" in m:
+    if "ttfa_gain" in m:
+        log.info("calibration: %-14s first audio %.3f s -> %.3f s, %.1fx (%s)", name,
+                 m["whole_sentence_first_audio_s"], m["chunked_first_audio_s"], m["ttfa_gain"],
+                 "kept" if m["pays"] else f"not kept: needs {MIN_TTFA_GAIN}x and the exact gate")
+    elif "speedup" in m:
         why = "kept" if m["pays"] else (m.get("note") or "; ".join(m.get("gate_failures") or [])
                                          or f"won {m.get('won_rounds', 0)} of {m.get('rounds', 0)} rounds, "
                                             f"needs {MIN_WIN_SHARE:.0%} of {ROUNDS} and >= {MIN_SPEEDUP}x")
@@ -238,45 +230,187 @@ def _progress(name: str, m: dict[str, Any]) -> None:
         log.info("calibration: %-14s not kept: %s", name, m.get("note") or m.get("error"))
 
 
-def _measure_one(name: str, model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
-                 reference_audio: np.ndarray, sample_rate: int, tier: TierConfig, precision: str,
-                 must_beat: float) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    try:
-        cand = engine_renderer(model, device, tier, batch_vocoder=ref.batch_vocoder)
-        probe = texts.probe
-        probe_cand, _ = _render_all(cand, probe)  # also the warm-up (compiles, if compiled)
-        setup_s = time.perf_counter() - t0
-        probe_ref, _ = _render_all(ref, probe)
-        probe_cand, _ = _render_all(cand, probe)
-        if probe_cand * must_beat > GIVE_UP * probe_ref:
-            speedup = probe_ref / probe_cand
-            why = (f"{1 / speedup:.1f}x slower" if must_beat <= 1 else
-                   f"{speedup:.2f}x where {must_beat:.2f}x is needed to beat the best candidate so far")
-            return {"reference_s": probe_ref, "candidate_s": probe_cand, "speedup": speedup,
-                    "rounds": 1, "setup_s": setup_s, "pays": False,
-                    "note": f"{why} on a probe sentence; not measured further"}
-        _, audio = _render_all(cand, texts.batches)
-        for ids in texts.rounds:
-            _render_all(cand, ids)
-        timing = _interleaved(lambda i: _render_all(ref, texts.rounds[i])[0],
-                              lambda i: _render_all(cand, texts.rounds[i])[0], len(texts.rounds), GIVE_UP)
-    except Exception as exc:  # a candidate that cannot run here is reported, never fatal
-        log.warning("calibration: %s failed on %s: %s", name, device, exc)
-        return {"error": f"{type(exc).__name__}: {exc}", "pays": False}
-    fid = compare(reference_audio, audio, sample_rate)
-    gate = gate_for(precision)
-    failures = fid.failures(gate)
-    pays = not failures and timing["speedup"] >= MIN_SPEEDUP and timing["won_enough"]
-    return {**timing, "setup_s": setup_s, "gate": gate, "fidelity": fid.to_dict(), "gate_failures": failures, "pays": pays}
+def _label(name: str, on: dict[str, Any]) -> str:
+    """A candidate's key among the machine's shared measurements: "bf16 on fusion=True" (its name, and what was
+    kept before it)."""
+    return f"{name} on {', '.join(f'{k}={v}' for k, v in on.items())}" if on else name
 
 
-def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device, tier: TierConfig,
+def candidate_renderer(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
+                       batch_vocoder: bool | None = None) -> Renderer:
+    """`tier`'s renderer, built by the engine's own path (`settle -> transform -> renderer options`, as
+    `tts_core.setup.build_parts` builds it), never changing the voice's model."""
+    settled, _ = settle(tier, device)
+    model = transform(voice.model, settled, BuildContext(device, frontend, in_place=False))
+    return make_renderer(model, device, settled, batch_vocoder=batch_vocoder)
+
+
+class Calibration:
+    """One calibration run: the voice, the texts, the fp32 reference and its audio, and the renderers built so far
+    (one per decided state, warm on every text), so each switch is measured against what was kept before it."""
+
+    def __init__(self, voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
+                 batch_vocoder: bool | None) -> None:
+        self.voice, self.frontend, self.device, self.tier = voice, frontend, device, tier
+        self.batch_vocoder = batch_vocoder
+        self.base = reference_tier(tier)
+        self.started = time.perf_counter()
+        self.texts = CalibrationTexts(
+            batches=[s.ids for s in frontend.sentences(TEXT)], probe=[s.ids for s in frontend.sentences(PROBE)],
+            rounds=[[s.ids for s in frontend.sentences(t)] for t in ROUND_TEXTS[:ROUNDS]],
+            fresh=[[s.ids for s in frontend.sentences(t)] for t in FRESH_TEXTS])
+        self._renderers: dict[str, Renderer] = {}
+        self.reference = self.renderer(self.base)
+        _, self.reference_audio = _render_all(self.reference, self.texts.batches)
+        self.reference_s, _ = _render_all(self.reference, self.texts.batches)
+
+    @property
+    def spent_s(self) -> float:
+        return time.perf_counter() - self.started
+
+    def build(self, tier: TierConfig) -> Renderer:
+        return candidate_renderer(self.voice, self.frontend, self.device, tier, self.batch_vocoder)
+
+    def renderer(self, tier: TierConfig) -> Renderer:
+        """The warm renderer of a decided state (built once, warmed on every text, as a service that has spoken
+        for a while is)."""
+        key = json.dumps(_fixed(tier), sort_keys=True, default=str)
+        if key not in self._renderers:
+            ren = self.build(tier)
+            for ids in [self.texts.batches, *self.texts.rounds]:
+                _render_all(ren, ids)
+            self._renderers[key] = ren
+        return self._renderers[key]
+
+    @property
+    def path(self) -> str:
+        return render_path(self.device, self.batch_vocoder)
+
+    def speed(self, name: str, ref: Renderer, cand_tier: TierConfig, must_beat: float) -> dict[str, Any]:
+        """Gate and time `cand_tier` against `ref`. `must_beat`: the speed-up over `ref` it needs to be chosen (a
+        better candidate measured before sets it); one `GIVE_UP` times short of it on the probe sentence, it stops."""
+        t0 = time.perf_counter()
+        try:
+            cand = self.build(cand_tier)
+            probe = self.texts.probe
+            _render_all(cand, probe)  # also the warm-up (compiles, if compiled)
+            setup_s = time.perf_counter() - t0
+            probe_ref, _ = _render_all(ref, probe)
+            probe_cand, _ = _render_all(cand, probe)
+            if probe_cand * must_beat > GIVE_UP * probe_ref:
+                speedup = probe_ref / probe_cand
+                why = (f"{1 / speedup:.1f}x slower" if must_beat <= 1 else
+                       f"{speedup:.2f}x where {must_beat:.2f}x is needed to beat the best candidate so far")
+                return {"reference_s": probe_ref, "candidate_s": probe_cand, "speedup": speedup,
+                        "rounds": 1, "setup_s": setup_s, "pays": False,
+                        "note": f"{why} on a probe sentence; not measured further"}
+            _, audio = _render_all(cand, self.texts.batches)
+            for ids in self.texts.rounds:
+                _render_all(cand, ids)
+            rounds = self.texts.rounds
+            timing = _interleaved(lambda i: _render_all(ref, rounds[i])[0],
+                                  lambda i: _render_all(cand, rounds[i])[0], len(rounds), GIVE_UP)
+        except Exception as exc:  # a candidate that cannot run here is reported, never fatal
+            log.warning("calibration: %s failed on %s: %s", name, self.device, exc)
+            return {"error": f"{type(exc).__name__}: {exc}", "pays": False}
+        fid = compare(self.reference_audio, audio, self.voice.sample_rate)
+        gate_name = gate(settle(cand_tier, self.device)[0])
+        failures = fid.failures(gate_name)
+        pays = not failures and timing["speedup"] >= MIN_SPEEDUP and timing["won_enough"]
+        m = {**timing, "setup_s": setup_s, "gate": gate_name, "fidelity": fid.to_dict(), "gate_failures": failures,
+             "pays": pays}
+        if pays and _builds_per_process(cand_tier):
+            _fresh_lengths(m, cand, ref, self.texts)
+            _payback(m, len(self.reference_audio) / self.voice.sample_rate)
+        return m
+
+    def first_audio(self, ref: Renderer, decided: TierConfig) -> dict[str, Any]:
+        """Time to first audio of the longest sentence, whole against chunked, with the exact gate on the samples."""
+        longest = max(self.texts.batches, key=len)
+        whole = statistics.median(_ttfa(ref, longest, decided, False)[0] for _ in range(ROUNDS))
+        runs = [_ttfa(ref, longest, decided, True) for _ in range(ROUNDS)]
+        chunked = statistics.median(r[0] for r in runs)
+        fid = compare(_ttfa(ref, longest, decided, False)[1], runs[-1][1], self.voice.sample_rate)
+        failures = fid.failures("exact")
+        gain = whole / chunked if chunked > 0 else float("inf")
+        return {"whole_sentence_first_audio_s": whole, "chunked_first_audio_s": chunked, "ttfa_gain": gain,
+                "fidelity": fid.to_dict(), "gate": "exact", "gate_failures": failures,
+                "pays": not failures and gain >= MIN_TTFA_GAIN}
+
+    def skipped(self, switch: Switch, decided: TierConfig, measured_before: bool) -> str | None:
+        """Why `switch` is not measured on top of `decided`: its own rule, or (unless its figures are stored from
+        before) the budget left."""
+        reason = switch.skip(decided, self.device)
+        if reason:
+            return reason if reason.startswith("not measured") else f"not measured: {reason}"
+        if measured_before or not switch.budgeted:
+            return None
+        left = BUDGET_S - self.spent_s
+        if switch.builds_per_process:
+            most_saved = self.reference_s / (len(self.reference_audio) / self.voice.sample_rate) * COMPILE_PAYBACK_AUDIO_S
+            if most_saved < MIN_COMPILE_BUILD_S:
+                return (f"not measured: the reference spends {most_saved:.1f} s on {COMPILE_PAYBACK_AUDIO_S:.0f} s "
+                        f"of audio, less than a build takes (at least {MIN_COMPILE_BUILD_S:.0f} s), so it cannot "
+                        "repay one")
+            if left < COMPILE_RESERVE_S:
+                return (f"not measured: {max(left, 0):.0f} s of the {BUDGET_S:.0f} s calibration budget left, "
+                        f"building it needs about {COMPILE_RESERVE_S:.0f} s")
+        elif left < CANDIDATE_RESERVE_S:
+            return (f"not measured: {max(left, 0):.0f} s of the {BUDGET_S:.0f} s calibration budget left, a "
+                    f"measurement needs about {CANDIDATE_RESERVE_S:.0f} s")
+        return None
+
+    def decide(self, switch: Switch, decided: TierConfig, shared: Measured,
+               measurements: dict[str, Any]) -> dict[str, Any]:
+        """The field changes `switch` keeps on top of `decided`: its best candidate that passes and pays, else off.
+        Each candidate's figures go into `measurements` under its name, with what it was measured on (`on`)."""
+        on = {k: v for k, v in _fixed(decided).items() if v != _fixed(self.base)[k]}
+        candidates = switch.candidates(self.tier)
+        best: dict[str, Any] = switch.off()
+        best_speed = 1.0
+        for changes in candidates:
+            name = switch.candidate_name(changes)
+            label = _label(name, on)
+            reason = self.skipped(switch, decided, shared.has(label))
+            if reason:
+                m = {"pays": False, "note": reason}
+                _progress(name, m)
+            else:
+                cand_tier = decided.with_(**changes)
+
+                def measure(cand_tier: TierConfig = cand_tier, name: str = name,
+                            must_beat: float = best_speed) -> dict[str, Any]:
+                    ref = self.renderer(decided)
+                    m = (self.first_audio(ref, decided) if switch.measured_by == "first_audio"
+                         else self.speed(name, ref, cand_tier, must_beat))
+                    _progress(name, m)
+                    return m
+
+                m = shared.once(label, measure)
+            measurements[name] = dict(m, on=on, timed_against=_kept(decided))
+            figure = float(m.get("speedup") or m.get("ttfa_gain") or 0.0)
+            if m.get("pays") and figure > best_speed:
+                best, best_speed = dict(changes), figure
+        return best
+
+
+def _kept(tier: TierConfig) -> dict[str, Any]:
+    """The calibrated switches `tier` runs with: what a candidate on top of it is timed against ({} = eager fp32)."""
+    return {sw.settings[0].name: getattr(tier, sw.settings[0].name) for sw in CALIBRATED if sw.enabled(tier)}
+
+
+def _builds_per_process(tier: TierConfig) -> bool:
+    from tts_core.tiers.switches import SWITCHES
+
+    return any(sw.builds_per_process and sw.enabled(tier) for sw in SWITCHES)
+
+
+def calibrate(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
               batch_vocoder: bool | None = None) -> dict[str, Any]:
-    """Choices for `tier.auto_fields` on this device, measured (or read back from a stored calibration).
-    `batch_vocoder` None = the device's own vocoder path (see `Renderer`); tests force the other one."""
-    ref = engine_renderer(model, device, tier, batch_vocoder=batch_vocoder)
-    key = _key(voice.weights_key, device, tier, render_path(ref))
+    """Choices for `tier.auto_fields` on this device, measured (or read back from a stored calibration), from the
+    voice's own model (never changed). `batch_vocoder` None = the device's own vocoder path (see `Renderer`); tests
+    force the other one."""
+    key = _key(voice.weights_key, device, tier, render_path(device, batch_vocoder))
     path = cache_dir() / "calibration" / f"{voice.name}-{key}.json"
     if path.is_file() and not recalibrate_requested():
         try:
@@ -285,182 +419,35 @@ def calibrate(voice: Any, model: nn.Module, frontend: Any, device: torch.device,
                 return dict(stored, cached=True)
         except (OSError, ValueError):
             log.warning("calibration file %s is unreadable; measuring again", path)
-
+    stale = sorted(p.name for p in path.parent.glob(f"{voice.name}-*.json") if "-candidates" not in p.name) \
+        if path.parent.is_dir() else []
+    if stale and not recalibrate_requested():
+        log.info("no calibration of version %d for this tier and machine (%d older files stay, unused): measuring "
+                 "again", CALIBRATION_VERSION, len(stale))
     log.info("calibrating %s on %s for %s (stored for next time in %s)", voice.name, device, tier.auto_fields, path)
-    t_start = time.perf_counter()
-    texts = CalibrationTexts(batches=[s.ids for s in frontend.sentences(TEXT)],
-                             probe=[s.ids for s in frontend.sentences(PROBE)],
-                             rounds=[[s.ids for s in frontend.sentences(t)] for t in ROUND_TEXTS[:ROUNDS]],
-                             fresh=[[s.ids for s in frontend.sentences(t)] for t in FRESH_TEXTS],
-                             ranges=[s.ids for s in frontend.sentences(RANGE_TEXT)]
-                             if tier.precision == AUTO and "int8" in tier.precision_candidates else [])
-    batches = texts.batches
-    _render_all(ref, batches)  # warm-up
-    for ids in texts.rounds:
-        _render_all(ref, ids)
-    ref_s, reference_audio = _render_all(ref, batches)
-    sr = voice.sample_rate
-    ref_rtf = ref_s / (len(reference_audio) / sr)
-    choices: dict[str, Any] = {}
-    measurements: dict[str, Any] = {}
-    machine = hashlib.sha256(json.dumps(_machine_parts(voice.weights_key, device, tier, render_path(ref)),
+    run = Calibration(voice, frontend, device, tier, batch_vocoder)
+    machine = hashlib.sha256(json.dumps(_machine_parts(voice.weights_key, device, tier, run.path),
                                         default=str).encode()).hexdigest()[:20]
     shared = Measured(cache_dir() / "calibration" / f"{voice.name}-{machine}-candidates.json", recalibrate_requested())
-
-    fused = tier.fusion is True
-    if tier.fusion == AUTO:
-        m = shared.once("fusion", lambda: _measure("fusion", apply_fusion(with_own_modules(model), tier.bucket_frames),
-                                                   ref, texts, device, reference_audio, sr, tier))
-        measurements["fusion"] = m
-        fused = bool(m["pays"])
-    if tier.streaming == AUTO:  # before the candidates a spent budget may skip: first audio matters most
-        measurements["streaming"] = shared.once("streaming", lambda: _measure_streaming(ref, batches, tier, sr))
-        choices["streaming"] = bool(measurements["streaming"]["pays"])
-
-    def left_s() -> float:
-        return BUDGET_S - (time.perf_counter() - t_start)
-
-    if tier.precision == AUTO:
-        choices["precision"] = _choose_precision(model, ref, texts, device, reference_audio, sr, tier, shared,
-                                                 measurements, fused, left_s)
-    if tier.fusion == AUTO:
-        choices["fusion"] = fused and (choices.get("precision") != "int8" or static_int8_available(device))
-    if tier.decoder_tiling == AUTO and choices.get("fusion"):
-        measurements["decoder_tiling"] = {"pays": False, "note": "not measured: the fused decoder replaces the "
-                                                                 "modules tiling wraps"}
-        choices["decoder_tiling"] = False
-    elif tier.decoder_tiling == AUTO:
-        m = shared.once("decoder_tiling", lambda: _measure(
-            "decoder_tiling", apply_tiling(with_own_modules(model), tier.tile_samples), ref, texts, device,
-            reference_audio, sr, tier))
-        measurements["decoder_tiling"] = m
-        choices["decoder_tiling"] = bool(m["pays"])
-    if tier.memory_pool == AUTO:
-        def pool() -> dict[str, Any]:
-            m = _over_budget(left_s()) or _measure_pool(model, ref, texts, tier)
-            _progress("memory_pool", m)
-            return m
-
-        measurements["memory_pool"] = shared.once("memory_pool", pool)
-        choices["memory_pool"] = bool(measurements["memory_pool"]["pays"])
-    if tier.compile == AUTO:
-        measurements["compile"] = shared.once("compile", lambda: _measure_compile(
-            model, ref, texts, device, reference_audio, sr, tier, ref_rtf, time.perf_counter() - t_start))
-        choices["compile"] = bool(measurements["compile"]["pays"])
-
+    choices: dict[str, Any] = {}
+    measurements: dict[str, Any] = {}
+    decided = run.base
+    for switch in CALIBRATED:
+        if getattr(tier, switch.settings[0].name) != AUTO:
+            continue
+        kept = run.decide(switch, decided, shared, measurements)
+        choices.update(kept)
+        decided = decided.with_(**kept)
     result = {"version": CALIBRATION_VERSION, "key": key, "device": str(device), "cpu": cpu_model(),
-              "render_path": render_path(ref), "buckets": {"tokens": tier.bucket_tokens, "frames": tier.bucket_frames},
+              "render_path": run.path, "buckets": {"tokens": tier.bucket_tokens, "frames": tier.bucket_frames},
               "torch": torch.__version__, "threads": torch.get_num_threads(), "choices": choices,
-              "measurements": measurements, "seconds": time.perf_counter() - t_start, "cached": False}
+              "measurements": measurements, "seconds": run.spent_s, "cached": False}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(result, indent=1, default=str))
     os.replace(tmp, path)
     log.info("calibration chose %s in %.1f s", choices, result["seconds"])
     return result
-
-
-def _measure_streaming(ref: Renderer, batches: list[list[int]], tier: TierConfig, sr: int) -> dict[str, Any]:
-    """Time to first audio of the longest sentence, whole against chunked, with the exact gate on the samples."""
-    longest = max(batches, key=len)
-    whole = statistics.median(_ttfa(ref, longest, tier, False)[0] for _ in range(ROUNDS))
-    runs = [_ttfa(ref, longest, tier, True) for _ in range(ROUNDS)]
-    chunked = statistics.median(r[0] for r in runs)
-    fid = compare(_ttfa(ref, longest, tier, False)[1], runs[-1][1], sr)
-    failures = fid.failures("exact")
-    gain = whole / chunked if chunked > 0 else float("inf")
-    pays = not failures and gain >= MIN_TTFA_GAIN
-    log.info("calibration: %-14s first audio %.3f s -> %.3f s, %.1fx (%s)", "streaming", whole, chunked, gain,
-             "kept" if pays else f"not kept: needs {MIN_TTFA_GAIN}x and the exact gate")
-    return {"whole_sentence_first_audio_s": whole, "chunked_first_audio_s": chunked, "ttfa_gain": gain,
-            "fidelity": fid.to_dict(), "gate": "exact", "gate_failures": failures, "pays": pays}
-
-
-def _over_budget(left_s: float) -> dict[str, Any] | None:
-    """A "not measured" verdict when less than `CANDIDATE_RESERVE_S` of the calibration's budget is left, else None."""
-    if left_s >= CANDIDATE_RESERVE_S:
-        return None
-    return {"pays": False, "note": f"not measured: {max(left_s, 0):.0f} s of the {BUDGET_S:.0f} s calibration budget "
-                                   f"left, a measurement needs about {CANDIDATE_RESERVE_S:.0f} s"}
-
-
-def _choose_precision(model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
-                      reference_audio: np.ndarray, sr: int, tier: TierConfig, shared: Measured,
-                      measurements: dict[str, Any], fused: bool, left_s: Callable[[], float]) -> str:
-    """The fastest of `tier.precision_candidates` that passes its gate and pays, else "fp32"; each one's figures
-    go into `measurements`.
-
-    Each candidate is measured as it would run: with the fused decoder on (`fused`), FP16/BF16 run fused and are
-    timed against the fused fp32 model, so the choice is of what the tier adds on top of fusion (INT8 is then static
-    int8 in the fused decoder's low-rate stages; where oneDNN's quantized convolutions are missing it is int8
-    weights, unfused, timed against the eager reference, and replaces fusion). The audio of every
-    candidate is gated against the eager fp32 reference. Candidates are ranked by their speed-up over eager fp32
-    (the fused one's times fusion's own, where fusion was measured). One measured when less than
-    `CANDIDATE_RESERVE_S` of the budget is left (`left_s()`) is not kept, with that reason."""
-    fused_ref: Renderer | None = None
-    fusion_speedup = float(measurements.get("fusion", {}).get("speedup") or 1.0) if fused else 1.0
-    best, best_speed = "fp32", fusion_speedup
-    for precision in tier.precision_candidates:
-        on_fused = fused and (precision != "int8" or static_int8_available(device))
-        if (on_fused and fused_ref is None and not shared.has(f"{precision}+fusion")
-                and left_s() >= CANDIDATE_RESERVE_S):
-            fused_ref = engine_renderer(apply_fusion(with_own_modules(model), tier.bucket_frames), device, tier,
-                                        batch_vocoder=ref.batch_vocoder)
-            for ids in [texts.batches, *texts.rounds]:  # warm on every text, as the eager reference is
-                _render_all(fused_ref, ids)
-
-        def measure(precision: str = precision, on_fused: bool = on_fused) -> dict[str, Any]:
-            skipped = _over_budget(left_s())
-            if skipped:
-                _progress(precision, skipped)
-                return skipped
-            if on_fused and precision == "int8":  # static int8 in the fused decoder's low-rate stages
-                cand = apply_fusion(with_own_modules(model), tier.bucket_frames,
-                                    int8_ranges=activation_ranges(model, texts.ranges))
-            elif on_fused:
-                cand = apply_fusion(with_own_modules(apply_precision(model, precision)), tier.bucket_frames)
-            else:
-                cand = apply_precision(model, precision)
-            name = f"{precision} (fused)" if on_fused else precision
-            must_beat = best_speed / (fusion_speedup if on_fused else 1.0)
-            m = _measure(name, cand, fused_ref if on_fused else ref, texts, device, reference_audio, sr, tier,
-                         precision, must_beat)
-            return {**m, "timed_against": "fused fp32" if on_fused else "eager fp32"}
-
-        m = shared.once(f"{precision}+fusion" if on_fused else precision, measure)
-        measurements[precision] = m
-        total = float(m.get("speedup") or 0.0) * (fusion_speedup if on_fused else 1.0)
-        if m["pays"] and total > best_speed:
-            best, best_speed = precision, total
-    return best
-
-
-def _measure_compile(model: nn.Module, ref: Renderer, texts: CalibrationTexts, device: torch.device,
-                     reference_audio: np.ndarray, sr: int, tier: TierConfig, ref_rtf: float,
-                     spent_s: float) -> dict[str, Any]:
-    """torch.compile, unless it cannot repay a build, the calibration budget cannot hold one, or the device is a CPU
-    (`COMPILE_ON_CPU`)."""
-    most_saved = ref_rtf * COMPILE_PAYBACK_AUDIO_S  # even a compiled graph that took no time saves no more
-    if most_saved < MIN_COMPILE_BUILD_S:
-        m = {"pays": False, "note": f"not measured: the reference spends {most_saved:.1f} s on "
-                                    f"{COMPILE_PAYBACK_AUDIO_S:.0f} s of audio, less than a build takes "
-                                    f"(at least {MIN_COMPILE_BUILD_S:.0f} s), so it cannot repay one"}
-    elif BUDGET_S - spent_s < COMPILE_RESERVE_S:
-        m = {"pays": False, "note": f"not measured: {BUDGET_S - spent_s:.0f} s of the {BUDGET_S:.0f} s calibration "
-                                    f"budget left, building it needs about {COMPILE_RESERVE_S:.0f} s"}
-    elif device.type == "cpu" and not COMPILE_ON_CPU:
-        m = {"pays": False, "note": "not measured on a CPU: it never paid where measured (0.96-0.98x after 28-59 s "
-                                    "builds) and its dynamic-shape build can abort the process (torch 2.13, AVX-512); "
-                                    "measure it alone with +tier=baseline+compile"}
-    else:
-        compiled = apply_compile(with_own_modules(model))
-        m = _measure("compile", compiled, ref, texts, device, reference_audio, sr, tier)
-        if m.get("pays"):
-            _fresh_lengths(m, engine_renderer(compiled, device, tier, batch_vocoder=ref.batch_vocoder), ref, texts)
-        _payback(m, len(reference_audio) / sr)
-        return m
-    _progress("compile", m)
-    return m
 
 
 def _fresh_lengths(m: dict[str, Any], cand: Renderer, ref: Renderer, texts: CalibrationTexts) -> None:
@@ -491,15 +478,3 @@ def _payback(m: dict[str, Any], audio_s: float) -> None:
         m["note"] = (f"{m['speedup']:.2f}x, but its {m.get('setup_s', 0.0):.0f} s build is repaid only after "
                      f"{payback:.0f} s of audio (limit {COMPILE_PAYBACK_AUDIO_S:.0f} s)")
         log.info("calibration: compile not kept: %s", m["note"])
-
-
-def _measure_pool(model: nn.Module, ref: Renderer, texts: CalibrationTexts, tier: TierConfig) -> dict[str, Any]:
-    from tts_core.runtime import BufferPool
-
-    pool = BufferPool()
-    cand = engine_renderer(model, ref.device, tier, pool=pool, batch_vocoder=ref.batch_vocoder)
-    for ids in texts.rounds:
-        _render_all(cand, ids)
-    timing = _interleaved(lambda i: _render_all(ref, texts.rounds[i])[0],
-                          lambda i: _render_all(cand, texts.rounds[i])[0], len(texts.rounds), 3.0)
-    return {**timing, "pool": pool.stats(), "pays": timing["speedup"] >= MIN_SPEEDUP and timing["won_enough"]}

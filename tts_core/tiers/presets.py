@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from tts_core.errors import ConfigError
 from tts_core.tiers.config import AUTO, TierConfig
+from tts_core.tiers.switches import ABLATION_NAMES, ABLATIONS
 
 BASELINE = TierConfig(name="baseline")  # fp32 eager as commonly written: autograd on, nothing cached
 
@@ -44,49 +43,20 @@ ADVANCED = OPTIMIZED.with_(
 TIERS: dict[str, TierConfig] = {t.name: t for t in (BASELINE, OPTIMIZED, ADVANCED)}
 TIER_NAMES: tuple[str, ...] = tuple(TIERS)
 
-# The fields each switch sets to turn it "on" (ablation: baseline+<switch>); removing it (<tier>-<switch>)
-# resets these fields only, never what the switch needs (REQUIRES) or a neighbour's.
-SWITCHES: dict[str, dict[str, object]] = {
-    "inference_mode": {"inference_mode": True},
-    "threads1": {"threads": 1},
-    "warmup": {"warmup": 1},
-    "weight_cache": {"weight_cache": True},
-    "engine_registry": {"engine_registry": True},
-    "audio_cache": {"audio_cache": True},
-    "batching": {"batch_sentences": True},
-    "batch_optimizer": {"batch_optimizer": True},
-    "memory_pool": {"memory_pool": True},
-    "fp16": {"precision": "fp16"},
-    "bf16": {"precision": "bf16"},
-    "int8": {"precision": "int8"},  # alone: int8 weights, dequantized per call (memory, not speed)
-    "int8_static": {"precision": "int8"},  # with the fusion it needs: int8 arithmetic in the low-rate resblocks
-    "compile": {"compile": True},
-    "fusion": {"fusion": True},
-    "banded_attention": {"banded_attention": True},
-    "decode_window": {"decode_window_frames": 256},
-    "bucketing": {"bucket_frames": 32, "bucket_tokens": 16},
-    "tiling": {"decoder_tiling": True},
-    "streaming": {"streaming": True},
-    "workers": {"workers": 2},
-    "housekeeping": {"housekeeping": True},
-    "cuda_flags": {"cudnn_benchmark": True, "tf32": True},
-    "deterministic": {"deterministic": True},
-}
-SWITCH_NAMES: tuple[str, ...] = tuple(SWITCHES)
-# what a switch needs to do anything, turned on with it when it is added
-REQUIRES: dict[str, dict[str, object]] = {
-    "engine_registry": {"weight_cache": True},
-    "batch_optimizer": {"batch_sentences": True},
-    "int8_static": {"fusion": True},
-}
-
-_OFF = {f.name: f.default for f in fields(TierConfig)}
+# Ablation name -> the fields it sets to turn its switch "on" (baseline+<name>); removing it (<tier>-<name>) resets
+# these fields only, never what the switch needs (its `requires`) or a neighbour's. From the registry.
+SWITCHES: dict[str, dict[str, object]] = {name: sw.ablation_fields()[name] for name, sw in ABLATIONS.items()}
+SWITCH_NAMES: tuple[str, ...] = ABLATION_NAMES
 
 
-def _switch(spec: str, name: str) -> dict[str, object]:
-    if name not in SWITCHES:
-        raise ConfigError(f"tier {spec!r}: unknown switch `{name}`; expected one of {', '.join(SWITCH_NAMES)}.")
-    return SWITCHES[name]
+def split_tier(spec: str) -> tuple[str, str, str]:
+    """("advanced", "-", "streaming") for "advanced-streaming"; (spec, "", "") for a plain tier or a name that is
+    neither."""
+    for sep in ("+", "-"):
+        head, found, switch = spec.partition(sep)
+        if found and head in TIERS:
+            return head, sep, switch
+    return spec, "", ""
 
 
 def resolve_tier(spec: str | TierConfig) -> TierConfig:
@@ -96,12 +66,7 @@ def resolve_tier(spec: str | TierConfig) -> TierConfig:
     """
     if isinstance(spec, TierConfig):
         return spec
-    base_name, op, switch = spec, "", ""
-    for sep in ("+", "-"):
-        if sep in spec and spec.split(sep, 1)[0] in TIERS:
-            base_name, switch = spec.split(sep, 1)
-            op = sep
-            break
+    base_name, op, ablation = split_tier(spec)
     if base_name not in TIERS:
         raise ConfigError(
             f"`tier` = {spec!r} is unknown; expected one of {', '.join(TIER_NAMES)}, "
@@ -110,16 +75,9 @@ def resolve_tier(spec: str | TierConfig) -> TierConfig:
     tier = TIERS[base_name]
     if not op:
         return tier
-    changes = dict(_switch(spec, switch))
+    if ablation not in ABLATIONS:
+        raise ConfigError(f"tier {spec!r}: unknown switch `{ablation}`; expected one of {', '.join(SWITCH_NAMES)}.")
+    switch = ABLATIONS[ablation]
     if op == "+":
-        return tier.with_(name=spec, **{**REQUIRES.get(switch, {}), **changes})
-    if set(changes) == {"precision"}:  # one candidate of "auto", or the fixed precision it names
-        return _without_precision(tier, spec, str(changes["precision"]))
-    return tier.with_(name=spec, **{k: _OFF[k] for k in changes})
-
-
-def _without_precision(tier: TierConfig, spec: str, precision: str) -> TierConfig:
-    """`tier` without one lower precision: out of the candidates when "auto" decides, fp32 when it is the one fixed."""
-    if tier.precision == AUTO:
-        return tier.with_(name=spec, precision_candidates=tuple(p for p in tier.precision_candidates if p != precision))
-    return tier.with_(name=spec, precision="fp32" if tier.precision == precision else tier.precision)
+        return tier.with_(name=spec, **{**switch.requires_for(ablation), **switch.ablation_fields()[ablation]})
+    return tier.with_(name=spec, **switch.without(tier, ablation))

@@ -1,0 +1,17 @@
+"""engine_registry: `Engine.load` hands back the engine already loaded in this process for the same voice,
+device, tier and seed."""
+
+from __future__ import annotations
+
+from tts_core.tiers.switches.base import Switch, flag
+
+
+class EngineRegistry(Switch):
+    name = "engine_registry"
+    settings = (flag("engine_registry", "reuse a loaded engine in this process for the same voice/device/tier"),)
+    requires = {"weight_cache": True}
+    acts_on = ("load",)
+    shows_in = "load"
+
+
+SWITCH = EngineRegistry()
