@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from tts_core.tiers.config import TierConfig
+# `tts_core.tiers.config.TierConfig`, whose fields are built from these switches (so not imported here)
+TierConfig = Any
 
 AUTO = "auto"
 # Where a switch acts: torch flags around every call; the model's modules; the renderer's options; parts of the
@@ -143,36 +144,36 @@ class Switch:
         """The fields `baseline+<ablation>` turns on with it."""
         return dict(self.requires)
 
-    def without(self, tier: "TierConfig", ablation: str) -> dict[str, Any]:
+    def without(self, tier: TierConfig, ablation: str) -> dict[str, Any]:
         """The changes `<tier>-<ablation>` makes: the ablation's fields back to their defaults (never what it
         requires, nor a neighbour's)."""
         defaults = {s.name: s.default for s in self.settings}
         return {k: defaults[k] for k in self.ablation_fields()[ablation]}
 
-    def gate(self, tier: "TierConfig") -> str:
+    def gate(self, tier: TierConfig) -> str:
         """The fidelity gate the audio of `tier` with this switch on must pass (exact unless lossy)."""
         return "exact"
 
-    def check(self, tier: "TierConfig") -> None:
+    def check(self, tier: TierConfig) -> None:
         """Rules across this switch's fields (or with another switch's); raise `ConfigError` via `bad_field`."""
 
-    def enabled(self, tier: "TierConfig") -> bool:
+    def enabled(self, tier: TierConfig) -> bool:
         """Whether `tier` (resolved: no "auto") turns this switch on."""
         value = getattr(tier, self.settings[0].name)
         return bool(value) and value != AUTO
 
     # ---- applicability and cross-switch rules ---------------------------------------------------
-    def not_applicable(self, tier: "TierConfig", device: "torch.device") -> NotApplicable | None:
+    def not_applicable(self, tier: TierConfig, device: "torch.device") -> NotApplicable | None:
         """Why this switch, turned on by `tier`, cannot act on `device`; None when it can (or is off)."""
         return None
 
-    def settle(self, tier: "TierConfig", device: "torch.device") -> tuple["TierConfig", NotApplicable | None]:
+    def settle(self, tier: TierConfig, device: "torch.device") -> tuple[TierConfig, NotApplicable | None]:
         """`tier` with this switch's fields adjusted to what `device` can run (e.g. fusion dropped where int8
         cannot run fused), and the note that says so; the same rule for the engine and the calibration."""
         return tier, None
 
     # ---- calibration ----------------------------------------------------------------------------
-    def candidates(self, tier: "TierConfig") -> list[dict[str, Any]]:
+    def candidates(self, tier: TierConfig) -> list[dict[str, Any]]:
         """The field changes the calibration tries when this switch is "auto" in `tier` (best one kept)."""
         return [{self.settings[0].name: True}]
 
@@ -184,17 +185,17 @@ class Switch:
         """The fields an undecided ("auto") switch takes while it is not chosen."""
         return {self.settings[0].name: self.settings[0].default}
 
-    def skip(self, tier: "TierConfig", device: "torch.device") -> str | None:
+    def skip(self, tier: TierConfig, device: "torch.device") -> str | None:
         """Why the calibration does not measure this switch for `tier` (decided so far) on `device`, else None."""
         return None
 
     # ---- where it acts ---------------------------------------------------------------------------
-    def transform(self, model: "nn.Module", tier: "TierConfig", ctx: BuildContext) -> "nn.Module":
+    def transform(self, model: "nn.Module", tier: TierConfig, ctx: BuildContext) -> "nn.Module":
         """`model` with this switch applied (called only when `enabled`); a new shell, never a change to the
         modules of `model` unless `ctx.in_place`."""
         return model
 
-    def renderer_options(self, tier: "TierConfig") -> dict[str, Any]:
+    def renderer_options(self, tier: TierConfig) -> dict[str, Any]:
         """Keyword arguments of `tts_core.render.Renderer` this switch sets (called for every tier)."""
         return {}
 
