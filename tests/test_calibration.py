@@ -89,6 +89,7 @@ def test_compile_is_skipped_with_the_reason_that_refused_it(monkeypatch, tmp_pat
     from tts_core.tiers import calibrate as cal_mod
 
     monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))  # no stored measurement from another test decides it
+    monkeypatch.setenv("TTS_CORE_CALIBRATE_IN_PROCESS", "1")  # the patched constants live in this process
     for name, value in settings.items():
         monkeypatch.setattr(cal_mod, name, value)
     tier = BASELINE.with_(name=f"cal-{reason.replace(' ', '-')}", inference_mode=True, compile="auto")
@@ -101,6 +102,7 @@ def test_compile_is_skipped_with_the_reason_that_refused_it(monkeypatch, tmp_pat
 
 def test_compile_is_not_measured_on_a_cpu(monkeypatch, tmp_path):
     monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("TTS_CORE_CALIBRATE_IN_PROCESS", "1")  # the patched constants live in this process
     from tts_core.tiers import calibrate as cal_mod
 
     monkeypatch.setattr(cal_mod, "MIN_COMPILE_BUILD_S", 0.0)  # any reference could repay a build
@@ -115,6 +117,7 @@ def test_a_spent_budget_skips_the_remaining_candidates_with_that_reason(monkeypa
     from tts_core.tiers import calibrate as cal_mod
 
     monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("TTS_CORE_CALIBRATE_IN_PROCESS", "1")  # the patched constants live in this process
     monkeypatch.setattr(cal_mod, "CANDIDATE_RESERVE_S", cal_mod.BUDGET_S + 1)  # nothing is ever left for them
     tier = BASELINE.with_(name="cal-spent", inference_mode=True, precision="auto", precision_candidates=("int8",),
                           memory_pool="auto", streaming="auto")

@@ -90,13 +90,6 @@ class Batcher:
         return out
 
 
-def worker_engine(**kwargs: Any):
-    """Factory run inside each worker process (picklable: a module-level function)."""
-    from tts_core.engine import Engine
-
-    return Engine.load(**kwargs)
-
-
 @dataclass
 class EngineParts:
     voice: LoadedVoice
@@ -187,11 +180,14 @@ class EngineParts:
 
 
 def build_parts(
-    voice_name: str | LoadedVoice, device: str, tier: TierConfig, seed: int | None, frontend: Any = None
+    voice_name: str | LoadedVoice, device: str, tier: TierConfig, seed: int | None, frontend: Any = None,
+    worker_factory: Callable[..., Any] | None = None,
 ) -> EngineParts:
     """Everything `Engine` needs, assembled as the tier asks. `voice_name` may be an already loaded voice
     (then `workers` > 1 is refused: workers load voices by name); `frontend` replaces the espeak front-end
-    (anything with `sentences(text)`, e.g. ids phonemized elsewhere)."""
+    (anything with `sentences(text)`, e.g. ids phonemized elsewhere); `worker_factory` builds the object each
+    worker process holds, from the engine's load arguments (a picklable module-level function; needed when
+    `workers` > 1)."""
     dev = resolve_device(device)
     not_applicable = apply_load_flags(tier, dev)
     if isinstance(voice_name, LoadedVoice):
@@ -199,6 +195,7 @@ def build_parts(
             raise ConfigError(f"TierConfig({tier.name}): `workers` = {tier.workers} needs a voice name; "
                               "expected 1 with a voice loaded in memory.")
         voice, voice_name = voice_name, voice_name.name
+        voice = dataclasses.replace(voice, load_info=dict(voice.load_info, loaded_by="memory"))  # see calibration_for
     else:
         voice = load_voice(voice_name, weight_cache=tier.weight_cache)
     if frontend is None:
@@ -237,10 +234,13 @@ def build_parts(
     if tier.workers > 1:
         from tts_core.runtime import WorkerPool
 
+        if worker_factory is None:
+            raise TypeError(f"build_parts: tier {tier.name} has `workers` = {tier.workers}; pass `worker_factory`.")
+
         threads = max(1, usable_cores() // tier.workers)
         worker_tier = tier.with_(name=f"{tier.name}/worker", workers=1, threads=threads, engine_registry=False)
         parts.workers = WorkerPool(
-            worker_engine, n_workers=tier.workers,
+            worker_factory, n_workers=tier.workers,
             kwargs={"voice": voice_name, "device": device, "tier": worker_tier, "seed": seed},
         )
     return parts
@@ -265,9 +265,9 @@ def _build_model(
         model = apply_banded_attention(model)  # exact: the calibration below measures on top of it
     calibration = None
     if tier.auto_fields:
-        from tts_core.tiers.calibrate import calibrate
+        from tts_core.calibrate import calibration_for
 
-        calibration = calibrate(voice, model, frontend, dev, tier)
+        calibration = calibration_for(voice, model, frontend, dev, tier)
         tier = tier.with_(**calibration["choices"])
     static_int8 = tier.precision == "int8" and bool(tier.fusion) and static_int8_available(dev)
     if tier.fusion and tier.precision == "int8" and not static_int8:
