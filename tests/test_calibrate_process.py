@@ -116,3 +116,23 @@ def test_bad_input_exits_2_naming_what_is_allowed(tmp_path, args, names):
     assert out.returncode == 2
     for name in names:
         assert name in out.stderr
+
+
+def test_a_script_that_loads_at_module_level_unguarded_still_calibrates_once(tmp_path):
+    """Spawn re-runs the main script in a child; an unguarded `Engine.load` there would load and calibrate again."""
+    import os
+    from pathlib import Path
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from tts_core import Engine\n"
+        "from tts_core.tiers import BASELINE\n"
+        "tier = BASELINE.with_(name='cal-unguarded', inference_mode=True, streaming='auto')\n"
+        "print('cached', Engine.load(voice='tiny', tier=tier).stats()['calibration']['cached'])\n")
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, TTS_CORE_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    env.pop("TTS_CORE_CALIBRATE_IN_PROCESS", None)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines() == ["cached False"]

@@ -16,9 +16,11 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 import traceback
+import types
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -98,17 +100,25 @@ def _child_main(voice_name: str, device: str, tier: TierConfig, threads: int, le
 
 
 @contextlib.contextmanager
-def _may_have_children() -> Iterator[None]:
-    """Let a daemonic process (a benchmark's worker, say) start the child: multiprocessing refuses children to
-    daemons so none are orphaned, and this child watches its parent and exits when it is gone."""
+def _startable() -> Iterator[None]:
+    """Start the child from any process, for the length of `start()`:
+    - a daemonic one (a benchmark's worker, say): multiprocessing refuses daemons children so none are orphaned,
+      and this child watches its parent and exits when it is gone;
+    - one whose main script loads an engine at module level, unguarded: spawn re-runs the main script in the
+      child, which would load (and calibrate) again. The child needs nothing from `__main__` (its target and
+      arguments are tts_core's), so `start()` is shown an empty one."""
     me = mp.current_process()
-    was = me.daemon
-    if was:
+    was_daemon = me.daemon
+    main = sys.modules.get("__main__")
+    if was_daemon:
         me.daemon = False
+    sys.modules["__main__"] = types.ModuleType("__main__")
     try:
         yield
     finally:
-        if was:
+        if main is not None:
+            sys.modules["__main__"] = main
+        if was_daemon:
             me.daemon = True
 
 
@@ -129,7 +139,7 @@ def run_in_child(voice_name: str, dev: torch.device, tier: TierConfig, timeout_s
                        args=(voice_name, str(dev), tier, threads, log.getEffectiveLevel(), out, os.getpid()))
     what = f"calibration of {voice_name} on {dev} for tier {tier.name}"
     hint = rerun_hint(voice_name, dev, tier, threads)
-    with _may_have_children():
+    with _startable():
         proc.start()
     log.info("%s runs in child process %d (%d threads)", what, proc.pid, threads)
     deadline = time.monotonic() + timeout_s
@@ -143,8 +153,7 @@ def run_in_child(voice_name: str, dev: torch.device, tier: TierConfig, timeout_s
                     if item is None:
                         raise CalibrationError(
                             f"{what}: its child process {proc.pid} died without an answer ({_exit_text(proc)}). "
-                            f"Run it alone to see why: {hint}. A script that loads an engine at module level "
-                            "must guard it with `if __name__ == \"__main__\":` (the child re-imports it).") from None
+                            f"Run it alone to see why: {hint}") from None
                 elif time.monotonic() > deadline:
                     proc.kill()
                     raise CalibrationError(
