@@ -9,7 +9,7 @@ import torch
 
 from tts_core import Engine
 from tts_core.tiers import BASELINE
-from tts_core.tiers.calibrate import MIN_SPEEDUP, _interleaved
+from tts_core.calibrate.measure import MIN_SPEEDUP, _interleaved
 
 
 def _clock(values):
@@ -60,7 +60,7 @@ def test_calibration_renders_on_the_engines_path_and_logs_each_candidate(monkeyp
     import logging
 
     from tts_core.render import Renderer
-    from tts_core.tiers.calibrate import calibrate
+    from tts_core.calibrate.measure import calibrate
     from tts_core.voices import load_voice
     from tts_core.text import TextFrontend
 
@@ -86,12 +86,13 @@ def test_calibration_renders_on_the_engines_path_and_logs_each_candidate(monkeyp
     ({"MIN_COMPILE_BUILD_S": 1e9}, "cannot repay"),  # no reference spends that long on the payback audio
 ], ids=["budget-spent", "cannot-repay"])
 def test_compile_is_skipped_with_the_reason_that_refused_it(monkeypatch, tmp_path, settings, reason):
-    from tts_core.tiers import calibrate as cal_mod
+    from tts_core.calibrate import measure as cal_mod
 
     import tts_core.tiers.switches.compile as compile_switch
 
     monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))  # no stored measurement from another test decides it
     monkeypatch.setattr(compile_switch, "COMPILE_ON_CPU", True)  # else the CPU rule refuses it before these do
+    monkeypatch.setenv("TTS_CORE_CALIBRATE_IN_PROCESS", "1")  # the patched constants live in this process
     for name, value in settings.items():
         monkeypatch.setattr(cal_mod, name, value)
     tier = BASELINE.with_(name=f"cal-{reason.replace(' ', '-')}", inference_mode=True, compile="auto")
@@ -104,7 +105,8 @@ def test_compile_is_skipped_with_the_reason_that_refused_it(monkeypatch, tmp_pat
 
 def test_compile_is_not_measured_on_a_cpu(monkeypatch, tmp_path):
     monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))
-    from tts_core.tiers import calibrate as cal_mod
+    monkeypatch.setenv("TTS_CORE_CALIBRATE_IN_PROCESS", "1")  # the patched constants live in this process
+    from tts_core.calibrate import measure as cal_mod
 
     monkeypatch.setattr(cal_mod, "MIN_COMPILE_BUILD_S", 0.0)  # any reference could repay a build
     import tts_core.tiers.precision as precision
@@ -117,9 +119,10 @@ def test_compile_is_not_measured_on_a_cpu(monkeypatch, tmp_path):
 
 
 def test_a_spent_budget_skips_the_remaining_candidates_with_that_reason(monkeypatch, tmp_path):
-    from tts_core.tiers import calibrate as cal_mod
+    from tts_core.calibrate import measure as cal_mod
 
     monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("TTS_CORE_CALIBRATE_IN_PROCESS", "1")  # the patched constants live in this process
     monkeypatch.setattr(cal_mod, "CANDIDATE_RESERVE_S", cal_mod.BUDGET_S + 1)  # nothing is ever left for them
     tier = BASELINE.with_(name="cal-spent", inference_mode=True, precision="auto", precision_candidates=("int8",),
                           memory_pool="auto", streaming="auto")
@@ -140,7 +143,7 @@ def test_every_interleaved_round_renders_its_own_input():
 
 
 def test_round_texts_have_lengths_no_other_round_has():
-    from tts_core.tiers.calibrate import PROBE, ROUND_TEXTS, ROUNDS, TEXT
+    from tts_core.calibrate.measure import PROBE, ROUND_TEXTS, ROUNDS, TEXT
 
     assert len(ROUND_TEXTS) >= ROUNDS
     assert len({len(t) for t in (*ROUND_TEXTS, TEXT, PROBE)}) == len(ROUND_TEXTS) + 2
@@ -150,7 +153,7 @@ def test_an_instruction_set_cap_is_another_machine_to_the_calibration(monkeypatc
     """`ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2` runs torch as on an AVX2-only CPU: the choices stored for
     the uncapped CPU must not be reused."""
     from tts_core.machine import isa_caps
-    from tts_core.tiers.calibrate import _key
+    from tts_core.calibrate.stored import tier_key as _key
 
     tier = BASELINE.with_(fusion="auto")
     for name in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"):

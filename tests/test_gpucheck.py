@@ -115,7 +115,7 @@ only = ['oracle', 'precision', 'memory_fraction', 'peaks', 'tiers', 'anchors', '
 assert run({str(tiny_bundle)!r}, {str(tmp_path)!r}, device='cpu', rounds=2, only=only, budget_s=240) == 0
 others = [m for m in sys.modules if m.startswith('bench.') and not m.startswith('bench.gpucheck')]
 assert not others, others
-assert 'tts_core.tiers.calibrate' in sys.modules  # the tiers check reached the calibration
+assert 'tts_core.calibrate.measure' in sys.modules  # the tiers check reached the calibration
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]

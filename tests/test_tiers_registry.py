@@ -76,7 +76,8 @@ def _renderer_facts(r) -> dict:
 def test_the_calibration_builds_each_candidate_by_the_engines_route(monkeypatch, tmp_path, switch):
     """For every candidate of every switch the calibration may choose: the same transforms run in the same order,
     the model has the same modules and the renderer the same options as the engine that runs that choice."""
-    from tts_core.tiers.calibrate import candidate_renderer, reference_tier
+    from tts_core.calibrate.measure import candidate_renderer
+    from tts_core.calibrate.stored import reference_tier
     from tts_core.text import TextFrontend
     from tts_core.voices import load_voice
 

@@ -108,7 +108,7 @@ class Engine:
         cls, voice: str | LoadedVoice, device: str, tier_cfg: TierConfig, seed: int | None, frontend: Any = None
     ) -> "Engine":
         t0 = time.perf_counter()
-        parts = build_parts(voice, device, tier_cfg, seed, frontend)
+        parts = build_parts(voice, device, tier_cfg, seed, frontend, worker_factory=worker_engine)
         engine = cls(parts, seed)
         engine._warmup(tier_cfg.warmup)
         parts.mark_rss_floor()
@@ -427,3 +427,9 @@ class Engine:
 
     def __repr__(self) -> str:
         return f"Engine(voice={self.voice.name!r}, device={self.device!r}, tier={self.tier.name!r})"
+
+
+def worker_engine(**kwargs: Any) -> Engine:
+    """The engine each worker process of a tier with `workers` > 1 holds: `Engine.load(**kwargs)` there
+    (picklable: a module-level function, handed to `build_parts`)."""
+    return Engine.load(**kwargs)

@@ -31,6 +31,10 @@ class VoiceError(TTSError, ValueError):
     """A voice name is unknown or its files are missing or broken."""
 
 
+class CalibrationError(TTSError, RuntimeError):
+    """The calibration's child process failed, died or ran past its time; the message says how to rerun it alone."""
+
+
 class MemoryLimitError(TTSError, MemoryError):
     """A job would exceed the configured memory limit; chunk it or raise the limit."""
 

@@ -86,13 +86,6 @@ class Batcher:
         return out
 
 
-def worker_engine(**kwargs: Any):
-    """Factory run inside each worker process (picklable: a module-level function)."""
-    from tts_core.engine import Engine
-
-    return Engine.load(**kwargs)
-
-
 @dataclass
 class EngineParts:
     voice: LoadedVoice
@@ -183,7 +176,8 @@ class EngineParts:
 
 
 def build_parts(
-    voice_name: str | LoadedVoice, device: str, tier: TierConfig, seed: int | None, frontend: Any = None
+    voice_name: str | LoadedVoice, device: str, tier: TierConfig, seed: int | None, frontend: Any = None,
+    worker_factory: Callable[..., Any] | None = None,
 ) -> EngineParts:
     """Everything `Engine` needs, assembled as the tier asks:
 
@@ -191,7 +185,9 @@ def build_parts(
         transform (the model) -> runtime parts (caches, pool, monitor, workers)
 
     `voice_name` may be an already loaded voice (then `workers` > 1 is refused: workers load voices by name);
-    `frontend` replaces the espeak front-end (anything with `sentences(text)`, e.g. ids phonemized elsewhere)."""
+    `frontend` replaces the espeak front-end (anything with `sentences(text)`, e.g. ids phonemized elsewhere);
+    `worker_factory` builds the object each worker process holds, from the engine's load arguments (a picklable
+    module-level function; needed when `workers` > 1)."""
     dev = resolve_device(device)
     notes = apply_load_flags(tier, dev)  # first: the inter-op thread count is fixed by the first parallel work
     if isinstance(voice_name, LoadedVoice):
@@ -199,6 +195,7 @@ def build_parts(
             raise ConfigError(f"TierConfig({tier.name}): `workers` = {tier.workers} needs a voice name; "
                               "expected 1 with a voice loaded in memory.")
         voice, voice_name = voice_name, voice_name.name
+        voice = dataclasses.replace(voice, load_info=dict(voice.load_info, loaded_by="memory"))  # see calibration_for
     else:
         voice = load_voice(voice_name, weight_cache=tier.weight_cache)
     if frontend is None:
@@ -206,10 +203,10 @@ def build_parts(
     voice.model.to(dev).eval()
     calibration = None
     if tier.auto_fields:
-        from tts_core.tiers.calibrate import calibrate
+        from tts_core.calibrate import calibration_for
 
         with flag_scope(tier, dev):
-            calibration = calibrate(voice, frontend, dev, tier)
+            calibration = calibration_for(voice, frontend, dev, tier)
         tier = tier.with_(**calibration["choices"])
     tier, settled = settle(tier, dev)
     notes += settled + not_applicable(tier, dev)
@@ -247,10 +244,13 @@ def build_parts(
     if tier.workers > 1:
         from tts_core.runtime import WorkerPool
 
+        if worker_factory is None:
+            raise TypeError(f"build_parts: tier {tier.name} has `workers` = {tier.workers}; pass `worker_factory`.")
+
         threads = max(1, usable_cores() // tier.workers)
         worker_tier = tier.with_(name=f"{tier.name}/worker", workers=1, threads=threads, engine_registry=False)
         parts.workers = WorkerPool(
-            worker_engine, n_workers=tier.workers,
+            worker_factory, n_workers=tier.workers,
             kwargs={"voice": voice_name, "device": device, "tier": worker_tier, "seed": seed},
         )
     return parts

@@ -103,7 +103,10 @@ def _load_tiny(seed: int = 0) -> LoadedVoice:
 def load_voice(name: str, weight_cache: bool = True) -> LoadedVoice:
     """Load a voice by name. `weight_cache` reads converted weights from disk instead of the ONNX file."""
     if name == "joe-medium":
-        return _load_joe(weight_cache)
-    if name == "tiny":
-        return _load_tiny()
-    raise VoiceError(f"`voice` = {name!r} is unknown; expected one of {', '.join(VOICE_NAMES)}.")
+        voice = _load_joe(weight_cache)
+    elif name == "tiny":
+        voice = _load_tiny()
+    else:
+        raise VoiceError(f"`voice` = {name!r} is unknown; expected one of {', '.join(VOICE_NAMES)}.")
+    voice.load_info["loaded_by"] = "name"  # another process can load the same voice (the calibration's child)
+    return voice

@@ -101,7 +101,8 @@ def _all_texts() -> dict[str, str]:
     """Every text the run speaks, by name: the check texts, the anchor text, the many sentences, and the engine's own
     warmup and calibration texts (so tiers that warm up or calibrate find their ids)."""
     from tts_core.engine import WARMUP_TEXTS
-    from tts_core.tiers import calibrate, int8
+    from tts_core.calibrate import measure as calibrate
+    from tts_core.tiers import int8
 
     texts = dict(CHECK_TEXTS)
     texts["anchor"] = ANCHOR

@@ -25,9 +25,9 @@ FIRST_PASS_SHARE = 0.15  # cudnn_lengths: the benchmark-off first pass may spend
 
 @contextlib.contextmanager
 def calibration_budget(seconds: float) -> Iterator[float]:
-    """Bound the advanced tier's calibration (`tts_core.tiers.calibrate.BUDGET_S`, 90 s) to `seconds` in the block,
+    """Bound the advanced tier's calibration (`tts_core.calibrate.measure.BUDGET_S`, 90 s) to `seconds` in the block,
     at least `MIN_CALIBRATION_S`, never above the engine's own bound; yields the bound in force."""
-    from tts_core.tiers import calibrate
+    from tts_core.calibrate import measure as calibrate
 
     old = calibrate.BUDGET_S
     calibrate.BUDGET_S = min(old, max(MIN_CALIBRATION_S, seconds))

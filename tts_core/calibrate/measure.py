@@ -17,7 +17,6 @@ is. One INFO line per candidate on the `tts_core` logger reports progress.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import json
 import logging
@@ -30,24 +29,19 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from tts_core.calibrate.stored import (
+    CALIBRATION_VERSION, fixed_fields, machine_key, read_stored, reference_tier, render_path, stored_path,
+)
 from tts_core.constants import cache_dir, recalibrate_requested
 from tts_core.fidelity import compare
-from tts_core.machine import cpu_model, isa_caps
-from tts_core.render import Renderer, Scales, vocoder_batched
+from tts_core.machine import cpu_model
+from tts_core.render import Renderer, Scales
 from tts_core.tiers.build import gate, make_renderer, settle, transform
 from tts_core.tiers.config import AUTO, TierConfig
 from tts_core.tiers.switches import CALIBRATED, BuildContext, Switch
 
 log = logging.getLogger("tts_core")
 
-CALIBRATION_VERSION = 11  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
-# 4: candidate measurements shared by every tier of a machine; 6: 8 rounds on 8 texts, both sides warm on them, the
-# median paired ratio and 3 rounds in 4 won; 7: torch.compile must also hold on lengths it has never seen;
-# 8: FP16/BF16 keep the decoder's output convolution in fp32 and are measured on the fused decoder when it pays;
-# 9: streaming's chunks fill the decoder's buckets, the first is 16 frames, later ones up to 4x the audio before them;
-# 10: INT8 on the fused decoder is static int8 arithmetic in its low-rate stages (was: int8 weights, unfused),
-# streaming is measured second, the rest within the budget, torch.compile not on a CPU; 11: the switches' registry:
-# each candidate built by the engine's own path (decode window, autograd off), decided on top of what was kept
 MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median of the paired per-round ratios) to be worth it...
 MIN_WIN_SHARE = 0.75  # ...and win at least this share of the interleaved rounds, so noise cannot talk it in
 MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third
@@ -99,42 +93,6 @@ COMPILE_PAYBACK_AUDIO_S = 600.0
 MIN_COMPILE_BUILD_S = 15.0  # the quickest torch.compile build of these stages seen here (tiny voice: 20.7 s)
 COMPILE_RESERVE_S = 50.0  # torch.compile is measured only with this much budget left (it built in 44-59 s)
 CANDIDATE_RESERVE_S = 15.0  # any other candidate only with this much left (a full measurement took 10-13 s here)
-
-
-def render_path(device: torch.device, batch_vocoder: bool | None = None) -> str:
-    """How a renderer on `device` runs the flow and decoder of a multi-sentence batch: "batched-masked" or
-    "per-item" (`batch_vocoder` as `Renderer` takes it)."""
-    return "batched-masked" if vocoder_batched(device, batch_vocoder) else "per-item"
-
-
-def reference_tier(tier: TierConfig) -> TierConfig:
-    """`tier` with every "auto" switch off: what the calibration measures the first candidates against."""
-    changes: dict[str, Any] = {}
-    for switch in CALIBRATED:
-        if getattr(tier, switch.settings[0].name) == AUTO:
-            changes.update(switch.off())
-    return tier.with_(**changes)
-
-
-def _fixed(tier: TierConfig) -> dict[str, Any]:
-    """The fields of `tier` a measurement depends on: all but its name and the precision candidates (which only
-    say what "auto" tries)."""
-    return {k: v for k, v in tier.to_dict().items() if k not in ("name", "precision_candidates")}
-
-
-def _machine_parts(weights_key: str, device: torch.device, tier: TierConfig, path: str) -> list[Any]:
-    """What a candidate's measurement depends on: voice, device, CPU (and any cap on its instruction sets), torch,
-    threads, the tier's switches with "auto" ones off, and the render path."""
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
-    return [CALIBRATION_VERSION, weights_key, str(device), gpu, cpu_model(), isa_caps(), torch.__version__,
-            torch.get_num_threads(), _fixed(reference_tier(tier)), path]
-
-
-def _key(weights_key: str, device: torch.device, tier: TierConfig, path: str) -> str:
-    """The key of one tier's choices: the machine's, plus which switches are left to calibration."""
-    parts = [*_machine_parts(weights_key, device, tier, path), sorted(tier.auto_fields),
-             list(tier.precision_candidates) if tier.precision == AUTO else []]
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
 
 
 class Measured:
@@ -274,7 +232,7 @@ class Calibration:
     def renderer(self, tier: TierConfig) -> Renderer:
         """The warm renderer of a decided state (built once, warmed on every text, as a service that has spoken
         for a while is)."""
-        key = json.dumps(_fixed(tier), sort_keys=True, default=str)
+        key = json.dumps(fixed_fields(tier), sort_keys=True, default=str)
         if key not in self._renderers:
             ren = self.build(tier)
             for ids in [self.texts.batches, *self.texts.rounds]:
@@ -364,7 +322,7 @@ class Calibration:
                measurements: dict[str, Any]) -> dict[str, Any]:
         """The field changes `switch` keeps on top of `decided`: its best candidate that passes and pays, else off.
         Each candidate's figures go into `measurements` under its name, with what it was measured on (`on`)."""
-        on = {k: v for k, v in _fixed(decided).items() if v != _fixed(self.base)[k]}
+        on = {k: v for k, v in fixed_fields(decided).items() if v != fixed_fields(self.base)[k]}
         candidates = switch.candidates(self.tier)
         best: dict[str, Any] = switch.off()
         best_speed = 1.0
@@ -410,15 +368,13 @@ def calibrate(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
     """Choices for `tier.auto_fields` on this device, measured (or read back from a stored calibration), from the
     voice's own model (never changed). `batch_vocoder` None = the device's own vocoder path (see `Renderer`); tests
     force the other one."""
-    key = _key(voice.weights_key, device, tier, render_path(device, batch_vocoder))
-    path = cache_dir() / "calibration" / f"{voice.name}-{key}.json"
+    voice.model.to(device).eval()
+    path = stored_path(voice, device, tier, batch_vocoder)
+    stored = read_stored(voice, device, tier, batch_vocoder)
+    if stored is not None:
+        return stored
     if path.is_file() and not recalibrate_requested():
-        try:
-            stored = json.loads(path.read_text())
-            if stored.get("version") == CALIBRATION_VERSION:
-                return dict(stored, cached=True)
-        except (OSError, ValueError):
-            log.warning("calibration file %s is unreadable; measuring again", path)
+        log.warning("calibration file %s is unreadable or of another version; measuring again", path)
     stale = sorted(p.name for p in path.parent.glob(f"{voice.name}-*.json") if "-candidates" not in p.name) \
         if path.parent.is_dir() else []
     if stale and not recalibrate_requested():
@@ -426,8 +382,7 @@ def calibrate(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
                  "again", CALIBRATION_VERSION, len(stale))
     log.info("calibrating %s on %s for %s (stored for next time in %s)", voice.name, device, tier.auto_fields, path)
     run = Calibration(voice, frontend, device, tier, batch_vocoder)
-    machine = hashlib.sha256(json.dumps(_machine_parts(voice.weights_key, device, tier, run.path),
-                                        default=str).encode()).hexdigest()[:20]
+    machine = machine_key(voice.weights_key, device, tier, run.path)
     shared = Measured(cache_dir() / "calibration" / f"{voice.name}-{machine}-candidates.json", recalibrate_requested())
     choices: dict[str, Any] = {}
     measurements: dict[str, Any] = {}
@@ -438,7 +393,7 @@ def calibrate(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
         kept = run.decide(switch, decided, shared, measurements)
         choices.update(kept)
         decided = decided.with_(**kept)
-    result = {"version": CALIBRATION_VERSION, "key": key, "device": str(device), "cpu": cpu_model(),
+    result = {"version": CALIBRATION_VERSION, "key": path.stem.rsplit("-", 1)[-1], "device": str(device), "cpu": cpu_model(),
               "render_path": run.path, "buckets": {"tokens": tier.bucket_tokens, "frames": tier.bucket_frames},
               "torch": torch.__version__, "threads": torch.get_num_threads(), "choices": choices,
               "measurements": measurements, "seconds": run.spent_s, "cached": False}
