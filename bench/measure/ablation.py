@@ -22,7 +22,7 @@ SHOWS_IN: dict[str, str] = {
     "memory_pool": "throughput", "fp16": "throughput", "bf16": "throughput", "int8": "throughput",
     "compile": "throughput", "fusion": "throughput", "banded_attention": "throughput",
     "decode_window": "throughput", "bucketing": "throughput", "tiling": "throughput",
-    "streaming": "ttfa", "workers": "batch", "housekeeping": "throughput", "cuda_flags": "throughput",
+    "streaming": "ttfa", "fewer_chunks": "throughput", "workers": "batch", "housekeeping": "throughput", "cuda_flags": "throughput",
     "deterministic": "throughput",
 }
 # which workloads exercise each place (the round a workload runs)

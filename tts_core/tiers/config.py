@@ -69,6 +69,8 @@ class TierConfig:
     chunk_frames: int = 256  # largest later chunk (each at most 4x the audio before it)
     decoder_margin: int | None = None  # frames each side; None = the model's receptive field + 1
     flow_margin: int | None = None  # frames each side; None = the model's receptive field + 1
+    fewer_chunks: bool = False  # latency-first chunk plan: the rest after the first chunk in one chunk when it fits
+    # `chunk_frames`, no last chunk within the margins, the flow in one run for a two-chunk sentence (exact)
 
     # processes and housekeeping
     workers: int = 1  # processes for synthesize_batch, each with cores/workers threads
@@ -109,6 +111,8 @@ class TierConfig:
         if self.fusion is True and self.decoder_tiling is True:
             raise bad_field(owner, "decoder_tiling", True, "false (or 'auto') when `fusion` is true: the fused "
                             "decoder replaces the modules tiling wraps")
+        if not isinstance(self.fewer_chunks, bool):
+            raise bad_field(owner, "fewer_chunks", self.fewer_chunks, "true or false")
         for name in ("first_chunk_frames", "chunk_frames"):
             if getattr(self, name) < 1:
                 raise bad_field(owner, name, getattr(self, name), "an integer >= 1")

@@ -39,6 +39,8 @@ ADVANCED = OPTIMIZED.with_(
     decoder_tiling=AUTO,
     memory_pool=AUTO,
     streaming=AUTO,
+    fewer_chunks=True,  # exact; a short sentence streams in two chunks (in time where the decoder runs faster
+    # than chunk_frames / first chunk = 256 / 20 times real time: about 60x measured here)
 )
 
 TIERS: dict[str, TierConfig] = {t.name: t for t in (BASELINE, OPTIMIZED, ADVANCED)}
@@ -67,6 +69,7 @@ SWITCHES: dict[str, dict[str, object]] = {
     "bucketing": {"bucket_frames": 32, "bucket_tokens": 16},
     "tiling": {"decoder_tiling": True},
     "streaming": {"streaming": True},
+    "fewer_chunks": {"fewer_chunks": True},
     "workers": {"workers": 2},
     "housekeeping": {"housekeeping": True},
     "cuda_flags": {"cudnn_benchmark": True, "tf32": True},
@@ -78,6 +81,7 @@ REQUIRES: dict[str, dict[str, object]] = {
     "engine_registry": {"weight_cache": True},
     "batch_optimizer": {"batch_sentences": True},
     "int8_static": {"fusion": True},
+    "fewer_chunks": {"streaming": True},
 }
 
 _OFF = {f.name: f.default for f in fields(TierConfig)}
