@@ -270,7 +270,8 @@ class Engine:
         tier, parts = self.tier, []
         gen = sentence_generator(self.seed, sentence.ids, self._parts.device)
         chunks = self._renderer.stream(
-            sentence.ids, scales, gen, tier.first_chunk_frames, tier.chunk_frames, tier.flow_margin, tier.decoder_margin
+            sentence.ids, scales, gen, tier.first_chunk_frames, tier.chunk_frames, tier.flow_margin, tier.decoder_margin,
+            tier.fewer_chunks,
         )
         while True:
             with self._call():

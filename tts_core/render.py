@@ -177,9 +177,11 @@ class Renderer:
         largest: int,
         flow_margin: int | None,
         decoder_margin: int | None,
+        fewer_chunks: bool = False,
     ) -> Iterator[np.ndarray]:
         """One sentence -> float32 chunks whose concatenation equals `render([ids])[0]`.
-        A margin of None is the model's receptive field plus one frame."""
+        A margin of None is the model's receptive field plus one frame; `fewer_chunks`: the latency-first chunk
+        plan (`tts_core.streaming.chunk_bounds`)."""
         flow_margin = self.default_margins[0] if flow_margin is None else flow_margin
         decoder_margin = self.default_margins[1] if decoder_margin is None else decoder_margin
         with self._context():
@@ -195,5 +197,5 @@ class Renderer:
                 return m.decode(window)
 
         for chunk in stream_latents(z_p, flow, decode, self.hop, first, largest, flow_margin, decoder_margin,
-                                    self.frame_bucket):
+                                    self.frame_bucket, fewer_chunks):
             yield chunk.float().detach().cpu().numpy().copy()

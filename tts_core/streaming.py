@@ -5,7 +5,9 @@ and +-11 latent frames). Running them on a window that extends `margin` frames p
 chunk, then cropping, gives the same samples as one-shot decoding up to float noise. The first chunk
 is small so the first audio arrives fast; each later chunk may be four times the audio before it, up to
 `chunk_frames`, so the margins' extra work stays small; with the decoder's frame bucket, each chunk is grown to
-fill its bucket, so no decoder window is padded with zeros but the last.
+fill its bucket, so no decoder window is padded with zeros but the last. With `fewer_chunks` (a latency-first
+plan), a sentence whose rest fits one chunk streams in two, and a last chunk shorter than the margins it would
+recompute joins the one before it (see `chunk_bounds`).
 """
 
 from __future__ import annotations
@@ -50,15 +52,28 @@ def _fill(size: int, margins: int, align: int) -> int:
     return size if align <= 1 else -(-(size + margins) // align) * align - margins
 
 
-def chunk_bounds(n_frames: int, first: int, largest: int, margin: int = 0, align: int = 0) -> list[tuple[int, int]]:
+def chunk_bounds(
+    n_frames: int, first: int, largest: int, margin: int = 0, align: int = 0, fewer_chunks: bool = False
+) -> list[tuple[int, int]]:
     """[(start, end)) frame ranges covering n_frames: `first`, then each at most GROWTH times the frames before it,
     and at most `largest`; with `align`, each grown so that it and its `margin` frames each side (one side for the
-    first) fill a multiple of `align` frames."""
+    first) fill a multiple of `align` frames.
+
+    `fewer_chunks`: each chunk after the first costs a decoder call and 2 x `margin` recomputed frames, which a
+    sentence of a few seconds pays two or three times over. So the rest after the first chunk is one chunk when it
+    holds at most `largest` frames (GROWTH does not bound it: it must decode within the first chunk's audio, which
+    holds where the decoder runs at least `largest` / `first` times faster than real time), and a last chunk of at
+    most 2 x `margin` frames joins the chunk before it."""
     bounds, start, size = [], 0, _fill(first, margin, align)
     while start < n_frames:
         end = min(n_frames, start + size)
         bounds.append((start, end))
         start, size = end, _fill(min(largest, end * GROWTH), 2 * margin, align)
+    if fewer_chunks and len(bounds) > 2:
+        if n_frames - bounds[0][1] <= largest:
+            return [bounds[0], (bounds[0][1], n_frames)]
+        if bounds[-1][1] - bounds[-1][0] <= 2 * margin:
+            bounds[-2:] = [(bounds[-2][0], n_frames)]
     return bounds
 
 
@@ -72,13 +87,18 @@ def stream_latents(
     flow_margin: int,
     decoder_margin: int,
     align: int = 0,
+    fewer_chunks: bool = False,
 ) -> Iterator[torch.Tensor]:
     """Yield audio chunks (1-D tensors of samples) whose concatenation equals one-shot decoding. `align`: the
-    decoder's frame bucket (chunks fill it, see `chunk_bounds`)."""
+    decoder's frame bucket (chunks fill it, see `chunk_bounds`); `fewer_chunks`: the latency-first plan of
+    `chunk_bounds`, and a sentence that streams in two chunks gets its flow in one run."""
     n_frames = z_p.shape[-1]
-    bounds = chunk_bounds(n_frames, first, largest, decoder_margin, align)
+    bounds = chunk_bounds(n_frames, first, largest, decoder_margin, align, fewer_chunks)
     # z is produced by the flow lazily: enough for the first chunk, then for the rest at once. A sentence of at most
-    # `largest` frames gets its flow in one run: the second run's margin would reach back over most of the first.
+    # `largest` frames gets its flow in one run: the second run's margin would reach back over most of the first
+    # (with a first decoder window no wider than the flow's margin, over all of it: the first run buys time to first
+    # audio only, at the cost of a flow call).
+    split_flow = n_frames > largest and not (fewer_chunks and len(bounds) <= 2)
     z = torch.empty_like(z_p)
     z_ready = 0
 
@@ -95,6 +115,6 @@ def stream_latents(
 
     for i, (start, end) in enumerate(bounds):
         lo, hi = max(0, start - decoder_margin), min(n_frames, end + decoder_margin)
-        ensure_z(hi if i == 0 and n_frames > largest else n_frames)
+        ensure_z(hi if i == 0 and split_flow else n_frames)
         audio = decode(z[..., lo:hi])  # (1, 1, (hi-lo)*hop)
         yield audio[0, 0, (start - lo) * hop : (end - lo) * hop]

@@ -174,7 +174,11 @@ def _interleaved(ref: Callable[[int], float], cand: Callable[[int], float], roun
 
 def _progress(name: str, m: dict[str, Any]) -> None:
     """One INFO line per measured candidate: its speed-up, verdict and why."""
-    if "ttfa_gain" in m:
+    if "headroom" in m:
+        log.info("calibration: %-14s a %.0f ms decode in %.0f ms of first audio, %.2f of it (%s)", name,
+                 m["decode_window_s"] * 1e3, m["first_chunk_audio_s"] * 1e3, m["headroom"],
+                 "kept" if m["pays"] else "not kept: " + ("; ".join(m["gate_failures"]) or "too slow to stay ahead"))
+    elif "ttfa_gain" in m:
         log.info("calibration: %-14s first audio %.3f s -> %.3f s, %.1fx (%s)", name,
                  m["whole_sentence_first_audio_s"], m["chunked_first_audio_s"], m["ttfa_gain"],
                  "kept" if m["pays"] else f"not kept: needs {MIN_TTFA_GAIN}x and the exact gate")
@@ -295,6 +299,39 @@ class Calibration:
                 "fidelity": fid.to_dict(), "gate": "exact", "gate_failures": failures,
                 "pays": not failures and gain >= MIN_TTFA_GAIN}
 
+    def decoder_headroom(self, ref: Renderer, tier: TierConfig) -> dict[str, Any]:
+        """Seconds to decode a `chunk_frames` window with its margins (median of `ROUNDS`, warm) against the audio
+        of the first chunk, which plays while it decodes; kept when the share is at most `MAX_HEADROOM`, with the
+        tier's gate on a streamed sentence against the fp32 reference."""
+        from tts_core.tiers.precision import compute_dtype
+        from tts_core.tiers.switches.fewer_chunks import MAX_HEADROOM
+
+        model = ref.model
+        margin = ref.default_margins[1] if tier.decoder_margin is None else tier.decoder_margin
+        z = torch.randn(1, int(model.config.inter_channels), tier.chunk_frames + 2 * margin,
+                        generator=torch.Generator().manual_seed(0)).to(ref.device, compute_dtype(model))  # (1, C, F)
+        seconds = []
+        with torch.inference_mode():
+            for _ in range(ROUNDS + 1):
+                t0 = time.perf_counter()
+                model.decode(z)
+                if ref.device.type == "cuda":
+                    torch.cuda.synchronize(ref.device)
+                seconds.append(time.perf_counter() - t0)
+        decode_s = statistics.median(seconds[1:])  # the first builds the shape's kernels
+        first_audio_s = tier.first_chunk_frames * ref.hop / self.voice.sample_rate
+        headroom = decode_s / first_audio_s
+        longest = max(self.texts.batches, key=len)
+        chunks = ref.stream(longest, ZERO, None, tier.first_chunk_frames, tier.chunk_frames, tier.flow_margin,
+                            tier.decoder_margin, fewer_chunks=True)
+        gate_name = gate(settle(tier, self.device)[0])
+        fid = compare(self.reference.render([longest], ZERO, [None])[0], np.concatenate(list(chunks)),
+                      self.voice.sample_rate)
+        failures = fid.failures(gate_name)
+        return {"decode_window_s": decode_s, "first_chunk_audio_s": first_audio_s, "headroom": headroom,
+                "gate": gate_name, "fidelity": fid.to_dict(), "gate_failures": failures,
+                "pays": not failures and headroom <= MAX_HEADROOM}
+
     def skipped(self, switch: Switch, decided: TierConfig, measured_before: bool) -> str | None:
         """Why `switch` is not measured on top of `decided`: its own rule, or (unless its figures are stored from
         before) the budget left."""
@@ -339,14 +376,18 @@ class Calibration:
                 def measure(cand_tier: TierConfig = cand_tier, name: str = name,
                             must_beat: float = best_speed) -> dict[str, Any]:
                     ref = self.renderer(decided)
-                    m = (self.first_audio(ref, decided) if switch.measured_by == "first_audio"
-                         else self.speed(name, ref, cand_tier, must_beat))
+                    if switch.measured_by == "first_audio":
+                        m = self.first_audio(ref, decided)
+                    elif switch.measured_by == "decoder_headroom":
+                        m = self.decoder_headroom(ref, cand_tier)
+                    else:
+                        m = self.speed(name, ref, cand_tier, must_beat)
                     _progress(name, m)
                     return m
 
                 m = shared.once(label, measure)
             measurements[name] = dict(m, on=on, timed_against=_kept(decided))
-            figure = float(m.get("speedup") or m.get("ttfa_gain") or 0.0)
+            figure = float(m.get("speedup") or m.get("ttfa_gain") or (1 / m["headroom"] if m.get("headroom") else 0.0))
             if m.get("pays") and figure > best_speed:
                 best, best_speed = dict(changes), figure
         return best

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tts_core.tiers.switches import (
     audio_cache, banded_attention, batch_optimizer, batching, bucketing, compile, cuda_flags, decode_window,
-    deterministic, engine_registry, fusion, housekeeping, inference_mode, memory_fraction, memory_pool, precision,
+    deterministic, engine_registry, fewer_chunks, fusion, housekeeping, inference_mode, memory_fraction, memory_pool, precision,
     streaming, threads, tiling, warmup, weight_cache, workers,
 )
 from tts_core.tiers.switches.base import AUTO, BuildContext, NotApplicable, Setting, Switch
@@ -36,6 +36,7 @@ SWITCHES: tuple[Switch, ...] = (
     compile.SWITCH,
     decode_window.SWITCH,
     streaming.SWITCH,
+    fewer_chunks.SWITCH,
     workers.SWITCH,
     housekeeping.SWITCH,
 )

@@ -112,7 +112,9 @@ class Switch:
     - `requires`: fields turned on with it, because it does nothing without them.
     - `acts_on`, `shows_in`: see `ACTS_ON`, `SHOWS_IN`.
     - `calibrated`: the calibration may choose it (its first setting accepts "auto").
-    - `measured_by`: how the calibration judges a candidate: "speed" (paired render time) or "first_audio".
+    - `measured_by`: how the calibration judges a candidate: "speed" (paired render time), "first_audio" (time to
+      first audio, whole against chunked) or "decoder_headroom" (a `chunk_frames` window decodes well within the
+      first chunk's audio).
     """
 
     name: str = ""

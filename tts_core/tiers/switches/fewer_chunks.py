@@ -1,0 +1,34 @@
+"""fewer_chunks: a latency-first chunk plan for streaming. A sentence whose rest after the first chunk fits
+`chunk_frames` streams in two chunks with its flow in one run, and a last chunk within the decoder's margins joins
+the one before it (`tts_core.streaming.chunk_bounds`). Exact in fp32 (the same samples as the usual plan); a BF16
+decoder rounds the other windows differently, within the half gate.
+
+The second chunk no longer grows at most 4x the audio before it, so it must decode while the first chunk plays: the
+calibration keeps it only where a `chunk_frames` window (with its margins) decodes in at most `MAX_HEADROOM` of the
+first chunk's audio (`measured_by = "decoder_headroom"`); about 60x real time here, so 0.2 of it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tts_core.tiers.switches.base import Switch, flag
+
+MAX_HEADROOM = 0.5  # the second chunk's decode may take at most half of the first chunk's audio
+
+
+class FewerChunks(Switch):
+    name = "fewer_chunks"
+    settings = (flag("fewer_chunks", "latency-first chunk plan: the rest after the first chunk in one chunk when it "
+                                     "fits `chunk_frames`, no last chunk within the margins (exact)", auto=True),)
+    requires = {"streaming": True}
+    acts_on = ("stream",)
+    calibrated = True
+    calibration_order = 25  # after streaming, which it refines
+    measured_by = "decoder_headroom"
+
+    def skip(self, tier: Any, device: Any) -> str | None:
+        return None if tier.streaming is True else "streaming is off, so there is no chunk plan to change"
+
+
+SWITCH = FewerChunks()
