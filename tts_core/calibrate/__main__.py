@@ -50,15 +50,20 @@ def _figure(m: dict[str, Any]) -> str:
     if "ttfa_gain" in m:
         fig = (f"first audio {m['whole_sentence_first_audio_s']:.3f} s -> {m['chunked_first_audio_s']:.3f} s, "
                f"{m['ttfa_gain']:.2f}x")
+    elif "headroom" in m:
+        fig = (f"a {m['decode_window_s'] * 1e3:.0f} ms decode within {m['first_chunk_audio_s'] * 1e3:.0f} ms of first "
+               f"audio, {m['headroom']:.2f} of it")
     elif m.get("speedup") is not None:
         fig = f"{m['speedup']:.2f}x, won {m.get('won_rounds', 0)} of {m.get('rounds', 0)} rounds"
     else:
         fig = "not measured"
     from tts_core.calibrate.measure import MIN_SPEEDUP, MIN_TTFA_GAIN, MIN_WIN_SHARE, ROUNDS
+    from tts_core.tiers.switches.fewer_chunks import MAX_HEADROOM
 
     why = m.get("note") or m.get("error") or "; ".join(m.get("gate_failures") or [])
     if not why and not m.get("pays"):
         why = (f"needs {MIN_TTFA_GAIN}x and the exact gate" if "ttfa_gain" in m
+               else f"needs at most {MAX_HEADROOM} of it" if "headroom" in m
                else f"needs >= {MIN_SPEEDUP}x and {MIN_WIN_SHARE:.0%} of {ROUNDS} rounds won")
     verdict = "pays" if m.get("pays") else "does not pay"
     return f"{fig} ({verdict}{': ' + why if why else ''}{', reused' if m.get('reused') else ''})"
