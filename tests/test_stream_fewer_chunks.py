@@ -72,3 +72,25 @@ def test_the_switch_turns_streaming_on_and_is_validated():
     assert resolve_tier("advanced-fewer_chunks").fewer_chunks is False
     with pytest.raises(ConfigError, match="`fewer_chunks`"):
         TierConfig(fewer_chunks="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("limit, kept", [(1e9, True), (0.0, False)])
+def test_the_calibration_keeps_fewer_chunks_only_where_the_decoder_stays_ahead(monkeypatch, tmp_path, limit, kept):
+    """Measured as the share of the first chunk's audio a `chunk_frames` window takes to decode; kept at most
+    `MAX_HEADROOM` of it, and never without streaming."""
+    import tts_core.tiers.switches.fewer_chunks as switch
+    from tts_core import Engine
+    from tts_core.tiers import BASELINE
+
+    monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("TTS_CORE_CALIBRATE_IN_PROCESS", "1")  # the patched limit lives in this process
+    monkeypatch.setattr(switch, "MAX_HEADROOM", limit)
+    tier = BASELINE.with_(name=f"fc-{kept}", inference_mode=True, streaming=True, fewer_chunks="auto")
+    with Engine.load(voice="tiny", tier=tier) as engine:
+        m = engine.stats()["calibration"]["measurements"]["fewer_chunks"]
+        assert m["headroom"] > 0 and m["decode_window_s"] > 0 and not m["gate_failures"], m
+        assert engine.tier.fewer_chunks is kept
+    off = BASELINE.with_(name="fc-off", inference_mode=True, fewer_chunks="auto")
+    with Engine.load(voice="tiny", tier=off) as engine:
+        m = engine.stats()["calibration"]["measurements"]["fewer_chunks"]
+        assert "streaming is off" in m["note"] and engine.tier.fewer_chunks is False

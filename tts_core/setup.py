@@ -179,7 +179,7 @@ def build_parts(
     voice_name: str | LoadedVoice, device: str, tier: TierConfig, seed: int | None, frontend: Any = None,
     worker_factory: Callable[..., Any] | None = None,
 ) -> EngineParts:
-    """Everything `Engine` needs, assembled as the tier asks:
+    """Everything `Engine` needs, assembled as the tier asks, top to bottom:
 
         device and load flags -> voice -> calibrate ("auto" switches; once per machine, stored) -> settle ->
         transform (the model) -> runtime parts (caches, pool, monitor, workers)
@@ -190,42 +190,53 @@ def build_parts(
     module-level function; needed when `workers` > 1)."""
     dev = resolve_device(device)
     notes = apply_load_flags(tier, dev)  # first: the inter-op thread count is fixed by the first parallel work
-    if isinstance(voice_name, LoadedVoice):
-        if tier.workers > 1:
-            raise ConfigError(f"TierConfig({tier.name}): `workers` = {tier.workers} needs a voice name; "
-                              "expected 1 with a voice loaded in memory.")
-        voice, voice_name = voice_name, voice_name.name
-        voice = dataclasses.replace(voice, load_info=dict(voice.load_info, loaded_by="memory"))  # see calibration_for
-    else:
-        voice = load_voice(voice_name, weight_cache=tier.weight_cache)
-    if frontend is None:
-        frontend = TextFrontend(voice.phoneme_id_map, voice.espeak_voice)
-    voice.model.to(dev).eval()
-    calibration = None
-    if tier.auto_fields:
-        from tts_core.calibrate import calibration_for
-
-        with flag_scope(tier, dev):
-            calibration = calibration_for(voice, frontend, dev, tier)
-        tier = tier.with_(**calibration["choices"])
+    voice, frontend = _voice(voice_name, tier, frontend)
+    tier, calibration = _calibrate(voice, frontend, dev, tier)
     tier, settled = settle(tier, dev)
     notes += settled + not_applicable(tier, dev)
     with flag_scope(tier, dev):
         model = transform(voice.model, tier, BuildContext(dev, frontend, in_place=True))
     # The voice holds the engine's own model, not the fp32 original: a precision tier keeps one copy.
     voice = dataclasses.replace(voice, model=model)
+    parts = EngineParts(voice=voice, model=model, frontend=frontend, tier=tier, device=dev,
+                        load_info=dict(voice.load_info), batcher=Batcher(tier, dev), calibration=calibration,
+                        not_applicable=notes)
+    _runtime_parts(parts, device, seed, worker_factory)
+    return parts
 
-    parts = EngineParts(
-        voice=voice,
-        model=model,
-        frontend=frontend,
-        tier=tier,
-        device=dev,
-        load_info=dict(voice.load_info),
-        batcher=Batcher(tier, dev),
-        calibration=calibration,
-        not_applicable=notes,
-    )
+
+def _voice(voice_name: str | LoadedVoice, tier: TierConfig, frontend: Any) -> tuple[LoadedVoice, Any]:
+    """The voice (loaded by name, or the one given) and its text front-end (espeak's unless one is given)."""
+    if isinstance(voice_name, LoadedVoice):
+        if tier.workers > 1:
+            raise ConfigError(f"TierConfig({tier.name}): `workers` = {tier.workers} needs a voice name; "
+                              "expected 1 with a voice loaded in memory.")
+        voice = dataclasses.replace(voice_name, load_info=dict(voice_name.load_info, loaded_by="memory"))  # see
+        # calibration_for: no child process can load this voice again
+    else:
+        voice = load_voice(voice_name, weight_cache=tier.weight_cache)
+    if frontend is None:
+        frontend = TextFrontend(voice.phoneme_id_map, voice.espeak_voice)
+    return voice, frontend
+
+
+def _calibrate(voice: LoadedVoice, frontend: Any, dev: torch.device,
+               tier: TierConfig) -> tuple[TierConfig, dict[str, Any] | None]:
+    """`tier` with every "auto" switch decided by the calibration (stored once per machine), and its record."""
+    voice.model.to(dev).eval()
+    if not tier.auto_fields:
+        return tier, None
+    from tts_core.calibrate import calibration_for
+
+    with flag_scope(tier, dev):
+        calibration = calibration_for(voice, frontend, dev, tier)
+    return tier.with_(**calibration["choices"]), calibration
+
+
+def _runtime_parts(parts: EngineParts, device: str, seed: int | None,
+                   worker_factory: Callable[..., Any] | None) -> None:
+    """The parts beside the model the tier turns on: audio cache, buffer pool, memory monitor, worker processes."""
+    tier = parts.tier
     if tier.audio_cache:
         from tts_core.runtime import AudioCache
 
@@ -246,14 +257,12 @@ def build_parts(
 
         if worker_factory is None:
             raise TypeError(f"build_parts: tier {tier.name} has `workers` = {tier.workers}; pass `worker_factory`.")
-
         threads = max(1, usable_cores() // tier.workers)
         worker_tier = tier.with_(name=f"{tier.name}/worker", workers=1, threads=threads, engine_registry=False)
         parts.workers = WorkerPool(
             worker_factory, n_workers=tier.workers,
-            kwargs={"voice": voice_name, "device": device, "tier": worker_tier, "seed": seed},
+            kwargs={"voice": parts.voice.name, "device": device, "tier": worker_tier, "seed": seed},
         )
-    return parts
 
 
 def audio_cache_scope(tier: TierConfig) -> str:
