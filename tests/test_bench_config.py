@@ -118,11 +118,15 @@ def test_missing_text_path_is_reported() -> None:
         validate(compose_cfg("text=file"))
 
 
-def test_every_switch_has_its_baseline_ablation_yaml() -> None:
+@pytest.mark.parametrize("spec", ["baseline+fewer_chunks", "advanced-fusion", "optimized+bf16", "advanced+int8_static"])
+def test_every_ablation_of_the_registry_is_a_tier_option_without_a_yaml(spec: str) -> None:
+    from bench.sweep.config import ablation_tiers
     from tts_core.tiers import SWITCH_NAMES
 
-    shipped = set(options("tier"))
-    assert {f"baseline+{switch}" for switch in SWITCH_NAMES} <= shipped
+    assert {f"baseline+{switch}" for switch in SWITCH_NAMES} <= set(ablation_tiers())
+    cfg = validate(compose_cfg(f"+tier={spec}"))
+    assert cfg.tier.name == spec
+    check(cfg)
 
 
 @pytest.mark.parametrize("content", [b"   \n\n", b"\xff\xfe not utf-8"])

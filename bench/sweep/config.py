@@ -230,6 +230,14 @@ class BenchConfig:
     scenario: Optional[Any] = None  # serving under load (bench/serve/config.py: ScenarioConfig); None = paired rounds
 
 
+def ablation_tiers() -> list[str]:
+    """`<tier>+<switch>` and `<tier>-<switch>` for every shipped tier and every ablation of the switches' registry
+    (`tts_core/tiers/switches/`): config options of the `tier` group without a YAML file each."""
+    from tts_core.tiers import SWITCH_NAMES, TIER_NAMES
+
+    return [f"{tier}{op}{switch}" for tier in TIER_NAMES for op in "+-" for switch in SWITCH_NAMES]
+
+
 def register_configs() -> None:
     """Store every schema in Hydra's ConfigStore (idempotent)."""
     cs = ConfigStore.instance()
@@ -238,6 +246,8 @@ def register_configs() -> None:
     cs.store(group="engine", name="base_fake_engine", node=FakeEngineConfig)
     cs.store(group="engine", name="base_http_engine", node=HttpEngineConfig)
     cs.store(group="tier", name="base_tier", node=TierConfig)
+    for name in ablation_tiers():  # `+tier=baseline+fusion`: every ablation the switches' registry defines
+        cs.store(group="tier", name=name, node=TierConfig(name=name))
     cs.store(group="hardware", name="base_hardware", node=HardwareConfig)
     cs.store(group="model", name="base_model", node=ModelConfig)
     cs.store(group="text", name="base_text", node=TextConfig)
