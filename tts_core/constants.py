@@ -76,13 +76,19 @@ def env_float(name: str, default: float) -> float:
 ENV_RECALIBRATE = "TTS_CORE_RECALIBRATE"  # "1": ignore stored calibration choices and measure again
 
 
+ENV_CALIBRATE_IN_PROCESS = "TTS_CORE_CALIBRATE_IN_PROCESS"  # "1": measure in the loading process, not in a child
+
+
+def env_flag(name: str) -> bool:
+    """True when environment variable `name` is set to anything but "", "0", "false" or "no"."""
+    return os.environ.get(name, "") not in ("", "0", "false", "no")
+
+
 def recalibrate_requested() -> bool:
     """True when the user asked to re-run the advanced tier's calibration."""
-    return os.environ.get(ENV_RECALIBRATE, "") not in ("", "0", "false", "no")
-
-ENV_CALIBRATE_IN_PROCESS = "TTS_CORE_CALIBRATE_IN_PROCESS"  # "1": measure in the loading process, not in a child
+    return env_flag(ENV_RECALIBRATE)
 
 
 def calibrate_in_process_requested() -> bool:
     """True when the user asked the calibration to run in the process that loads the engine (no child process)."""
-    return os.environ.get(ENV_CALIBRATE_IN_PROCESS, "") not in ("", "0", "false", "no")
+    return env_flag(ENV_CALIBRATE_IN_PROCESS)

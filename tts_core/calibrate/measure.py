@@ -248,7 +248,8 @@ class Calibration:
     def path(self) -> str:
         return render_path(self.device, self.batch_vocoder)
 
-    def speed(self, name: str, ref: Renderer, cand_tier: TierConfig, must_beat: float) -> dict[str, Any]:
+    def speed(self, switch: Switch, name: str, ref: Renderer, cand_tier: TierConfig,
+              must_beat: float) -> dict[str, Any]:
         """Gate and time `cand_tier` against `ref`. `must_beat`: the speed-up over `ref` it needs to be chosen (a
         better candidate measured before sets it); one `GIVE_UP` times short of it on the probe sentence, it stops."""
         t0 = time.perf_counter()
@@ -281,7 +282,7 @@ class Calibration:
         pays = not failures and timing["speedup"] >= MIN_SPEEDUP and timing["won_enough"]
         m = {**timing, "setup_s": setup_s, "gate": gate_name, "fidelity": fid.to_dict(), "gate_failures": failures,
              "pays": pays}
-        if pays and _builds_per_process(cand_tier):
+        if pays and switch.builds_per_process:
             _fresh_lengths(m, cand, ref, self.texts)
             _payback(m, len(self.reference_audio) / self.voice.sample_rate)
         return m
@@ -381,7 +382,7 @@ class Calibration:
                     elif switch.measured_by == "decoder_headroom":
                         m = self.decoder_headroom(ref, cand_tier)
                     else:
-                        m = self.speed(name, ref, cand_tier, must_beat)
+                        m = self.speed(switch, name, ref, cand_tier, must_beat)
                     _progress(name, m)
                     return m
 
@@ -398,12 +399,6 @@ def _kept(tier: TierConfig) -> dict[str, Any]:
     return {sw.settings[0].name: getattr(tier, sw.settings[0].name) for sw in CALIBRATED if sw.enabled(tier)}
 
 
-def _builds_per_process(tier: TierConfig) -> bool:
-    from tts_core.tiers.switches import SWITCHES
-
-    return any(sw.builds_per_process and sw.enabled(tier) for sw in SWITCHES)
-
-
 def calibrate(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
               batch_vocoder: bool | None = None) -> dict[str, Any]:
     """Choices for `tier.auto_fields` on this device, measured (or read back from a stored calibration), from the
@@ -415,7 +410,7 @@ def calibrate(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
     if stored is not None:
         return stored
     if path.is_file() and not recalibrate_requested():
-        log.warning("calibration file %s is unreadable or of another version; measuring again", path)
+        log.warning("calibration file %s is unreadable; measuring again", path)
     stale = sorted(p.name for p in path.parent.glob(f"{voice.name}-*.json") if "-candidates" not in p.name) \
         if path.parent.is_dir() else []
     if stale and not recalibrate_requested():
