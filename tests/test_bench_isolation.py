@@ -17,7 +17,7 @@ from bench.measure.memory import LOAD, STEADY, UNTIMED, phase_peaks
 from bench.results.store import read_rows
 from tts_core import constants
 from tts_core.runtime.audio_cache import AudioCache
-from tts_core.tiers import BASELINE
+from tts_core.tiers import BASELINE, resolve_tier
 
 TEXT = "Each tier keeps its own audio."
 ONEDNN = constants.ENV_ONEDNN_PRIMITIVE_CACHE
@@ -104,12 +104,12 @@ def test_a_worker_keeps_its_audio_cache_in_a_folder_of_its_contender(tmp_path: P
     assert entry.parent == audio / "tts_core_baseline+audio_cache_cpu" / "baseline+audio_cache"
 
 
-def test_a_baseline_worker_does_not_inherit_the_onednn_cap(tmp_path: Path, monkeypatch) -> None:
+def test_a_baseline_worker_does_not_inherit_the_onednn_cache_size(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(constants.ENV_CACHE_DIR, str(tmp_path / "cache"))
     monkeypatch.delenv(ONEDNN, raising=False)
     assert _loaded_env("baseline", tmp_path)["onednn_primitive_cache_capacity"] is None  # oneDNN's own default
     assert _loaded_env("optimized", tmp_path)["onednn_primitive_cache_capacity"] == str(
-        constants.DEFAULT_ONEDNN_PRIMITIVE_CACHE)  # a tier with housekeeping sets it in its own process
+        resolve_tier("optimized").kernel_cache)  # a tier with kernel_cache sets it in its own process
     monkeypatch.setenv(ONEDNN, "64")
     assert _loaded_env("baseline", tmp_path)["onednn_primitive_cache_capacity"] == "64"  # the user's value, kept
 

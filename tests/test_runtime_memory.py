@@ -244,25 +244,40 @@ def test_cuda_readings_when_a_gpu_is_present(monkeypatch: pytest.MonkeyPatch) ->
     assert MemoryMonitor(device="cpu").start().peak_cuda_mb is None
 
 
-def test_onednn_primitive_cache_is_capped_unless_the_user_set_it(monkeypatch):
+def test_onednn_primitive_cache_is_sized_unless_the_user_set_it(monkeypatch):
     from tts_core import constants
 
     monkeypatch.delenv(constants.ENV_ONEDNN_PRIMITIVE_CACHE, raising=False)
-    assert constants.bound_onednn_primitive_cache() == str(constants.DEFAULT_ONEDNN_PRIMITIVE_CACHE)
+    assert constants.size_onednn_primitive_cache(4096) == "4096"
     monkeypatch.setenv(constants.ENV_ONEDNN_PRIMITIVE_CACHE, "1024")
-    assert constants.bound_onednn_primitive_cache() == "1024"  # the user's value wins
+    assert constants.size_onednn_primitive_cache(4096) == "1024"  # the user's value wins
 
 
-def test_loading_a_housekeeping_tier_sets_the_cap_and_importing_does_not():
+def test_a_user_set_kernel_cache_is_reported_as_not_taking_effect(monkeypatch):
+    import torch
+
+    from tts_core import constants
+    from tts_core.flags import apply_load_flags
+    from tts_core.tiers import resolve_tier
+
+    monkeypatch.setenv(constants.ENV_ONEDNN_PRIMITIVE_CACHE, "64")
+    (note,) = apply_load_flags(resolve_tier("optimized"), torch.device("cpu"))
+    assert (note.switch, note.fields) == ("kernel_cache", ("kernel_cache",)) and "=64 is kept" in note.reason
+    monkeypatch.setenv(constants.ENV_ONEDNN_PRIMITIVE_CACHE, str(resolve_tier("optimized").kernel_cache))
+    assert apply_load_flags(resolve_tier("optimized"), torch.device("cpu")) == []
+
+
+def test_loading_a_kernel_cache_tier_sizes_the_cache_and_importing_does_not():
     import os
     import subprocess
     import sys
 
     from tts_core import constants
+    from tts_core.tiers import resolve_tier
 
     env = {k: v for k, v in os.environ.items() if k != constants.ENV_ONEDNN_PRIMITIVE_CACHE}
     name = constants.ENV_ONEDNN_PRIMITIVE_CACHE
     code = (f"import os, tts_core; print(os.environ.get({name!r})); "
             f"tts_core.Engine.load(voice='tiny', tier='optimized'); print(os.environ.get({name!r}))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["None", str(constants.DEFAULT_ONEDNN_PRIMITIVE_CACHE)]
+    assert out.split() == ["None", str(resolve_tier("optimized").kernel_cache)]

@@ -15,11 +15,9 @@ ENV_MAX_TEXT_CHARS = "TTS_CORE_MAX_TEXT_CHARS"  # longest text accepted in one c
 # https://docs.nvidia.com/cuda/cublas/#results-reproducibility
 ENV_CUBLAS_WORKSPACE_CONFIG = "CUBLAS_WORKSPACE_CONFIG"
 CUBLAS_DETERMINISTIC_CONFIG = ":4096:8"
-# read by oneDNN when it creates its first primitive: how many it keeps, one per op and input shape. Each
-# cached convolution holds buffers in proportion to its input, so oneDNN's default (1024) lets the heap grow
-# with every new sentence length, by hundreds of MB over a long run (see docs/memory.md).
+# read by oneDNN when it creates its first primitive: how many per-shape kernels it keeps (the `kernel_cache` switch
+# sets it at load; oneDNN's own default is 1,024)
 ENV_ONEDNN_PRIMITIVE_CACHE = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
-DEFAULT_ONEDNN_PRIMITIVE_CACHE = 256  # a few sentences' worth: measured as fast as 1024, far flatter
 
 DEFAULT_MEMORY_LIMIT_MB = 0  # 0 = no limit
 DEFAULT_AUDIO_CACHE_MB = 512
@@ -49,13 +47,13 @@ def ensure_env(name: str, value: str) -> str:
     return os.environ[name]
 
 
-def bound_onednn_primitive_cache() -> str:
-    """Cap oneDNN's primitive cache at `DEFAULT_ONEDNN_PRIMITIVE_CACHE` unless the user set
-    `$ONEDNN_PRIMITIVE_CACHE_CAPACITY`; returns the value now in the environment. It only takes effect if nothing
-    in this process has run a oneDNN op yet: `Engine.load` calls it first, for a tier with `housekeeping` (see
-    `tts_core.flags.apply_load_flags`). Importing `tts_core` sets nothing, so a process that only imports it
-    (a benchmark's parent) passes the user's environment, unchanged, to the processes it starts."""
-    return ensure_env(ENV_ONEDNN_PRIMITIVE_CACHE, str(DEFAULT_ONEDNN_PRIMITIVE_CACHE))
+def size_onednn_primitive_cache(capacity: int) -> str:
+    """Set `$ONEDNN_PRIMITIVE_CACHE_CAPACITY` to `capacity` unless the user set it; returns the value now in the
+    environment. It only takes effect if nothing in this process has run a oneDNN op yet: `Engine.load` calls it
+    first, for a tier with `kernel_cache` (see `tts_core.flags.apply_load_flags`). Importing `tts_core` sets
+    nothing, so a process that only imports it (a benchmark's parent) passes the user's environment, unchanged, to
+    the processes it starts."""
+    return ensure_env(ENV_ONEDNN_PRIMITIVE_CACHE, str(capacity))
 
 
 def onednn_primitive_cache() -> str | None:

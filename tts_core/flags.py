@@ -25,7 +25,8 @@ import torch
 from tts_core.constants import (
     CUBLAS_DETERMINISTIC_CONFIG,
     ENV_CUBLAS_WORKSPACE_CONFIG,
-    bound_onednn_primitive_cache,
+    ENV_ONEDNN_PRIMITIVE_CACHE,
+    size_onednn_primitive_cache,
     ensure_env,
 )
 from tts_core.errors import ConfigError
@@ -43,15 +44,18 @@ def cuda_index(device: torch.device) -> int:
 
 
 def apply_load_flags(tier: TierConfig, device: torch.device) -> list[NotApplicable]:
-    """The flags that cannot be scoped, set once at load: oneDNN's primitive-cache cap (a tier with
-    `housekeeping`, unless the user set it), inter-op threads, the CUDA memory fraction (for the engine's own
+    """The flags that cannot be scoped, set once at load: oneDNN's primitive-cache size (a tier with
+    `kernel_cache`, unless the user set it), inter-op threads, the CUDA memory fraction (for the engine's own
     device index), and the cuBLAS workspace setting a deterministic tier needs. Returns the switches that could
     not take effect in this process, with the reason (a switch that cannot act on the device at all is the
     registry's note: `tts_core.tiers.build.not_applicable`). Raises `ConfigError` when another engine in this
     process already capped the same device at a different fraction."""
     not_applicable: list[NotApplicable] = []
-    if tier.housekeeping:  # bounded memory over a long run; the baseline keeps oneDNN's default
-        bound_onednn_primitive_cache()
+    if tier.kernel_cache is not None and device.type == "cpu":  # the baseline keeps oneDNN's default
+        size = size_onednn_primitive_cache(tier.kernel_cache)
+        if size != str(tier.kernel_cache):
+            not_applicable.append(NotApplicable("kernel_cache", ("kernel_cache",),
+                                                f"the environment's {ENV_ONEDNN_PRIMITIVE_CACHE}={size} is kept"))
     if tier.interop_threads is not None and torch.get_num_interop_threads() != tier.interop_threads:
         try:
             torch.set_num_interop_threads(tier.interop_threads)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tts_core.errors import ConfigError
 from tts_core.tiers.config import AUTO, TierConfig
-from tts_core.tiers.switches import ABLATION_NAMES, ABLATIONS
+from tts_core.tiers.switches import ABLATION_NAMES, ABLATIONS, kernel_cache
 
 BASELINE = TierConfig(name="baseline")  # fp32 eager as commonly written: autograd on, nothing cached
 
@@ -20,6 +20,7 @@ OPTIMIZED = TierConfig(
     banded_attention=True,  # exact, and less work at every length
     decode_window_frames=256,  # exact; the decoder's memory and shapes bounded at any sentence length
     housekeeping=True,
+    kernel_cache=kernel_cache.PRIMITIVES,  # oneDNN keeps the kernels of every bucketed shape (the windows bound them)
 )
 
 ADVANCED = OPTIMIZED.with_(

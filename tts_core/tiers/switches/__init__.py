@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from tts_core.tiers.switches import (
     audio_cache, banded_attention, batch_optimizer, batching, bucketing, compile, cuda_flags, decode_window,
-    deterministic, engine_registry, fewer_chunks, fusion, housekeeping, inference_mode, memory_fraction, memory_pool, precision,
-    streaming, threads, tiling, warmup, weight_cache, workers,
+    deterministic, engine_registry, fewer_chunks, fusion, housekeeping, inference_mode, kernel_cache, memory_fraction,
+    memory_pool, precision, streaming, threads, tiling, warmup, weight_cache, workers,
 )
 from tts_core.tiers.switches.base import AUTO, BuildContext, NotApplicable, Setting, Switch
 
@@ -21,6 +21,7 @@ SWITCHES: tuple[Switch, ...] = (
     cuda_flags.SWITCH,
     deterministic.SWITCH,
     memory_fraction.SWITCH,
+    kernel_cache.SWITCH,
     warmup.SWITCH,
     weight_cache.SWITCH,
     engine_registry.SWITCH,

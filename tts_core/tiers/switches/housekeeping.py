@@ -1,5 +1,5 @@
-"""housekeeping: garbage collection, heap trim and CUDA cache release after large jobs, a memory monitor, oneDNN's
-primitive cache capped at load; and an optional RSS limit that refuses jobs above it."""
+"""housekeeping: garbage collection, heap trim and CUDA cache release after large jobs, a memory monitor; and an
+optional RSS limit that refuses jobs above it."""
 
 from __future__ import annotations
 
