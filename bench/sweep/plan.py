@@ -173,12 +173,16 @@ def safe_name(name: str) -> str:
 
 
 def served_contender(entry: str, contenders: list[Contender], engine_name: str, hardware: dict[str, Any], model: str,
-                     time_limit_s: float) -> Contender:
+                     time_limit_s: float, scenario: Any = None) -> Contender:
     """The contender of one `sweep.servers` entry: an HTTP adapter that starts the server in its worker (health
-    checked within 80% of `sweep.time_limit_s`, the limit of the worker's `load`), paired as the module says."""
+    checked within 80% of `sweep.time_limit_s`, the limit of the worker's `load`), paired as the module says. Under
+    a serving `scenario` our server batches as the scenario's in-process dispatcher does (`max_batch`,
+    `max_wait_ms`)."""
     from bench.servers import parse_entry, unavailable
 
     spec = parse_entry(entry, health_timeout_s=max(1.0, 0.8 * time_limit_s))
+    if scenario is not None and spec.kind == "contract":
+        spec.max_batch, spec.max_wait_ms = int(scenario.max_batch), float(scenario.max_wait_ms)
     piper = spec.kind == "piper"
     name = "piper-http" if piper else f"{spec.prefix}-http"
     http = {"_target_": "bench.engines.http.HttpEngine", "name": name, "api": "piper" if piper else "openai",
@@ -208,7 +212,8 @@ def build_group(cfg: BenchConfig) -> Group:
             contenders.append(Contender(name=contender_name(name, "default", hardware["name"]), engine=peer, tier="default",
                                         hardware=hardware, reference=base, peer=True, skipped=_unavailable(peer, model, hardware["device"])))
     for entry in cfg.sweep.servers:
-        contenders.append(served_contender(entry, contenders, engine["name"], hardware, model, cfg.sweep.time_limit_s))
+        contenders.append(served_contender(entry, contenders, engine["name"], hardware, model, cfg.sweep.time_limit_s,
+                                           cfg.scenario))
     texts = texts_of(cfg)
     if cfg.workload.name == "repeated":
         text = {"kind": "repeated", "files": {t.label: str(t.file) for t in texts}}

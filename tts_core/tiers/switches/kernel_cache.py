@@ -14,7 +14,7 @@ from typing import Any
 
 from tts_core.tiers.switches.base import NotApplicable, Switch, optional_count
 
-PRIMITIVES = 4096  # enough for every bucketed shape of sentences of 3-40 words (advanced: about 1,000 after 450)
+PRIMITIVES = 4096  # oneDNN kernels kept: the bucketed shapes of sentences of every length (docs/memory.md)
 
 
 class KernelCache(Switch):
