@@ -20,7 +20,7 @@ OPTIMIZED = TierConfig(
     banded_attention=True,  # exact, and less work at every length
     decode_window_frames=256,  # exact; the decoder's memory and shapes bounded at any sentence length
     housekeeping=True,
-    kernel_cache=kernel_cache.PRIMITIVES,  # oneDNN keeps the kernels of every bucketed shape (the windows bound them)
+    kernel_cache=kernel_cache.BOUNDED,  # every sentence length is a new shape here: few kernels kept, bounded RSS
 )
 
 ADVANCED = OPTIMIZED.with_(
@@ -36,6 +36,7 @@ ADVANCED = OPTIMIZED.with_(
     fusion=AUTO,
     bucket_frames=32,  # flow and decoder inputs padded to 32-frame multiples, exact (kernels are built per shape)
     bucket_tokens=16,  # encoder and duration inputs padded to 16-token multiples, exact
+    kernel_cache=kernel_cache.BUCKETED,  # the buckets and windows bound the shapes: keep every kernel they need
     decoder_tiling=AUTO,
     memory_pool=AUTO,
     streaming=AUTO,

@@ -2,11 +2,13 @@
 at load by `tts_core.flags`; the user's own value wins).
 
 oneDNN builds a kernel (a "primitive") per operation and input shape: a short sentence's decoder windows alone
-need about 30, each built in about a millisecond. The bucketed tiers see few shapes (token and frame counts padded
-to multiples, the decoder in fixed windows), but sentences of every length together still need more than a small
-cache holds: capped at 256, each short sentence after a long one rebuilt its decoder's kernels (about 28 ms of a
-100 ms sentence). With the windows and buckets bounding the shapes, a cache that holds all of them keeps RSS where
-the small one did (docs/memory.md)."""
+need about 30, each built in about a millisecond, and a cached kernel holds buffers in proportion to its input.
+Two sizes, for two kinds of tier (docs/memory.md):
+- `BOUNDED` where every sentence length is a new shape (no buckets: optimized): the cache must stay small or RSS
+  grows with every length met (optimized's steady peak in the default sweep: 714 MB at 256, 1,161 MB at 4,096).
+- `BUCKETED` where token and frame counts are padded to multiples and the decoder runs fixed windows (advanced):
+  the shapes are few, and a cache that holds them all keeps RSS where the small one did, while at 256 each short
+  sentence after a long one rebuilt its decoder's kernels (about 28 ms of a 100 ms sentence)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from typing import Any
 
 from tts_core.tiers.switches.base import NotApplicable, Switch, optional_count
 
-PRIMITIVES = 4096  # oneDNN kernels kept: the bucketed shapes of sentences of every length (docs/memory.md)
+BOUNDED = 256  # oneDNN kernels kept where shapes are not bucketed: a few sentences' worth
+BUCKETED = 4096  # where they are: every bucketed shape of sentences of every length
 
 
 class KernelCache(Switch):
@@ -23,7 +26,7 @@ class KernelCache(Switch):
         optional_count("kernel_cache", "oneDNN primitives (per-shape kernels) kept per process", 1,
                        "oneDNN's default, 1,024, or the user's ONEDNN_PRIMITIVE_CACHE_CAPACITY"),
     )
-    ablations = {"kernel_cache": {"kernel_cache": PRIMITIVES}}
+    ablations = {"kernel_cache": {"kernel_cache": BUCKETED}}
     acts_on = ("flags",)
 
     def not_applicable(self, tier: Any, device: Any) -> NotApplicable | None:
