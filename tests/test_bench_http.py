@@ -4,8 +4,6 @@ Piper's own Flask server where flask is installed. Loopback only; every wait is 
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import subprocess
 import sys
 import time
