@@ -26,8 +26,8 @@ from tts_core.constants import (
     CUBLAS_DETERMINISTIC_CONFIG,
     ENV_CUBLAS_WORKSPACE_CONFIG,
     ENV_ONEDNN_PRIMITIVE_CACHE,
-    size_onednn_primitive_cache,
     ensure_env,
+    size_onednn_primitive_cache,
 )
 from tts_core.errors import ConfigError
 from tts_core.tiers.config import TierConfig

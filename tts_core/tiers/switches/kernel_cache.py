@@ -5,7 +5,8 @@ oneDNN builds a kernel (a "primitive") per operation and input shape: a short se
 need about 30, each built in about a millisecond, and a cached kernel holds buffers in proportion to its input.
 Two sizes, for two kinds of tier (docs/memory.md):
 - `BOUNDED` where every sentence length is a new shape (no buckets: optimized): the cache must stay small or RSS
-  grows with every length met (optimized's steady peak in the default sweep: 714 MB at 256, 1,161 MB at 4,096).
+  grows with every length met (optimized's steady peak in default sweeps: 714-829 MB at 256, 1,161 MB
+  at 4,096).
 - `BUCKETED` where token and frame counts are padded to multiples and the decoder runs fixed windows (advanced):
   the shapes are few, and a cache that holds them all keeps RSS where the small one did, while at 256 each short
   sentence after a long one rebuilt its decoder's kernels (about 28 ms of a 100 ms sentence)."""
