@@ -128,6 +128,19 @@ def test_tiny_sweep_over_http_writes_rows_with_time_to_first_audio(tmp_path: Pat
     assert row.extra["engine"]["tier"]["served"] is True
 
 
+def test_a_sweep_over_a_server_measures_only_the_tier_it_serves(tmp_path: Path) -> None:
+    """A server speaks the tier it was started with: `engine=http +tier=advanced` used to add an `http:baseline`
+    contender as advanced's reference, which failed against a server of the advanced tier."""
+    server, url = http_standin.start_in_thread(voice="tiny", tier="advanced", chunk_delay_s=0.01)
+    try:
+        sweep(tmp_path, "a", "engine=http", f"engine.url={url}", "+tier=advanced", "sweep.report=false")
+    finally:
+        server.shutdown()
+    rows = pooled(tmp_path, "a")
+    assert list(rows) == ["http:advanced@cpu-all"]
+    assert rows["http:advanced@cpu-all"].status == "ok" and rows["http:advanced@cpu-all"].rounds >= 2
+
+
 # ---- managed servers (sweep.servers) -------------------------------------------------------------------------
 def standin_spec(*args: str, timeout_s: float = 30.0):
     from bench.servers import ServerSpec

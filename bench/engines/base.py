@@ -6,6 +6,8 @@ Optional capabilities are separate protocols; the harness checks them with `isin
 `None` for what an engine cannot do (stage breakdown of an opaque runtime, say).
 A class attribute `measured_code` (paths relative to the repository) names the engine's own code:
 its hash is part of `code_version`, so a resumed or reused comparison never mixes code versions.
+A class attribute `serves_one_tier = True` says the engine speaks only the tier its server was started with (an
+HTTP server): a sweep over it measures the tiers asked for alone, without adding the baseline as their reference.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ class HttpEngine:
     """
 
     measured_code = ("bench/engines/http.py", "bench/engines/http_wire.py")
+    serves_one_tier = True  # a server speaks the tier it was started with: no in-process baseline beside it
 
     def __init__(self, name: str = "http", url: str = "http://127.0.0.1:8000/v1/audio/speech", api: str = "openai",
                  voice: str = "default", model_id: str = "tts_core", response_format: str = "pcm",

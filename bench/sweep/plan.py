@@ -72,8 +72,11 @@ class Group:
 
 
 def tiers_of(cfg: BenchConfig) -> list[str]:
-    """The tiers asked for, their references first (baseline, then e.g. advanced for advanced-X)."""
+    """The tiers asked for, their references first (baseline, then e.g. advanced for advanced-X); for an engine that
+    serves one tier (`serves_one_tier`, a server) only the tiers asked for."""
     asked = [cfg.tier.name] if cfg.tier is not None else list(cfg.sweep.tiers)
+    if getattr(get_class(engine_dict(cfg)["_target_"]), "serves_one_tier", False):
+        return list(dict.fromkeys(asked))
     out: list[str] = [BASELINE_TIER]
     for tier in asked:
         chain, t = [], tier
@@ -199,11 +202,12 @@ def build_group(cfg: BenchConfig) -> Group:
     engine = engine_dict(cfg)
     model = cfg.model.name
     contenders: list[Contender] = []
-    for tier in tiers_of(cfg):
+    tiers = tiers_of(cfg)
+    for tier in tiers:
         ref = ablation.reference_tier(tier)
         contenders.append(Contender(
             name=contender_name(engine["name"], tier, hardware["name"]), engine=engine, tier=tier, hardware=hardware,
-            reference=contender_name(engine["name"], ref, hardware["name"]) if ref else None,
+            reference=contender_name(engine["name"], ref, hardware["name"]) if ref in tiers else None,
             skipped=_unavailable(engine, model, hardware["device"])))
     base = contenders[0].name
     if engine["name"] == ablation.OUR_ENGINE:
