@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import numpy as np
@@ -24,15 +23,56 @@ def test_a_batching_policy_takes_what_waits_up_to_max_batch() -> None:
     assert q.take(BatchPolicy(enabled=False, max_batch=3)) == [3]
 
 
+HANG_GUARD_S = 60.0  # only ever reached when the code under test hangs; no test passes or fails on speed
+
+
+class _SpyCondition(threading.Condition):
+    """A `BatchQueue`'s condition that records each timed wait and says when the taker is waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[float | None] = []
+        self.waiting = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.timeouts.append(timeout)
+        self.waiting.set()
+        return super().wait(timeout)
+
+
+def _spied(q: BatchQueue[int]) -> _SpyCondition:
+    spy = _SpyCondition()
+    q._cond = spy  # the queue's only lock and signal; nothing holds the old one here
+    return spy
+
+
 def test_the_first_job_waits_max_wait_for_company() -> None:
     q: BatchQueue[int] = BatchQueue()
+    spy = _spied(q)
     q.put(0)
-    threading.Timer(0.05, q.put, args=(1,)).start()
-    assert q.take(BatchPolicy(enabled=True, max_batch=4, max_wait_s=1.0)) == [0, 1]
+    taken: list[list[int] | None] = []
+    taker = threading.Thread(target=lambda: taken.append(q.take(BatchPolicy(enabled=True, max_batch=2,
+                                                                            max_wait_s=HANG_GUARD_S))))
+    taker.start()
+    while not spy.waiting.wait(0.01) and taker.is_alive():  # the taker holds job 0 and waits for company
+        pass
+    q.put(1)
+    taker.join(HANG_GUARD_S)
+    assert taken == [[0, 1]]  # back as soon as max_batch jobs are in hand, not after max_wait_s
+
+
+def test_with_no_company_the_first_job_goes_alone_after_max_wait() -> None:
+    q: BatchQueue[int] = BatchQueue()
+    spy = _spied(q)
     q.put(2)
-    t0 = time.monotonic()
     assert q.take(BatchPolicy(enabled=True, max_batch=4, max_wait_s=0.1)) == [2]
-    assert 0.09 <= time.monotonic() - t0 < 1.0
+    timed = [t for t in spy.timeouts if t is not None]
+    assert timed and all(0 < t <= 0.1 for t in timed)  # it waited for company, for max_wait_s at most
+    spy.timeouts.clear()
+    q.put(3)
+    assert q.take(BatchPolicy(enabled=True, max_batch=4, max_wait_s=0.0)) == [3] and spy.timeouts == []
+    q.put(4)
+    assert q.take(BatchPolicy(enabled=False, max_wait_s=1.0)) == [4] and spy.timeouts == []
 
 
 def test_a_full_queue_refuses_at_once_and_a_withdrawn_job_is_never_served() -> None:
