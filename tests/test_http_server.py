@@ -16,9 +16,11 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
-httpx = pytest.importorskip("httpx")
-pytest.importorskip("fastapi")
-pytest.importorskip("uvicorn")
+from optional_deps import require
+
+httpx = require("httpx")
+require("fastapi")
+require("uvicorn")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from tts_core.engine import Engine  # noqa: E402

@@ -7,8 +7,9 @@ import pytest
 
 from bench.engines.base import BenchEngine, TierChecking
 from bench.engines.espeak_ng import SAMPLE_RATE, EspeakNgEngine
+from optional_deps import require
 
-pytest.importorskip("espeakng_loader")
+require("espeakng_loader")
 
 TEXT = "Hello there. This is espeak speaking, a formant synthesizer with a long history."
 

@@ -10,10 +10,11 @@ import pytest
 
 from bench.engines.base import BenchEngine, TierChecking
 from bench.engines.piper_onnx import PeerUnavailableError, PiperOnnxEngine
+from optional_deps import needs
 from tts_core.fidelity import compare
 
 MISSING = PiperOnnxEngine.available()  # None when the peers extra is installed
-needs_piper = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
+needs_piper = needs(MISSING)
 
 TEXT = "The quick brown fox jumps over the lazy dog. Then it rests in the shade of an old oak tree."
 ZERO = {"noise_scale": 0.0, "noise_w": 0.0}

@@ -13,6 +13,7 @@ from bench.quality.audio import audio_key, to_rate
 from bench.quality.cache import ScoreCache
 from bench.quality.dnsmos import windows
 from bench.quality.report import data_uri, quality_table, speed_quality_chart, to_html, transcripts
+from optional_deps import require
 
 
 def figures(wer=0.05, cer=0.02, sig=3.6, bak=4.1, ovrl=3.4, transcript="hello there") -> q.QualityFigures:
@@ -85,7 +86,7 @@ def test_disabled_pass_is_silent(capsys):
 
 
 def test_normalized_error_rates_agree_on_numbers_and_punctuation():
-    pytest.importorskip("jiwer")
+    require("jiwer")
     from bench.quality.wer import canonical, error_rates
 
     assert error_rates("I bought 3 cups, for $29.50!", "i bought three cups for twenty-nine dollars and fifty cents") \

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import bench.quality as q
+from optional_deps import needs
 
-pytestmark = pytest.mark.skipif(q.available() is not None, reason=str(q.available()))
+pytestmark = needs(q.available())
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,9 @@ import pytest
 import bench.quality as q
 from bench.quality.selection import PER_CLASS
 from bench.results.store import read_records, read_rows
+from optional_deps import needs
 
-pytestmark = [pytest.mark.skipif(q.available() is not None, reason=str(q.available())), pytest.mark.slow]
+pytestmark = [needs(q.available()), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 
 

