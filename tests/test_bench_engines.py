@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
+import psutil
 import pytest
 
 from bench.engines.base import BenchEngine, CachingEngine, StageProfiling
@@ -15,6 +18,8 @@ from bench.engines.fake import FakeEngine
 from bench.measure.timing import run_round, stream_figures
 from bench.workers import Worker, WorkerSpec
 from optional_deps import require
+
+HANG_GUARD_S = 60.0  # only ever reached when something hangs; no test passes or fails on speed
 
 
 def fake() -> FakeEngine:
@@ -105,20 +110,78 @@ def test_the_calibration_progress_in_a_workers_log_reaches_the_sweeps_log(tmp_pa
                     "tts_core:advanced@cpu (20 s): calibration: bf16 (fused)  2.06x (kept)"]
 
 
-def test_settle_waits_out_a_spinning_process_and_not_an_idle_one() -> None:
-    """A peer's thread pool that spins after its call would take cores from the next contender: the rounds wait
-    until the worker is quiet. A process that spins ~0.3 s is waited for; a sleeping one is not."""
-    from bench.workers.client import SETTLE_MAX_S, cpu_seconds, settle
+class _ScriptedClock:
+    """Stands in for `bench.workers.client`'s `time`: `sleep` moves a clock of its own instead of waiting, so
+    the settle loop is followed window by window whatever the machine's load."""
 
-    code = "import time\nt = time.time()\nwhile time.time() - t < 0.3: pass\ntime.sleep(30)"
-    spinner = subprocess.Popen([sys.executable, "-c", code])
+    def __init__(self) -> None:
+        self.now, self.sleeps = 0.0, 0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.now += seconds
+
+
+def _settle_on(monkeypatch: pytest.MonkeyPatch, readings: Iterator[float]) -> tuple[float, _ScriptedClock, list[float]]:
+    """`settle` over scripted CPU readings (seconds used so far): the seconds it says it waited, its clock, and
+    the readings it took."""
+    from bench.workers import client
+
+    clock, taken = _ScriptedClock(), []
+
+    def cpu_seconds(pids: list[int]) -> float:
+        taken.append(next(readings))
+        return taken[-1]
+
+    monkeypatch.setattr(client, "time", clock)
+    monkeypatch.setattr(client, "cpu_seconds", cpu_seconds)
+    return client.settle([1]), clock, taken
+
+
+def test_settle_waits_out_a_spinning_process_and_not_an_idle_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A peer's thread pool that spins after its call would take cores from the next contender: the rounds wait
+    until the worker is quiet (under SETTLE_QUIET of a core over one window), and no longer."""
+    from bench.workers.client import SETTLE_QUIET, SETTLE_WINDOW_S as W
+
+    busy = [0.0, W, 2 * W, 3 * W, 3 * W]  # a full core for three windows, then nothing
+    waited, clock, taken = _settle_on(monkeypatch, iter(busy))
+    assert taken == busy and clock.sleeps == 4 and waited == pytest.approx(4 * W)
+    waited, clock, taken = _settle_on(monkeypatch, iter([5.0, 5.0, 9.0]))  # idle: one window, then done
+    assert taken == [5.0, 5.0] and clock.sleeps == 1 and waited == pytest.approx(W)
+    edge = [0.0, SETTLE_QUIET * W, SETTLE_QUIET * W * 1.99]  # exactly the threshold is busy; just under is quiet
+    waited, clock, taken = _settle_on(monkeypatch, iter(edge))
+    assert taken == edge and clock.sleeps == 2
+
+
+def test_settle_gives_up_at_its_cap_on_a_process_that_never_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.workers.client import SETTLE_MAX_S, SETTLE_WINDOW_S as W
+
+    waited, clock, taken = _settle_on(monkeypatch, itertools.count(0.0, W))
+    assert SETTLE_MAX_S <= waited < SETTLE_MAX_S + W * 1.01 and clock.sleeps == round(SETTLE_MAX_S / W)
+
+
+def test_cpu_seconds_counts_a_spinning_process_and_not_a_sleeping_one() -> None:
+    from bench.workers.client import cpu_seconds, settle
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(600)"],
+                               stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.05)  # the interpreter is up and spinning
-        before = cpu_seconds([spinner.pid])
-        waited = settle([spinner.pid])
-        assert 0.1 < waited < SETTLE_MAX_S  # until the loop ended, not the cap
-        assert cpu_seconds([spinner.pid]) - before > 0.05  # it did spin meanwhile
-        assert settle([spinner.pid]) < 0.1  # now it sleeps
+        ticks = psutil.Process(spinner.pid)  # the kernel's clock-tick count, read another way, as a reference
+        deadline = time.monotonic() + HANG_GUARD_S
+        while sum(ticks.cpu_times()[:2]) < 0.2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        before, reference, after = cpu_seconds([spinner.pid]), sum(ticks.cpu_times()[:2]), cpu_seconds([spinner.pid])
+        assert reference >= 0.2 and before - 0.05 <= reference <= after + 0.05  # seconds, as the kernel counts them
+        assert sleeper.stdout is not None and sleeper.stdout.readline() == "up\n"  # now in its sleep
+        idle = cpu_seconds([sleeper.pid])
+        assert idle > 0 and settle([sleeper.pid]) >= 0  # one quiet window: settle returns
+        assert cpu_seconds([sleeper.pid]) - idle < 0.01
+        assert cpu_seconds([2**22 + 7]) == 0.0  # a process that is gone counts nothing
     finally:
-        spinner.kill()
-        spinner.wait()
+        for proc in (spinner, sleeper):
+            proc.kill()
+            proc.wait()
