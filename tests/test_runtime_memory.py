@@ -6,6 +6,7 @@ import gc
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -26,9 +27,10 @@ from tts_core.runtime.memory import (
 )
 
 BIG_MB = 200
+HANG_GUARD_S = 60.0  # only ever reached when something hangs; no test passes or fails on speed
 
 
-def _wait_for(condition, timeout_s: float = 10.0) -> None:
+def _wait_for(condition, timeout_s: float = HANG_GUARD_S) -> None:
     """Wait until the sampler thread has seen what a test needs (bounded: a starved thread on a busy
     machine may take longer than one sampling period; behaviour, not timing, is under test)."""
     deadline = time.monotonic() + timeout_s
@@ -52,14 +54,48 @@ def test_readings() -> None:
         assert cuda_memory_mb() is None
 
 
-def test_monitor_samples_near_its_rate_when_idle() -> None:
-    with MemoryMonitor(hz=100) as mon:
-        _wait_for(lambda: len(mon.samples) >= 50)
-    times = [t for t, _ in mon.samples]
-    gaps = sorted(b - a for a, b in zip(times, times[1:]))
-    assert gaps[len(gaps) // 2] < 0.02  # it aims at one sample per 10 ms (stalls on a busy box aside)
-    assert times == sorted(times) and all(v > 0 for _, v in mon.samples)
+class _ScriptedClock:
+    """Stands in for `tts_core.runtime.memory`'s `time`: the sampler's clock moves only when its stop event is
+    waited on, by the timeout asked for (plus a stall where `stalls` says), so its schedule reads exactly."""
+
+    def __init__(self, stalls: dict[int, float]) -> None:
+        self.now, self.stalls = 1000.0, stalls
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+class _ScriptedStop(threading.Event):
+    """The sampler's stop event: records each timeout, advances the scripted clock by it instead of waiting,
+    and stops the loop after `waits` waits."""
+
+    def __init__(self, clock: _ScriptedClock, waits: int) -> None:
+        super().__init__()
+        self.clock, self.waits, self.timeouts = clock, waits, []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert timeout is not None, "the sampler waited without a timeout"
+        self.timeouts.append(timeout)
+        self.clock.now += timeout + self.clock.stalls.get(len(self.timeouts), 0.0)
+        return len(self.timeouts) > self.waits
+
+
+def test_monitor_samples_at_its_rate_and_does_not_burst_after_a_stall(monkeypatch: pytest.MonkeyPatch) -> None:
+    period = 0.01
+    clock = _ScriptedClock(stalls={20: 7 * period})  # the 20th wait overruns by seven periods (a busy machine)
+    monkeypatch.setattr(memory, "time", clock)
+    mon = MemoryMonitor(hz=1 / period)
+    stop = mon._stop = _ScriptedStop(clock, waits=50)
+    mon.start()
+    mon._thread.join(HANG_GUARD_S)
     assert not mon.running
+    assert stop.timeouts[:20] == pytest.approx([period] * 20)
+    assert stop.timeouts[20:] == pytest.approx([period] * 31)  # after the stall: one period again, no catch-up
+    times = [t for t, _ in mon.samples]
+    assert len(times) == 51  # one at start, one per wait that did not stop it
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps == pytest.approx([period] * 19 + [8 * period] + [period] * 30)
+    assert all(v > 0 for _, v in mon.samples)
 
 
 def test_monitor_rate_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,7 +116,7 @@ def _in_fresh_process(body: str) -> None:
         "from tts_core import constants\nfrom tts_core.errors import MemoryLimitError\n"
         "from tts_core.runtime.memory import MemoryMonitor, memory_limit, rss_mb\n"
         f"BIG_MB = {BIG_MB}\n"
-        "def wait_for(cond, timeout_s=10.0):\n"
+        "def wait_for(cond, timeout_s=60.0):\n"
         "    deadline = time.monotonic() + timeout_s\n"
         "    while not cond() and time.monotonic() < deadline:\n"
         "        time.sleep(0.01)\n"
@@ -126,9 +162,9 @@ def test_monitor_survives_a_failing_callback() -> None:
     def boom(_: float) -> None:
         raise RuntimeError("callback bug")
 
-    with MemoryMonitor(hz=100, limit_mb=1.0, on_alert=boom) as mon:  # already above 1 MB
-        time.sleep(0.05)
-        assert mon.running
+    with MemoryMonitor(hz=100, limit_mb=1.0, on_alert=boom) as mon:  # already above 1 MB: the first sample alerts
+        _wait_for(lambda: len(mon.samples) >= 3)  # the sampler went on after the callback raised
+        assert mon.running and len(mon.samples) >= 3
     assert mon.alerts == 1
 
 
@@ -239,7 +275,7 @@ def test_cuda_readings_when_a_gpu_is_present(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 7 * mib)
     assert cuda_memory_mb() == {"allocated": 5, "reserved": 8, "max_allocated": 7, "free": 6144, "total": 8192}
     with MemoryMonitor(hz=100) as mon:
-        time.sleep(0.05)
+        _wait_for(lambda: len(mon.samples) >= 2)  # one sample from the sampler thread as well as the first
     assert (mon.peak_cuda_mb, mon.peak_cuda_reserved_mb) == (5, 8)
     assert MemoryMonitor(device="cpu").start().peak_cuda_mb is None
 
