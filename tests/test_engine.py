@@ -138,10 +138,25 @@ def test_odd_but_speakable_text_gives_audio(tiny_engine, text):
     assert tiny_engine.synthesize(text).duration > 0
 
 
-def test_huge_text_streams_lazily(tiny_engine):
-    text = "This sentence is repeated to make a very long text. " * 4000  # ~210,000 characters
-    first = next(iter(tiny_engine.stream(text)))
-    assert first.duration > 0
+def test_huge_text_streams_lazily(tiny_engine, monkeypatch):
+    """The first chunk of a long text comes out when its one sentence is phonemized and rendered, before the
+    other 3,999 are even read; each further chunk costs one more sentence."""
+    text = " ".join(f"This is sentence {i} of a very long text." for i in range(4000))  # ~180,000 characters
+    phonemizer, renderer = tiny_engine._parts.frontend.phonemizer, tiny_engine._renderer
+    phonemized: list[str] = []
+    rendered: list[int] = []
+    phonemize, render = phonemizer.phonemize_with_text, renderer.render
+    monkeypatch.setattr(phonemizer, "phonemize_with_text", lambda t: phonemized.append(t) or phonemize(t))
+    monkeypatch.setattr(renderer, "render", lambda batch, *a: rendered.append(len(batch)) or render(batch, *a))
+    tiny_engine.clear_cache()  # every sentence is rendered, none comes from an earlier test's cache
+    chunks = tiny_engine.stream(text)
+    assert phonemized == [] and rendered == []  # nothing is done until the first chunk is asked for
+    first = next(chunks)
+    assert first.duration > 0 and first.text == "This is sentence zero of a very long text."
+    assert len(phonemized) == 1 and sum(rendered) == 1
+    second = next(chunks)
+    assert second.text == "This is sentence one of a very long text." and len(phonemized) == 2 and sum(rendered) == 2
+    chunks.close()
 
 
 def test_too_long_for_one_call_says_what_to_do(tiny_engine, monkeypatch):
