@@ -11,6 +11,8 @@ from tts_core import Engine
 from tts_core.tiers import BASELINE
 from tts_core.calibrate.measure import MIN_SPEEDUP, _interleaved
 
+from calibration_stub import scripted_speedups
+
 
 def _clock(values):
     it = itertools.cycle(values)
@@ -37,21 +39,37 @@ def test_a_hopeless_candidate_is_dropped_early():
     assert r["rounds"] == 1 and r["speedup"] < 0.3
 
 
-def test_calibration_runs_once_is_stored_and_shown():
+def test_calibration_runs_once_is_stored_and_shown(monkeypatch, tmp_path):
+    """With the timings scripted (bf16 the fastest of three that all pass their gates), the calibration keeps bf16
+    whatever the machine's load; the choice is stored, read back by the next load and shown in stats."""
+    monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))  # no stored measurement from another test decides it
+    speedups = {"fp16": 1.2, "bf16": 1.6, "int8": 1.3, "memory_pool": 1.1}  # the fastest neither first nor last
+    timed = scripted_speedups(monkeypatch, speedups)
     tier = BASELINE.with_(name="cal-test", inference_mode=True, precision="auto", streaming="auto", memory_pool="auto")
     first = Engine.load(voice="tiny", tier=tier)
     cal = first.stats()["calibration"]
-    assert not cal["cached"]
-    assert set(cal["choices"]) == {"precision", "streaming", "memory_pool"}
-    for name in ("fp16", "bf16", "int8", "streaming", "memory_pool"):
-        assert "pays" in cal["measurements"][name]
-    for name in ("fp16", "bf16", "int8"):  # each either ran to a fidelity verdict or was dropped with a reason
-        m = cal["measurements"][name]
-        assert "gate_failures" in m or "note" in m or "error" in m
-    assert first.tier.precision in ("fp32", "fp16", "bf16", "int8") and first.tier.auto_fields == []
+    assert not cal["cached"] and timed == ["fp16", "bf16", "int8", "memory_pool"]
+    m = cal["measurements"]
+    for name in ("fp16", "bf16", "int8", "memory_pool"):  # each ran to its gate's verdict, passed and paid
+        assert "error" not in m[name] and m[name]["gate_failures"] == [] and m[name]["pays"] is True, (name, m[name])
+        assert m[name]["speedup"] == speedups[name]
+    assert m["memory_pool"]["timed_against"] == {"precision": "bf16"}  # measured on top of what was kept
+    assert "ttfa_gain" in m["streaming"]  # first audio is timed for real: the choice follows its measurement
+    assert cal["choices"] == {"precision": "bf16", "memory_pool": True, "streaming": m["streaming"]["pays"]}
+    assert first.tier.precision == "bf16" and first.tier.memory_pool is True and first.tier.auto_fields == []
     second = Engine.load(voice="tiny", tier=tier)
-    assert second.stats()["calibration"]["cached"]
+    assert second.stats()["calibration"]["cached"] and timed == ["fp16", "bf16", "int8", "memory_pool"]
     assert second.tier == first.tier
+
+
+def test_a_candidate_that_is_not_faster_is_not_kept(monkeypatch, tmp_path):
+    monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))
+    scripted_speedups(monkeypatch, {"bf16": 1.04, "int8": 0.9})  # under MIN_SPEEDUP; slower
+    tier = BASELINE.with_(name="cal-none", inference_mode=True, precision="auto", precision_candidates=("bf16", "int8"))
+    with Engine.load(voice="tiny", tier=tier) as engine:
+        m = engine.stats()["calibration"]["measurements"]
+        assert m["bf16"]["gate_failures"] == [] and m["bf16"]["pays"] is False  # passes its gate, buys too little
+        assert m["int8"]["pays"] is False and engine.tier.precision == "fp32"
 
 
 def test_calibration_renders_on_the_engines_path_and_logs_each_candidate(monkeypatch, caplog):

@@ -17,6 +17,8 @@ from tts_core.tiers.int8 import QConv, activation_ranges, int8_convs, quantized_
 from tts_core.tiers.precision import Int8Conv, with_own_modules
 from tts_core.vits.tiny import build_tiny_model
 
+from calibration_stub import scripted_speedups
+
 pytestmark = pytest.mark.skipif(not static_int8_available(torch.device("cpu")),
                                 reason="this PyTorch has no oneDNN quantized convolutions")
 SENTENCE = "Static int8 runs the decoder's low-rate stages; the last one stays in full precision."
@@ -54,15 +56,20 @@ def test_quantize_without_quantized_tensors_gives_the_same_levels(monkeypatch):
     assert int((slow.int() - fast.int()).abs().max()) <= 1  # the same levels, up to a rounding tie
 
 
-def test_calibration_times_int8_on_the_fused_decoder(tmp_path, monkeypatch):
+@pytest.mark.parametrize("speedup, kept", [(1.6, True), (0.9, False)], ids=["faster-kept", "slower-dropped"])
+def test_calibration_times_int8_on_the_fused_decoder(tmp_path, monkeypatch, speedup, kept):
+    """int8 is measured on top of the fused decoder; with its timing scripted, it is kept exactly when it pays, and
+    then runs as it was measured: static int8 in the fused decoder."""
     monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))
-    tier = resolve_tier("baseline").with_(name="cal-int8-fused", inference_mode=True, fusion=True, precision="auto",
-                                          precision_candidates=("int8",))
+    scripted_speedups(monkeypatch, {"int8": speedup})
+    tier = resolve_tier("baseline").with_(name=f"cal-int8-fused-{kept}", inference_mode=True, fusion=True,
+                                          precision="auto", precision_candidates=("int8",))
     with Engine.load(voice="tiny", tier=tier) as engine:
         m = engine.stats()["calibration"]["measurements"]["int8"]
         assert m.get("timed_against") == {"fusion": True} and m.get("gate") == "int8", m
-        if engine.tier.precision == "int8":  # kept: it runs as it was measured, static int8 in the fused decoder
-            assert engine.tier.fusion is True and isinstance(engine.model.dec, FusedDecoder) and engine.model.dec.int8
+        assert m["gate_failures"] == [] and m["pays"] is kept, m
+        assert engine.tier.fusion is True and isinstance(engine.model.dec, FusedDecoder)
+        assert engine.tier.precision == ("int8" if kept else "fp32") and bool(engine.model.dec.int8) is kept
 
 
 def test_ranges_cover_every_int8_conv_and_contain_zero():
