@@ -146,8 +146,9 @@ def test_pass_pairs_texts_by_round_and_scores_each_contender_on_the_same_texts(t
     records = _store(tmp_path, {"base": [0, 2, 3, 4, 5], "cand": [0, 1, 2, 3, 4]}, rounds)
     records[5]["results"]["cand"]["audio_file"] = str(tmp_path / "audio" / "gone" / "r005.wav")
     table = {("base", r): (0.0, 3.4) for r in range(6)}
-    table.update({("cand", r): (w, o) for r, (w, o) in enumerate([(0.10, 3.3), (0.0, 3.0), (0.05, 3.35),
-                                                                   (0.0, 3.4), (0.10, 3.3)])})
+    # every text both have audio of is heard more than MAX_OVRL_DROP worse: any interval over them lies below it
+    table.update({("cand", r): (w, o) for r, (w, o) in enumerate([(0.10, 3.2), (0.0, 3.0), (0.05, 3.25),
+                                                                   (0.0, 3.25), (0.10, 3.2)])})
     calls: list[tuple[str, str]] = []
     scored = _scored(records, rounds, table, ["base", "cand"], calls)
     base, cand = scored["base"], scored["cand"]
@@ -160,9 +161,10 @@ def test_pass_pairs_texts_by_round_and_scores_each_contender_on_the_same_texts(t
     assert pooled["quality_texts"] == 4 and pooled["extra_quality_rounds"] == paired
     assert pooled["quality_words"] == sum(words(rounds[r][1]) for r in paired)
     assert pooled["wer_delta"] == pytest.approx((0.10 + 0.05 + 0.10) / 4)
-    assert pooled["dnsmos_ovrl_delta"] == pytest.approx((-0.1 - 0.05 - 0.1) / 4)
+    assert pooled["dnsmos_ovrl_delta"] == pytest.approx((-0.2 - 0.15 - 0.15 - 0.2) / 4)
     assert pooled["wer_delta_ci_low"] <= pooled["wer_delta"] <= pooled["wer_delta_ci_high"]
-    assert pooled["quality_verdict"] in (q.FAIL, q.UNDECIDED) and pooled["quality_gate"] == q.GATE_NAME
+    assert pooled["dnsmos_ovrl_delta_ci_high"] < -q.MAX_OVRL_DROP
+    assert pooled["quality_verdict"] == q.FAIL and pooled["quality_pass"] is False and pooled["quality_gate"] == q.GATE_NAME
     assert fields["short"]["extra_quality_rounds"] == [0, 2, 4] and fields["medium"]["extra_quality_rounds"] == [3]
     assert fields["short"]["wer_delta"] == pytest.approx(0.25 / 3)
     # WER pooled by the reference's words: errors over words said
