@@ -21,15 +21,16 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from tts_core.errors import EmptyTextError, TextError, UnspeakableTextError
 from tts_core.runtime.dispatch import Dispatcher, QueueFullError
 from tts_core.serve.config import RETRY_AFTER_S, ServeConfig
+from tts_core.serve.errors import (CLIENT_CLOSED, EMPTY_INPUT, INVALID_INPUT, LOADING, QUEUE_FULL, RETRY_STATUSES,
+                                   SYNTHESIS_FAILED, UNSPEAKABLE_INPUT, ApiError)
 from tts_core.serve.metrics import ServerMetrics
-from tts_core.serve.request import ApiError, SpeechRequest, parse_speech_request, streaming_wav_header
+from tts_core.serve.request import SpeechRequest, parse_speech_request, streaming_wav_header
 from tts_core.serve.worker import DONE, EngineWorker, SpeechJob
 
 log = logging.getLogger("tts_core.serve")
 DISCONNECT_POLL_S = 0.25  # how often a request still waiting for its first chunk checks its client
 MEDIA_TYPES = {"wav": "audio/wav", "pcm": "audio/pcm"}
 GONE = object()  # the client left before its first audio
-CLIENT_CLOSED = 499  # nginx's status for a client that closed the request; logged and counted, never received
 
 
 class ServerState:
@@ -75,17 +76,17 @@ class ServerState:
 
 def _error(exc: ApiError, state: ServerState) -> JSONResponse:
     state.metrics.answered(exc.status, exc.code)
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status in (429, 503) else None
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status in RETRY_STATUSES else None
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
 def _engine_error(exc: Exception) -> ApiError:
     """An engine exception as the client's answer: bad text is the client's 400, the rest our 500."""
     if isinstance(exc, TextError):
-        code = ("empty_input" if isinstance(exc, EmptyTextError)
-                else "unspeakable_input" if isinstance(exc, UnspeakableTextError) else "invalid_input")
-        return ApiError(400, str(exc), "input", code)
-    return ApiError(500, f"The synthesis failed: {type(exc).__name__}: {exc}", None, "synthesis_failed", "server_error")
+        kind = (EMPTY_INPUT if isinstance(exc, EmptyTextError)
+                else UNSPEAKABLE_INPUT if isinstance(exc, UnspeakableTextError) else INVALID_INPUT)
+        return ApiError(kind, str(exc), "input")
+    return ApiError(SYNTHESIS_FAILED, f"The synthesis failed: {type(exc).__name__}: {exc}")
 
 
 async def _first_chunk(queue: "asyncio.Queue[object]", request: Request) -> object:
@@ -134,7 +135,7 @@ def create_app(engine: Union[Any, Callable[[], Any]], config: ServeConfig) -> Fa
         t0 = time.perf_counter()
         try:
             if not state.ready.is_set():
-                raise ApiError(503, "The engine is still loading; retry shortly.", None, "loading", "server_error")
+                raise ApiError(LOADING, "The engine is still loading; retry shortly.")
             req = parse_speech_request(await request.body(), config, state.voices)
         except ApiError as exc:
             return _error(exc, state)
@@ -151,8 +152,7 @@ def create_app(engine: Union[Any, Callable[[], Any]], config: ServeConfig) -> Fa
         try:
             state.dispatcher.submit(job)
         except QueueFullError as exc:
-            return _error(ApiError(429, f"The server is busy: {exc} Retry after {RETRY_AFTER_S} s.", None,
-                                   "queue_full", "rate_limit_error"), state)
+            return _error(ApiError(QUEUE_FULL, f"The server is busy: {exc} Retry after {RETRY_AFTER_S} s."), state)
         try:
             first = await _first_chunk(queue, request)
         except BaseException:  # the server shutting down: the job must not outlive its handler
@@ -160,8 +160,8 @@ def create_app(engine: Union[Any, Callable[[], Any]], config: ServeConfig) -> Fa
             raise
         if first is GONE:
             cancel()
-            state.metrics.answered(CLIENT_CLOSED, "client_closed")
-            return Response(status_code=CLIENT_CLOSED)
+            state.metrics.answered(CLIENT_CLOSED.status, CLIENT_CLOSED.code)
+            return Response(status_code=CLIENT_CLOSED.status)
         if isinstance(first, Exception):
             return _error(_engine_error(first), state)
         state.metrics.ttfa.observe(time.perf_counter() - t0)
@@ -182,7 +182,7 @@ async def _body(req: SpeechRequest, first: object, queue: "asyncio.Queue[object]
         item = first
         while item is not DONE:
             if isinstance(item, Exception):  # mid-stream: the status is sent; end the body early
-                state.metrics.answered(500, "synthesis_failed")
+                state.metrics.answered(SYNTHESIS_FAILED.status, SYNTHESIS_FAILED.code)
                 raise RuntimeError(f"synthesis failed mid-stream: {item}") from item
             yield item  # type: ignore[misc]
             item = await queue.get()

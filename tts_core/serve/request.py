@@ -6,22 +6,13 @@ import json
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from tts_core.serve.config import DEFAULT_RESPONSE_FORMAT, RESPONSE_FORMATS, SPEED_RANGE, ServeConfig
+from tts_core.serve.errors import (INPUT_TOO_LONG, INVALID_JSON, INVALID_SPEED, INVALID_TYPE, INVALID_VOICE,
+                                   MISSING_PARAMETER, UNSUPPORTED_FORMAT, UNSUPPORTED_STREAM_FORMAT, ApiError)
 
-
-class ApiError(Exception):
-    """An error answered as OpenAI does: HTTP `status` and `{"error": {message, type, param, code}}`."""
-
-    def __init__(self, status: int, message: str, param: Optional[str] = None, code: Optional[str] = None,
-                 type_: str = "invalid_request_error") -> None:
-        super().__init__(message)
-        self.status, self.message, self.param, self.code, self.type = status, message, param, code, type_
-
-    def body(self) -> dict[str, Any]:
-        """The JSON body OpenAI's clients parse."""
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+__all__ = ["ApiError", "SpeechRequest", "parse_speech_request", "streaming_wav_header"]
 
 
 @dataclass(frozen=True)
@@ -41,34 +32,34 @@ def parse_speech_request(raw: bytes, config: ServeConfig, voices: tuple[str, ...
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"The body is not valid JSON ({exc}); send a JSON object such as "
-                            '{"model": "tts-1", "input": "Hello.", "voice": "default"}.', None, "invalid_json") from None
+        raise ApiError(INVALID_JSON, f"The body is not valid JSON ({exc}); send a JSON object such as "
+                                     '{"model": "tts-1", "input": "Hello.", "voice": "default"}.') from None
     if not isinstance(body, dict):
-        raise ApiError(400, f"The body must be a JSON object, got {type(body).__name__}.", None, "invalid_json")
+        raise ApiError(INVALID_JSON, f"The body must be a JSON object, got {type(body).__name__}.")
     for name in ("model", "input", "voice"):
         if name not in body:
-            raise ApiError(400, f"`{name}` is required.", name, "missing_required_parameter")
+            raise ApiError(MISSING_PARAMETER, f"`{name}` is required.", name)
         if not isinstance(body[name], str):
-            raise ApiError(400, f"`{name}` must be a string, got {type(body[name]).__name__}.", name, "invalid_type")
+            raise ApiError(INVALID_TYPE, f"`{name}` must be a string, got {type(body[name]).__name__}.", name)
     text = body["input"]
     if len(text) > config.max_input_chars:
-        raise ApiError(413, f"`input` has {len(text):,} characters; at most {config.max_input_chars:,} are accepted "
-                            "in one request: split the text.", "input", "input_too_long")
+        raise ApiError(INPUT_TOO_LONG, f"`input` has {len(text):,} characters; at most {config.max_input_chars:,} are "
+                                       "accepted in one request: split the text.", "input")
     if body["voice"] not in voices:
-        raise ApiError(400, f"`voice` = {body['voice']!r} is not loaded; expected one of {', '.join(voices)}.",
-                       "voice", "invalid_voice")
+        raise ApiError(INVALID_VOICE, f"`voice` = {body['voice']!r} is not loaded; expected one of "
+                                      f"{', '.join(voices)}.", "voice")
     fmt = body.get("response_format", DEFAULT_RESPONSE_FORMAT)
     if fmt not in RESPONSE_FORMATS:
-        raise ApiError(400, f"`response_format` = {fmt!r} is not supported; expected one of {', '.join(RESPONSE_FORMATS)}.",
-                       "response_format", "unsupported_format")
+        raise ApiError(UNSUPPORTED_FORMAT, f"`response_format` = {fmt!r} is not supported; expected one of "
+                                           f"{', '.join(RESPONSE_FORMATS)}.", "response_format")
     stream_format = body.get("stream_format", "audio")
     if stream_format != "audio":
-        raise ApiError(400, f"`stream_format` = {stream_format!r} is not supported; expected audio.",
-                       "stream_format", "unsupported_stream_format")
+        raise ApiError(UNSUPPORTED_STREAM_FORMAT, f"`stream_format` = {stream_format!r} is not supported; expected "
+                                                  "audio.", "stream_format")
     speed = body.get("speed", 1.0)
     lo, hi = SPEED_RANGE
     if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not math.isfinite(speed) or not lo <= speed <= hi:
-        raise ApiError(400, f"`speed` = {speed!r} is out of range; expected a number in {lo}..{hi}.", "speed", "invalid_speed")
+        raise ApiError(INVALID_SPEED, f"`speed` = {speed!r} is out of range; expected a number in {lo}..{hi}.", "speed")
     return SpeechRequest(text=text, response_format=fmt, speed=float(speed))
 
 
