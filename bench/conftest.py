@@ -30,10 +30,15 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def hardware_cases() -> list[str]:
+    """The `hardware` values the benchmarks run on here: cpu always, cuda only where a GPU is visible."""
+    return ["cpu"] + (["cuda"] if _cuda_available() else [])
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`hardware`: cpu always, cuda only where a GPU is visible (no skipped cuda tests on CPU machines)."""
+    """`hardware`: one case per `hardware_cases()` (no skipped cuda tests on CPU machines)."""
     if "hardware" in metafunc.fixturenames:
-        metafunc.parametrize("hardware", ["cpu"] + (["cuda"] if _cuda_available() else []), scope="session")
+        metafunc.parametrize("hardware", hardware_cases(), scope="session")
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
