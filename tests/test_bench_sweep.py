@@ -23,12 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FAKE = ["engine=fake", "measure=quick", "text=short"]
 
 
-def sweep(tmp: Path, *overrides: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+def sweep(tmp: Path, *overrides: str, check: bool = True, timeout: float = 300,
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m bench.sweep` on the fake engine with `overrides`; `env`: variables set for it on top of ours."""
     flags = [o for o in overrides if o.startswith("-")]  # argparse wants flags before the overrides
     overrides = tuple(o for o in overrides if not o.startswith("-"))
     cmd = [sys.executable, "-m", "bench.sweep", *flags, *FAKE, f"sweep.results_dir={tmp / 'results'}",
            f"sweep.reports_dir={tmp / 'reports'}", *overrides]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env=None if env is None else {**os.environ, **env})
     if check:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
@@ -157,10 +160,11 @@ def test_text_file_is_spread_over_rounds(tmp_path: Path) -> None:
 
 
 def test_absent_cuda_is_skipped_with_the_reason(tmp_path: Path) -> None:
-    proc = sweep(tmp_path, "sweep.run_id=cu", "+tier=baseline", "hardware=cuda")
+    # no GPU visible to the sweep, whatever this machine has: the skip is what is under test
+    proc = sweep(tmp_path, "sweep.run_id=cu", "+tier=baseline", "hardware=cuda", env={"CUDA_VISIBLE_DEVICES": ""})
     rows = run_rows(tmp_path, "cu")
-    if rows[0].status == "skipped":
-        assert "cuda" in rows[0].reason
+    assert [(r.tier, r.status) for r in rows] == [("baseline", "skipped")]
+    assert rows[0].reason == "cuda not available on this machine"
     assert proc.returncode == 0
 
 
@@ -203,12 +207,17 @@ def test_rows_are_strict_json(tmp_path: Path) -> None:
 
 def test_scenario_server_keeps_loadgen_logs_and_rows(tmp_path: Path) -> None:
     require("mlperf_loadgen")
-    sweep(tmp_path, "sweep.run_id=sv", "+tier=baseline", "scenario=server", "scenario.search_max_runs=2")
+    # a fake engine (milliseconds a query) at 20 and 40 QPS against a 60 s bound: both probes are VALID on any
+    # machine, so the search doubles once and stops at its run limit
+    sweep(tmp_path, "sweep.run_id=sv", "+tier=baseline", "scenario=server", "scenario.search_max_runs=2",
+          "scenario.target_qps=20", "scenario.latency_bound_ms=60000")
     rows = [r for p in (tmp_path / "results" / "sv").glob("**/results.jsonl") for r in read_rows(p)]
     assert rows and all(r.workload == "serve" and r.scenario == "server" for r in rows)
-    ok = [r for r in rows if r.status == "ok"]
-    assert ok and all(r.achieved_qps and r.valid in ("VALID", "INVALID") for r in ok)
-    assert all(Path(r.loadgen_summary).is_file() and Path(r.loadgen_detail).is_file() for r in ok)
+    rows.sort(key=lambda r: r.target_qps)
+    assert [(r.status, r.target_qps, r.valid) for r in rows] == [("ok", 20.0, "VALID"), ("ok", 40.0, "VALID")]
+    assert all(r.achieved_qps > 0 for r in rows)
+    assert all(Path(r.loadgen_summary).read_text().count("Result is : VALID") == 1 for r in rows)
+    assert all(Path(r.loadgen_detail).is_file() for r in rows)
 
 
 def test_an_impossible_latency_bound_is_invalid_not_a_crash(tmp_path: Path) -> None:
