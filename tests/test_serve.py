@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ ROW_KEYS = {"scenario", "status", "valid", "achieved_qps", "target_qps", "latenc
             "latency_p99_s", "ttfa_p50_s", "ttfa_p90_s", "ttfa_p99_s", "tpot_s_per_audio_s", "batches",
             "mean_batch_size", "queries", "duration_s", "summary_path", "detail_path"}
 FAST = dict(min_duration_s=0.5, max_duration_s=4.0, min_query_count=44, latency_percentile=0.9)
+HANG_GUARD_S = 60.0  # only ever reached when something hangs; no test passes or fails on speed
 
 
 class ScriptedEngine(FakeEngine):
@@ -97,17 +99,51 @@ def test_unknown_override_is_refused() -> None:
 
 
 # ---- runs on the fake engine ----------------------------------------------------------------------
-def test_server_search_finds_a_valid_rate_and_keeps_loadgen_logs(tmp_path: Path, texts: list[str]) -> None:
-    scenario = ScenarioConfig(name="server", search=True, latency_bound_ms=200.0, search_budget_s=30.0, **FAST)
-    rows = run_scenario(ScriptedEngine(), scenario, texts, tmp_path)
-    assert rows and all(ROW_KEYS <= set(r) for r in rows)
-    assert all(r["status"] == "ok" and r["valid"] in ("VALID", "INVALID") for r in rows)
-    best = [r for r in rows if r["best"]]
-    assert len(best) == 1 and best[0]["valid"] == "VALID"
-    assert best[0]["target_qps"] == max(r["target_qps"] for r in rows if r["valid"] == "VALID")
-    assert best[0]["ttfa_p99_s"] <= best[0]["latency_p99_s"] + 1e-6
+class CapacityEngine(ScriptedEngine):
+    """The fake engine with a known capacity: at most `capacity_qps` it answers at once (no synthesis sleep); a run at
+    a higher rate (`run_qps`, set per LoadGen run) answers its first `SLOW_CALLS` queries after `slow_s` each, so
+    more than 10% of its queries miss any bound below `slow_s`. Which rates LoadGen calls VALID is then known."""
+
+    SLOW_CALLS = 10  # of at least 44 queries a run: over a fifth miss
+
+    def __init__(self, capacity_qps: float, slow_s: float) -> None:
+        super().__init__()
+        self.rtf, self.capacity_qps, self.slow_s = 0.0, capacity_qps, slow_s
+        self.run_qps: float | None = None
+        self.run_calls = 0
+
+    def _render(self, text: str, noise_scale: Any) -> Any:
+        self.run_calls += 1
+        if self.run_qps is not None and self.run_qps > self.capacity_qps and self.run_calls <= self.SLOW_CALLS:
+            time.sleep(self.slow_s)
+        return super()._render(text, noise_scale)
+
+
+def test_server_search_finds_a_valid_rate_and_keeps_loadgen_logs(tmp_path: Path, texts: list[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.serve.run as serve_run
+
+    engine = CapacityEngine(capacity_qps=40.0, slow_s=0.5)
+    real_run_once = serve_run.run_once
+
+    def run_once(lg: Any, adapter: Any, scenario: Any, texts: Any, fresh: bool, qps: Any, out_dir: Path) -> Any:
+        engine.run_qps, engine.run_calls = qps, 0  # the engine knows the rate of the run it serves
+        return real_run_once(lg, adapter, scenario, texts, fresh, qps, out_dir)
+
+    monkeypatch.setattr(serve_run, "run_once", run_once)
+    scenario = ScenarioConfig(name="server", search=True, target_qps=16.0, latency_bound_ms=200.0,
+                              search_budget_s=HANG_GUARD_S * 10, search_max_runs=4, **FAST)
+    rows = run_scenario(engine, scenario, texts, tmp_path)
+    assert all(ROW_KEYS <= set(r) for r in rows)
+    # double from 16 QPS while VALID, then bisect: 16, 32 (within capacity), 64, then sqrt(32 * 64) (above it)
+    assert [r["target_qps"] for r in rows] == pytest.approx([16.0, 32.0, 64.0, math.sqrt(32 * 64)])
+    assert [(r["status"], r["valid"]) for r in rows] == [("ok", "VALID")] * 2 + [("ok", "INVALID")] * 2
+    assert [r["best"] for r in rows] == [False, True, False, False]
+    assert rows[0]["highest_valid_qps"] == 32.0 and rows[0]["lowest_invalid_qps"] == pytest.approx(math.sqrt(32 * 64))
+    assert all(r["search_stop"] == "max_runs" for r in rows)
+    assert rows[1]["ttfa_p99_s"] <= rows[1]["latency_p99_s"] + 1e-6
     for r in rows:
-        assert Path(r["summary_path"]).read_text().count("Result is") == 1
+        assert Path(r["summary_path"]).read_text().count(f"Result is : {r['valid']}") == 1
         assert Path(r["detail_path"]).stat().st_size > 0
     assert len({r["summary_path"] for r in rows}) == len(rows)  # one folder per probed rate
 
@@ -161,15 +197,23 @@ def tiny_engine():
     engine.close()
 
 
+# Three queries: LoadGen calls a latency-bounded run INVALID until early stopping has enough of them (64 for
+# SingleStream's p90, 459 for a p99 server run) whatever the latencies; Offline has no latency bound, and with no
+# minimum duration its three queries make it VALID.
+TINY_VERDICTS = {"singlestream": "INVALID", "offline": "VALID", "server": "INVALID"}
+
+
 @pytest.mark.parametrize("name", ["singlestream", "offline", "server"])
 def test_tiny_voice_scenarios_finish_and_leave_summaries(tmp_path: Path, texts: list[str], tiny_engine: Any,
                                                          name: str) -> None:
-    scenario = ScenarioConfig(name=name, min_duration_s=0.2, max_duration_s=20.0, min_query_count=3,
-                              target_qps=2.0 if name == "server" else None)
+    scenario = ScenarioConfig(name=name, min_duration_s=0.0 if name == "offline" else 0.2, max_duration_s=20.0,
+                              min_query_count=3, latency_percentile=0.99, target_qps=2.0 if name == "server" else None)
     row = run_scenario(tiny_engine, scenario, texts, tmp_path)[0]
     assert row["status"] == "ok", row.get("reason")
-    assert row["valid"] in ("VALID", "INVALID")
-    assert "Result is" in Path(row["summary_path"]).read_text()
+    summary = Path(row["summary_path"]).read_text()
+    assert row["valid"] == TINY_VERDICTS[name] and summary.count(f"Result is : {TINY_VERDICTS[name]}") == 1
+    assert "Min queries satisfied : Yes" in summary
+    assert ("Early stopping satisfied: NO" in summary) is (TINY_VERDICTS[name] == "INVALID")
     assert row["audio_samples"] > 0 and row["latency_p50_s"] > 0
     if name != "offline":
         assert 0 < row["ttfa_p50_s"] <= row["latency_p50_s"] + 1e-6
