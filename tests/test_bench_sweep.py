@@ -59,7 +59,7 @@ def test_contenders_share_rounds_in_rotating_order(tmp_path: Path) -> None:
     assert len({rd["text"] for rd in rounds}) == len(rounds)  # fresh text every round
     assert len({tuple(rd["order"]) for rd in rounds}) >= 3  # the order rotates
     assert all(set(rd["results"]) == {r.contender for r in rows.values()} for rd in rounds)
-    assert all(0 <= res["settle_s"] <= 1 for rd in rounds for res in rd["results"].values())  # waited for quiet
+    assert all(res["settle_s"] >= 0 for rd in rounds for res in rd["results"].values())  # waited for quiet (capped: test_bench_engines)
     adv = rows["advanced"]
     assert adv.reference == rows["baseline"].contender and adv.speedup_pairs == len(rounds)
     assert adv.speedup_ci_low <= adv.speedup <= adv.speedup_ci_high and adv.verdict == "pays"
@@ -119,7 +119,7 @@ def test_sigkill_midway_then_rerun_keeps_every_round(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     (file,) = partial.glob("*.jsonl")
-    before = [rd["text"] for rd in read_records(file)]
+    before = [rd["text"] for rd in read_records(file) if not rd.get("set_aside")]
     assert len(before) >= 3
     out = sweep(tmp_path, *args[3:], "sweep.run_id=k2")
     assert "resuming" in out.stderr + out.stdout

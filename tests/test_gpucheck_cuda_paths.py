@@ -6,6 +6,7 @@ None of this is a GPU measurement."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -85,9 +86,8 @@ def test_the_budget_counts_from_the_process_start():
 
 
 def test_a_probe_past_its_timeout_is_killed_and_said_so():
-    t0 = time.perf_counter()
     r = compiled.bounded([sys.executable, "-c", "import time; time.sleep(60)"], timeout_s=1.0)
-    assert r["timed_out"] and r["result"] is None and time.perf_counter() - t0 < 30
+    assert r["timed_out"] and r["result"] is None and r["rc"] == -signal.SIGKILL  # killed, not waited for
 
 
 def test_the_compile_probe_reports_as_json(tmp_path):
