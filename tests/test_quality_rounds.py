@@ -164,7 +164,8 @@ def test_pass_pairs_texts_by_round_and_scores_each_contender_on_the_same_texts(t
     assert pooled["dnsmos_ovrl_delta"] == pytest.approx((-0.2 - 0.15 - 0.15 - 0.2) / 4)
     assert pooled["wer_delta_ci_low"] <= pooled["wer_delta"] <= pooled["wer_delta_ci_high"]
     assert pooled["dnsmos_ovrl_delta_ci_high"] < -q.MAX_OVRL_DROP
-    assert pooled["quality_verdict"] == q.FAIL and pooled["quality_pass"] is False and pooled["quality_gate"] == q.GATE_NAME
+    assert pooled["quality_verdict"] == q.FAIL and pooled["quality_pass"] is False
+    assert pooled["quality_gate"] == q.GATE_NAME
     assert fields["short"]["extra_quality_rounds"] == [0, 2, 4] and fields["medium"]["extra_quality_rounds"] == [3]
     assert fields["short"]["wer_delta"] == pytest.approx(0.25 / 3)
     # WER pooled by the reference's words: errors over words said
