@@ -1,13 +1,19 @@
-"""The HTTP side of the harness: the `engine=http` adapter against a stand-in server of our contract
-(`tests/http_standin.py`), a tiny sweep over it, managed servers (`sweep.servers`), the simulated listener, and
-Piper's own Flask server where flask is installed. Loopback only; every wait is bounded."""
+"""The HTTP side of the harness against our real server (`python -m tts_core.serve`, tiny voice, `tests/real_server.py`):
+the `engine=http` adapter, a tiny sweep over it, managed servers (`sweep.servers`), LoadGen over HTTP; a stand-in
+(`tests/http_standin.py`, the server's own request checks and error table) only where the real server cannot be made
+to misbehave: a held stream, a stream cut mid-way, a server never healthy. Also the simulated listener, and Piper's
+own Flask server where flask is installed. Loopback only; every wait is bounded."""
 
 from __future__ import annotations
 
+import http.client
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -15,20 +21,33 @@ import pytest
 from bench.engines.http import HttpEngine, HttpEngineError, HttpServerUnavailable
 from bench.engines.http_wire import PcmDecoder, WireFormatError, wav_header
 from bench.results.store import read_rows
+from bench.serve.http_sut import MAX_IN_FLIGHT
 from optional_deps import require
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import http_standin  # noqa: E402
+from real_server import SEED, TIER, VOICE, RealServer, running  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 STANDIN = str(ROOT / "tests" / "http_standin.py")
+SENTENCES = ("Hello there.", "The server speaks in sentences.", "Each one is a chunk of its own.", "And this is the last.")
 
 
 @pytest.fixture(scope="module")
-def standin():
-    server, url = http_standin.start_in_thread(voice="tiny", tier="baseline", chunk_delay_s=0.01)
-    yield url
-    server.shutdown()
+def real() -> Iterator[RealServer]:
+    """One real server for the module, with a queue as deep as the load client's concurrency (as the harness
+    starts it), so LoadGen's bursts are served, not refused."""
+    with running("--max-queue", str(MAX_IN_FLIGHT)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def engine_audio():
+    """The int16 samples the engine in this process makes for a text: what the real server must send."""
+    from tts_core.engine import Engine
+
+    with Engine.load(voice=VOICE, tier=TIER, seed=SEED) as engine:
+        yield lambda text: engine.synthesize(text).to_int16().astype(np.float32) / 32768.0
 
 
 def loaded(url: str, **kw) -> HttpEngine:
@@ -39,27 +58,57 @@ def loaded(url: str, **kw) -> HttpEngine:
 
 # ---- the adapter ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["pcm", "wav"])
-def test_stream_gives_first_audio_before_the_end_and_the_whole_audio(standin: str, fmt: str) -> None:
-    engine = loaded(standin, response_format=fmt)
-    text = "one two three four five six"
-    t0 = time.perf_counter()
-    arrivals, chunks = [], []
-    for chunk in engine.stream(text):
-        arrivals.append(time.perf_counter() - t0)
-        chunks.append(chunk)
+def test_stream_gives_the_audio_the_engine_makes_chunk_by_chunk(real: RealServer, engine_audio, fmt: str) -> None:
+    engine = loaded(real.speech_url, response_format=fmt)
+    text = " ".join(SENTENCES)
+    chunks = list(engine.stream(text))
+    assert len(chunks) >= len(SENTENCES)  # one per sentence the server sends, at least
+    assert engine.sample_rate == 22050 and all(c.sample_rate == 22050 for c in chunks)
+    expected = engine_audio(text)
+    np.testing.assert_array_equal(np.concatenate([c.samples for c in chunks]), expected)
+    np.testing.assert_array_equal(engine.synthesize(text).samples, expected)
+
+
+@pytest.mark.parametrize("fmt", ["pcm", "wav"])
+def test_stream_gives_first_audio_before_the_server_sends_the_rest(fmt: str) -> None:
+    """A server that holds its stream after the first chunk (the stand-in): the adapter hands that chunk on at once,
+    while the rest is still unsent, instead of waiting for the whole body."""
+    behaviour = http_standin.Behaviour(hold=threading.Event())
+    server, url = http_standin.start_in_thread(behaviour)
+    try:
+        engine = loaded(url, response_format=fmt)
+        text = "one two three four five six"
+        chunks = []
+        for chunk in engine.stream(text):
+            if not chunks:
+                assert not behaviour.finished.is_set()  # the server is holding the rest
+                behaviour.hold.set()
+            chunks.append(chunk)
+    finally:
+        server.shutdown()
+    assert behaviour.finished.is_set() and len(chunks) > 1
     expected = http_standin.audio_for(text).astype(np.float32) / 32768.0
-    got = np.concatenate([c.samples for c in chunks])
-    assert len(chunks) > 1 and arrivals[0] < arrivals[-1]  # streamed: first audio well before the end
-    assert arrivals[-1] >= 0.01 * (len(chunks) - 1)  # the stand-in waits 10 ms between chunks
-    assert engine.sample_rate == http_standin.RATE and all(c.sample_rate == http_standin.RATE for c in chunks)
-    np.testing.assert_array_equal(got, expected)
-    assert engine.synthesize(text).duration == pytest.approx(6 * http_standin.WORD_S)
+    np.testing.assert_array_equal(np.concatenate([c.samples for c in chunks]), expected)
 
 
-def test_batch_sends_every_text_and_keeps_their_order(standin: str) -> None:
-    engine = loaded(standin)
-    audios = engine.synthesize_batch(["one", "one two three", "one two"])
-    assert [round(a.duration / http_standin.WORD_S) for a in audios] == [1, 3, 2]
+def test_a_stream_cut_mid_way_is_an_error_not_shorter_audio() -> None:
+    """tts_core.serve ends the body without its last chunk when the synthesis fails mid-stream (the status, 200,
+    is sent already): the adapter must raise, not return the audio so far as if it were all (today it is
+    http.client's IncompleteRead that says so)."""
+    server, url = http_standin.start_in_thread(fail_after=2)
+    try:
+        engine = loaded(url)
+        with pytest.raises(http.client.IncompleteRead):
+            engine.synthesize("one two three four five six")
+    finally:
+        server.shutdown()
+
+
+def test_batch_sends_every_text_and_keeps_their_order(real: RealServer, engine_audio) -> None:
+    engine = loaded(real.speech_url)
+    texts = [" ".join(SENTENCES[:n]) for n in (1, 4, 2)]
+    for audio, text in zip(engine.synthesize_batch(texts), texts):
+        np.testing.assert_array_equal(audio.samples, engine_audio(text))
 
 
 def test_decoder_takes_a_streaming_wav_byte_by_byte() -> None:
@@ -81,21 +130,48 @@ def test_connection_refused_names_the_url_and_how_to_start_the_server() -> None:
         HttpEngine(url=url).load(model="tiny", device="cpu", tier="baseline", seed=0)
 
 
-def test_server_errors_come_back_with_status_and_openai_message(standin: str) -> None:
-    engine = loaded(standin)
-    with pytest.raises(HttpEngineError, match=r"HTTP 400: `input` is empty.*param 'input'"):
+def test_server_errors_come_back_with_status_and_openai_message(real: RealServer) -> None:
+    engine = loaded(real.speech_url)
+    with pytest.raises(HttpEngineError, match=r"HTTP 400: .*\(type 'invalid_request_error', param 'input', code 'empty_input'\)"):
         engine.synthesize("   ")
-    with pytest.raises(HttpEngineError, match=r"HTTP 413"):
+    with pytest.raises(HttpEngineError, match=r"HTTP 413: `input` has 5,000 characters.*code 'input_too_long'"):
         engine.synthesize("word " * 1000)
+    with pytest.raises(HttpEngineError, match=r"HTTP 400: `voice` = 'alloy' is not loaded.*code 'invalid_voice'"):
+        loaded(real.speech_url, voice="alloy").synthesize("hello there")
     with pytest.raises(ValueError, match="noise scales"):
         engine.synthesize("hello there", noise_scale=0.0)
 
 
-def test_another_tier_or_voice_than_served_is_refused(standin: str) -> None:
+def test_a_full_queue_comes_back_as_429_with_its_retry_after() -> None:
+    """A server with a queue of one, sent a burst: those it refuses raise with the status, the code and how long
+    to wait; the others get their audio."""
+    text = " ".join(SENTENCES * 3)
+    with running("--max-queue", "1") as server:
+        engine = loaded(server.speech_url)
+
+        def one(_: int) -> str:
+            try:
+                return "ok" if engine.synthesize(text).duration > 0 else "empty"
+            except HttpEngineError as exc:
+                return str(exc)
+
+        answers: list[str] = []
+        for _ in range(5):  # a burst all admitted would need the engine faster than 12 connections: try again
+            with ThreadPoolExecutor(max_workers=12) as pool:
+                answers = list(pool.map(one, range(12)))
+            if any("HTTP 429" in a for a in answers):
+                break
+    refused = [a for a in answers if a != "ok"]
+    assert refused and "ok" in answers, answers
+    assert all(r.endswith("(type 'rate_limit_error', code 'queue_full'); Retry-After 1 s") and "HTTP 429: " in r
+               for r in refused), refused
+
+
+def test_another_tier_or_voice_than_served_is_refused(real: RealServer) -> None:
     with pytest.raises(ValueError, match=r"serves tier 'baseline'.*\+tier=baseline"):
-        HttpEngine(url=standin).load(model="tiny", device="cpu", tier="advanced", seed=0)
+        HttpEngine(url=real.speech_url).load(model="tiny", device="cpu", tier="advanced", seed=0)
     with pytest.raises(ValueError, match=r"speaks voice 'tiny'.*model=tiny"):
-        HttpEngine(url=standin).load(model="joe-medium", device="cpu", tier="baseline", seed=0)
+        HttpEngine(url=real.speech_url).load(model="joe-medium", device="cpu", tier="baseline", seed=0)
 
 
 @pytest.mark.parametrize("field,value,allowed", [("api", "grpc", "openai, piper"), ("response_format", "mp3", "pcm or wav"),
@@ -106,10 +182,16 @@ def test_bad_values_name_the_field(field: str, value: str, allowed: str) -> None
 
 
 # ---- a tiny sweep over engine=http ---------------------------------------------------------------------------
+# A round during which other processes used the CPU is set aside and measured again; quick's 6 such rounds end
+# the rounds as "machine busy" (no rounds in the row), which a test on a shared, loaded machine would hit: these
+# tests check what the rows hold, not how quiet the machine is, so they measure again for longer.
+PATIENT = ("measure.max_set_aside=60", "measure.busy_budget_s=120")
+
+
 def sweep(tmp: Path, run_id: str, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "bench.sweep", "model=tiny", "text=short", "measure=quick", "measure.flops=false",
-           "measure.stages=false", f"sweep.results_dir={tmp / 'results'}", f"sweep.reports_dir={tmp / 'reports'}",
-           f"sweep.run_id={run_id}", *overrides]
+           "measure.stages=false", *PATIENT, f"sweep.results_dir={tmp / 'results'}",
+           f"sweep.reports_dir={tmp / 'reports'}", f"sweep.run_id={run_id}", *overrides]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
@@ -119,67 +201,65 @@ def pooled(tmp: Path, run_id: str):
     return {r.contender: r for r in read_rows(tmp / "results" / run_id / "results.jsonl") if r.text == "all"}
 
 
-def test_tiny_sweep_over_http_writes_rows_with_time_to_first_audio(tmp_path: Path, standin: str) -> None:
-    sweep(tmp_path, "h", "engine=http", f"engine.url={standin}", "+tier=baseline", "sweep.report=false")
+def test_tiny_sweep_over_http_writes_rows_with_time_to_first_audio(tmp_path: Path, real: RealServer) -> None:
+    sweep(tmp_path, "h", "engine=http", f"engine.url={real.speech_url}", "+tier=baseline", "sweep.report=false")
     rows = pooled(tmp_path, "h")
     row = rows["http:baseline@cpu-all"]
     assert row.status == "ok" and row.rounds >= 2
     assert 0 < row.ttfa_s < row.latency_p50_s  # first audio bytes before the whole answer
     assert row.rtf is not None and row.audio_s > 0
     assert row.extra["engine"]["tier"]["served"] is True
+    assert row.extra["engine"]["server"] == {"voice": "tiny", "tier": "baseline", "sample_rate": 22050}
 
 
 def test_a_sweep_over_a_server_measures_only_the_tier_it_serves(tmp_path: Path) -> None:
     """A server speaks the tier it was started with: `engine=http +tier=advanced` used to add an `http:baseline`
-    contender as advanced's reference, which failed against a server of the advanced tier."""
-    server, url = http_standin.start_in_thread(voice="tiny", tier="advanced", chunk_delay_s=0.01)
-    try:
-        sweep(tmp_path, "a", "engine=http", f"engine.url={url}", "+tier=advanced", "sweep.report=false")
-    finally:
-        server.shutdown()
+    contender as advanced's reference, which failed against a server of the advanced tier (here: optimized, whose
+    reference is baseline too and which starts faster)."""
+    with running("--tier", "optimized") as server:
+        sweep(tmp_path, "a", "engine=http", f"engine.url={server.speech_url}", "+tier=optimized", "sweep.report=false")
     rows = pooled(tmp_path, "a")
-    assert list(rows) == ["http:advanced@cpu-all"]
-    assert rows["http:advanced@cpu-all"].status == "ok" and rows["http:advanced@cpu-all"].rounds >= 2
+    assert list(rows) == ["http:optimized@cpu-all"]
+    assert rows["http:optimized@cpu-all"].status == "ok" and rows["http:optimized@cpu-all"].rounds >= 2
 
 
 # ---- managed servers (sweep.servers) -------------------------------------------------------------------------
-def standin_spec(*args: str, timeout_s: float = 30.0):
-    from bench.servers import ServerSpec
-
-    return ServerSpec(kind="command", label="standin", health_timeout_s=timeout_s,
-                      command=[sys.executable, STANDIN, "--port", "{port}", *args])
-
-
-def test_managed_server_is_started_health_checked_stopped_and_its_log_kept(tmp_path: Path) -> None:
+def test_managed_server_is_started_health_checked_stopped_and_its_log_kept(tmp_path: Path, engine_audio) -> None:
+    """`tts_core:baseline`, started the way a sweep starts it (no stand-in): our real server on the tiny voice."""
     import psutil
 
-    from bench.servers import ManagedServer
+    from bench.servers import ManagedServer, parse_entry
 
-    server = ManagedServer(standin_spec(), tmp_path / "logs" / "standin.log")
+    server = ManagedServer(parse_entry("tts_core:baseline", health_timeout_s=120.0), tmp_path / "logs" / "ours.log")
     url = server.start(model="tiny")
     pid = server.pid
-    assert url.startswith("http://127.0.0.1:") and psutil.pid_exists(pid)
-    engine = HttpEngine(url=url)
-    engine.load(model="tiny", device="cpu", tier="baseline", seed=0)
-    assert engine.synthesize("one two").duration == pytest.approx(2 * http_standin.WORD_S)
-    facts = server.facts()
-    assert facts["port"] == int(url.split(":")[2].split("/")[0]) and facts["startup_s"] > 0
-    assert server.stop() is not None
+    try:
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1/audio/speech") and psutil.pid_exists(pid)
+        argv = psutil.Process(pid).cmdline()
+        assert argv[argv.index("-m") + 1] == "tts_core.serve" and argv[argv.index("--tier") + 1] == "baseline"
+        engine = HttpEngine(url=url)
+        engine.load(model="tiny", device="cpu", tier="baseline", seed=0)
+        np.testing.assert_array_equal(engine.synthesize(SENTENCES[0]).samples, engine_audio(SENTENCES[0]))
+        facts = server.facts()
+        assert facts["port"] == int(url.split(":")[2].split("/")[0]) and facts["startup_s"] > 0
+    finally:
+        code = server.stop()
+    assert code is not None
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    assert "listening on http://127.0.0.1:" in (tmp_path / "logs" / "standin.log").read_text()
+    assert "listening on http://127.0.0.1:" in (tmp_path / "logs" / "ours.log").read_text()
 
 
 def test_a_server_that_never_gets_healthy_is_stopped_with_its_log_tail(tmp_path: Path) -> None:
     import psutil
 
-    from bench.servers import ManagedServer, ServerStartError
+    from bench.servers import ManagedServer, ServerSpec, ServerStartError
 
-    server = ManagedServer(standin_spec("--never-healthy", timeout_s=6.0), tmp_path / "never.log")
-    t0 = time.monotonic()
+    spec = ServerSpec(kind="command", label="standin", health_timeout_s=6.0,
+                      command=[sys.executable, STANDIN, "--port", "{port}", "--never-healthy"])
+    server = ManagedServer(spec, tmp_path / "never.log")
     with pytest.raises(ServerStartError, match=r"(?s)not healthy .* within 6 s.*its log ends: "):
         server.start(model="tiny")
     assert "listening on http://127.0.0.1:" in (tmp_path / "never.log").read_text()  # its log kept
-    assert time.monotonic() - t0 < 25
     assert server.pid is None  # stopped
     assert not [p for p in psutil.Process().children(recursive=True) if STANDIN in " ".join(p.cmdline())]
 
@@ -215,32 +295,25 @@ def test_under_a_scenario_our_managed_server_batches_as_the_tier_does_in_process
     assert piper.engine["server"]["max_batch"] is None
 
 
-def test_each_managed_server_start_gets_an_empty_audio_cache_of_its_own(tmp_path: Path, monkeypatch) -> None:
+def test_each_managed_server_start_gets_an_empty_audio_cache_of_its_own(tmp_path: Path) -> None:
     """The advanced tier's audio cache outlasts processes and the harness cannot clear it over HTTP: a second run
     of the same texts was answered from the disk cache (served first audio 5 ms against 53 in process, measured),
-    so every start of a server gets a new empty folder, removed at stop."""
-    import bench.servers.managed as managed
+    so every start of a server gets a new empty folder, removed at stop. Read from the real server's environment."""
+    import psutil
+
+    from bench.servers.managed import ManagedServer, parse_entry
     from tts_core.constants import ENV_AUDIO_CACHE_DIR
 
-    seen: list[str] = []
-
-    class FakeProc:
-        pid, returncode = 1, 0
-
-        def __init__(self, argv, env, **kwargs) -> None:
-            seen.append(env[ENV_AUDIO_CACHE_DIR])
-
-        def poll(self):
-            return 0
-
-    monkeypatch.setattr(managed.subprocess, "Popen", FakeProc)
-    monkeypatch.setattr(managed.ManagedServer, "_wait_healthy", lambda self, path, t0: None)
-    server = managed.ManagedServer(managed.parse_entry("tts_core:advanced"), tmp_path / "s.log")
+    seen: list[Path] = []
+    server = ManagedServer(parse_entry("tts_core:baseline", health_timeout_s=120.0), tmp_path / "s.log")
     for _ in range(2):
         server.start("tiny")
-        assert Path(seen[-1]).is_dir() and not any(Path(seen[-1]).iterdir())
-        server.stop()
-        assert not Path(seen[-1]).exists()
+        try:
+            seen.append(Path(psutil.Process(server.pid).environ()[ENV_AUDIO_CACHE_DIR]))
+            assert seen[-1].is_dir() and not any(seen[-1].iterdir())
+        finally:
+            server.stop()
+        assert not seen[-1].exists()
     assert seen[0] != seen[1]
 
 
@@ -265,18 +338,22 @@ def test_default_sweep_starts_no_server() -> None:
 
 
 def test_servers_join_the_rounds_paired_with_the_same_tier_and_a_dead_one_fails_alone(tmp_path: Path) -> None:
+    """Our real server joins an in-process sweep; a server that cannot load its tier (a real one, exit code 1)
+    fails its own contender only."""
     sweep(tmp_path, "srv", "engine=fake", "+tier=baseline", "sweep.peers=[]", "sweep.report=false",
-          "sweep.servers=[tests.http_standin:baseline,tests.http_standin:crash]")
+          "sweep.servers=[tts_core:baseline,tts_core:nosuchtier]")
     rows = pooled(tmp_path, "srv")
-    served, dead = rows["tests.http_standin-http:baseline@cpu-all"], rows["tests.http_standin-http:crash@cpu-all"]
+    served, dead = rows["tts_core-http:baseline@cpu-all"], rows["tts_core-http:nosuchtier@cpu-all"]
     assert served.status == "ok" and served.reference == "fake:baseline@cpu-all"
     assert served.extra["served_ttfa_pairs"] == served.rounds >= 2
     lo, hi = served.extra["served_ttfa_diff_ci_ms"]
     assert lo <= served.extra["served_ttfa_diff_ms"] <= hi
-    assert dead.status == "failed" and "exited with code 3" in dead.error
-    assert "cannot load tier 'crash'" in dead.extra["log_tail"]
-    logs = sorted(p.name for p in (tmp_path / "results" / "srv" / "logs").glob("*.server-*.log"))
+    assert dead.status == "failed" and "exited with code 1 before it was healthy" in dead.error
+    logs = sorted((tmp_path / "results" / "srv" / "logs").glob("*.server-*.log"))
     assert len(logs) == 2  # each server's own log kept under the run folder
+    dead_log = next(p for p in logs if "nosuchtier" in p.name).read_text()
+    assert "error: the engine did not load: ConfigError: `tier` = 'nosuchtier' is unknown" in dead_log
+    assert dead_log.strip().splitlines()[-1] in dead.extra["log_tail"]  # the row carries the server's last words
     assert rows["fake:baseline@cpu-all"].status == "ok"
 
 
@@ -304,25 +381,27 @@ def test_search_condition_needs_valid_and_no_underrun() -> None:
     assert not plays_within_bound({"valid": "INVALID", "underrun_rate": 0.0})
 
 
-def test_loadgen_server_search_over_http_sends_queries_concurrently(tmp_path: Path) -> None:
+def test_loadgen_server_search_over_http_sends_queries_concurrently(tmp_path: Path, real: RealServer) -> None:
+    """LoadGen's server scenario over our real server: every query answered, requests in flight together, one
+    best rate. The bound is one no run misses short of a hang: how fast this machine serves is a benchmark's
+    question, not this test's."""
     from bench.serve.config import ScenarioConfig
     from bench.serve.run import run_scenario
+    from bench.serve.search import plays_within_bound
 
-    server, url = http_standin.start_in_thread(chunk_delay_s=0.02)  # 2-word texts: 5 chunks, 80 ms per request
-    try:
-        engine = loaded(url)
-        texts = [f"query {i}" for i in range(400)]
-        scenario = ScenarioConfig(name="server", search=True, target_qps=20.0, latency_bound_ms=300.0,
-                                  search_budget_s=25.0, search_max_runs=3, min_duration_s=0.5, max_duration_s=3.0,
-                                  min_query_count=44, latency_percentile=0.9)
-        rows = run_scenario(engine, scenario, texts, tmp_path)
-    finally:
-        server.shutdown()
-    assert rows and all(r["status"] == "ok" for r in rows)
+    engine = loaded(real.speech_url)
+    texts = [f"query {i}" for i in range(400)]
+    scenario = ScenarioConfig(name="server", search=True, target_qps=20.0, latency_bound_ms=60_000.0,
+                              search_budget_s=60.0, search_max_runs=3, min_duration_s=0.5, max_duration_s=3.0,
+                              min_query_count=44, latency_percentile=0.9)
+    rows = run_scenario(engine, scenario, texts, tmp_path)
+    assert rows and all(r["status"] == "ok" and r["engine_errors"] == 0 for r in rows), rows
+    assert all(r["streams"] >= 44 and r["audio_samples"] > 0 for r in rows)  # every query answered with audio
     assert max(r["max_in_flight"] for r in rows) > 1  # requests overlapped: the client does not serialize them
-    assert all(r["streams"] >= 44 and r["underrun_rate"] == 0.0 for r in rows)  # 0.1 s chunks every 20 ms
-    best = [r for r in rows if r["best"]]
-    assert len(best) == 1 and best[0]["valid"] == "VALID" and best[0]["ttfa_p50_s"] < 0.3
+    assert all(r["valid"] == "VALID" for r in rows)  # LoadGen's verdict against a bound only a hang misses
+    # the best is the highest rate that played within the bound (whether a stream underran is the machine's call)
+    met = [r["target_qps"] for r in rows if plays_within_bound(r)]
+    assert [r["target_qps"] for r in rows if r["best"]] == ([max(met)] if met else [])
 
 
 # ---- the report ----------------------------------------------------------------------------------------------
