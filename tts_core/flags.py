@@ -8,9 +8,10 @@ baseline runs under PyTorch's own defaults ("as commonly written").
 
 Three settings cannot be scoped and are handled at load: the inter-op thread count (settable once per
 process, before any parallel work), the CUDA memory fraction (a cap of the caching allocator per
-device: a second engine asking a different cap on the same device is refused) and, for a tier with
-`housekeeping`, oneDNN's primitive-cache cap (an environment variable oneDNN reads once, at its first
-primitive: it bounds memory only in a process whose first engine asks for it, see docs/memory.md).
+device: a second engine asking a different cap on the same device is refused), for a tier with
+`kernel_cache`, oneDNN's primitive-cache cap (an environment variable oneDNN reads once, at its first
+primitive: it bounds memory only in a process whose first engine asks for it, see docs/memory.md) and, for a
+tier with `retain_heap`, glibc's mmap and trim thresholds (process-wide from then on).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tts_core.constants import (
     size_onednn_primitive_cache,
 )
 from tts_core.errors import ConfigError
+from tts_core.runtime.heap import retain_heap
 from tts_core.tiers.config import TierConfig
 from tts_core.tiers.switches import NotApplicable
 
@@ -56,6 +58,10 @@ def apply_load_flags(tier: TierConfig, device: torch.device) -> list[NotApplicab
         if size != str(tier.kernel_cache):
             not_applicable.append(NotApplicable("kernel_cache", ("kernel_cache",),
                                                 f"the environment's {ENV_ONEDNN_PRIMITIVE_CACHE}={size} is kept"))
+    if tier.retain_heap:
+        reason = retain_heap()
+        if reason:
+            not_applicable.append(NotApplicable("retain_heap", ("retain_heap",), reason))
     if tier.interop_threads is not None and torch.get_num_interop_threads() != tier.interop_threads:
         try:
             torch.set_num_interop_threads(tier.interop_threads)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tts_core.tiers.switches import (
     audio_cache, banded_attention, batch_optimizer, batching, bucketing, compile, cuda_flags, decode_window,
-    deterministic, engine_registry, fewer_chunks, fusion, housekeeping, inference_mode, kernel_cache, memory_fraction,
+    deterministic, engine_registry, fewer_chunks, fusion, heap, housekeeping, inference_mode, kernel_cache, memory_fraction,
     memory_pool, precision, streaming, threads, tiling, warmup, weight_cache, workers,
 )
 from tts_core.tiers.switches.base import AUTO, BuildContext, NotApplicable, Setting, Switch
@@ -22,6 +22,7 @@ SWITCHES: tuple[Switch, ...] = (
     deterministic.SWITCH,
     memory_fraction.SWITCH,
     kernel_cache.SWITCH,
+    heap.SWITCH,
     warmup.SWITCH,
     weight_cache.SWITCH,
     engine_registry.SWITCH,

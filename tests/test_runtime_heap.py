@@ -1,0 +1,57 @@
+"""retain_heap: glibc keeps freed activations mapped, so a repeated allocation faults no new pages in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tts_core.runtime import heap
+from tts_core.tiers.presets import resolve_tier
+
+# A child process allocates and frees a 64 MiB tensor ten times and prints the minor page faults of the last nine
+# (a fresh mapping is faulted in page by page: 16,384 faults of 4 KiB each time).
+CHILD = textwrap.dedent("""
+    import resource, sys, torch
+    if sys.argv[1] == "retain":
+        from tts_core.runtime.heap import retain_heap
+        assert retain_heap() is None
+    torch.ones(16 * 2**20)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(9):
+        x = torch.ones(16 * 2**20)  # 64 MiB, written: every page touched
+        del x
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+""")
+
+
+def _faults(mode: str) -> int:
+    out = subprocess.run([sys.executable, "-c", CHILD, mode], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[-1])
+
+
+@pytest.mark.skipif(heap._libc() is None, reason="retain_heap acts on glibc only")
+def test_retained_heap_reuses_pages_where_the_default_maps_them_afresh() -> None:
+    default, retained = _faults("default"), _faults("retain")
+    assert default > 9 * 16_384 * 0.9  # each 64 MiB block mapped and faulted in again
+    assert retained <= 16_384 * 1.1  # the freed block reused: at most one block's worth of new pages in nine
+
+
+def test_the_optimized_tiers_retain_the_heap_and_the_baseline_does_not() -> None:
+    assert not resolve_tier("baseline").retain_heap
+    assert resolve_tier("optimized").retain_heap and resolve_tier("advanced").retain_heap
+    assert not resolve_tier("advanced-retain_heap").retain_heap and resolve_tier("baseline+retain_heap").retain_heap
+
+
+def test_without_glibc_the_switch_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from tts_core.flags import apply_load_flags
+
+    monkeypatch.setattr(heap, "_RETAINED", [])
+    monkeypatch.setattr(heap, "_libc", lambda: None)
+    notes = apply_load_flags(resolve_tier("baseline+retain_heap"), torch.device("cpu"))
+    assert [(n.switch, n.reason) for n in notes] == [("retain_heap", "not glibc: the C library's allocator is left as it is")]
+    assert apply_load_flags(resolve_tier("baseline"), torch.device("cpu")) == []

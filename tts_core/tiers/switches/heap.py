@@ -1,0 +1,20 @@
+"""retain_heap: glibc keeps freed activation memory mapped between calls (fixed mmap and trim thresholds, set at
+load by `tts_core.flags` through `tts_core.runtime.heap`), so a call reuses the pages the one before it faulted in.
+
+Without it, how many pages each call maps afresh depends on glibc's moving mmap threshold, that is on which
+blocks the process freed before: the same tier ran the same sentences at RTF 0.045 in one process and 0.06-0.30
+in others (page faults 1-19 thousand against 130-380 thousand per long sentence, 2-core AMD EPYC). Process-wide:
+it acts for every engine in the process from the first load that asks for it. Exact: the same arithmetic."""
+
+from __future__ import annotations
+
+from tts_core.tiers.switches.base import Switch, flag
+
+
+class RetainHeap(Switch):
+    name = "retain_heap"
+    settings = (flag("retain_heap", "keep freed heap memory mapped (glibc mmap/trim thresholds fixed high)"),)
+    acts_on = ("flags",)
+
+
+SWITCH = RetainHeap()
