@@ -6,6 +6,9 @@
   Given each round's text class (`strata`), the bootstrap resamples rounds within each class, keeping each
   class's round count, so the interval measures noise, not the spread between classes. Above 1 means the
   candidate is faster.
+  Given each round's worker process (`clusters`), the spread between processes beyond what the rounds' own
+  spread explains is added to the interval (`process_variance`).
+- `robust_z`: how far a value lies from a sample's median in robust standard deviations (the outlier rule).
 - `verdict`: "pays" / "costs" only when the interval excludes 1.0, else "no measurable difference (within +-x%)";
   none at all under `MIN_PAIRS` pairs.
 """
@@ -28,6 +31,13 @@ TARGET_HALF_WIDTH = 0.05  # default stopping target: the headline interval withi
 # one class 0.39 at 2 pairs, 0.87 at 5, 0.91 at 8 and at 10, 0.93 at 20; three classes of different speedups,
 # stratified, 0.83 at 6 rounds, 0.89 at 8, 0.90 at 10, 0.94 at 30, 0.945 at 60.
 MIN_PAIRS = 10
+# The outlier rule (`bench.measure.rounds.outlier_reasons`): a round's log ratio more than OUTLIER_Z robust SDs
+# (1.4826 x the median absolute deviation, floored at ROBUST_SD_FLOOR) from its class's median, once the class holds
+# OUTLIER_MIN_ROUNDS rounds. For normal ratios a 5-SD pair happens once in 1.7 million; a call slowed 1.5x by another
+# process moves a ratio by 0.4 in log, 4-8 SDs of a class's spread (0.05-0.1 quiet).
+OUTLIER_Z = 5.0
+OUTLIER_MIN_ROUNDS = 8
+ROBUST_SD_FLOOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -118,11 +128,72 @@ def geometric_mean_ci(ratios: Sequence[float], *, strata: Sequence[Any] | None =
 
 
 def paired_speedup(reference: Sequence[float], candidate: Sequence[float], *, strata: Sequence[Any] | None = None,
-                   seed: int = 0, n_resamples: int = N_RESAMPLES) -> Speedup:
+                   clusters: Sequence[Any] | None = None, seed: int = 0, n_resamples: int = N_RESAMPLES) -> Speedup:
     """Speedup of `candidate` over `reference` from per-round costs measured on the same text in the same round;
-    `strata` gives each round's text class for a bootstrap within classes (see `geometric_mean_ci`)."""
+    `strata` gives each round's text class for a bootstrap within classes (see `geometric_mean_ci`); `clusters`
+    each round's worker process, whose spread beyond the rounds' is added to the interval (`process_variance`)."""
+    if clusters is not None and len(clusters) != len(reference):
+        raise ValueError(f"paired_speedup: clusters has {len(clusters)} labels for {len(reference)} rounds; give one "
+                         "label per round.")
+    keep = [a is not None and b is not None and a > 0 and b > 0 for a, b in zip(reference, candidate)]
     ratios, kept = _paired(reference, candidate, strata)
-    return geometric_mean_ci(ratios, strata=kept, seed=seed, n_resamples=n_resamples)
+    s = geometric_mean_ci(ratios, strata=kept, seed=seed, n_resamples=n_resamples)
+    if clusters is None or not math.isfinite(s.half_width):
+        return s
+    labels = [k for k, ok in zip(clusters, keep) if ok]
+    extra = process_variance(np.log(ratios), kept if kept is not None else [None] * len(labels), labels)
+    if extra <= 0.0:
+        return s
+    z = float(ndtri(0.5 + s.confidence / 2))
+    log_ratio = math.log(s.ratio)
+    lo = log_ratio - math.hypot(log_ratio - math.log(s.ci_low), z * math.sqrt(extra))
+    hi = log_ratio + math.hypot(math.log(s.ci_high) - log_ratio, z * math.sqrt(extra))
+    return Speedup(s.ratio, math.exp(lo), math.exp(hi), s.pairs, s.confidence)
+
+
+def process_variance(logs: np.ndarray, strata: Sequence[Any], clusters: Sequence[Any]) -> float:
+    """The variance the spread between worker processes adds to the pooled mean of `logs` (one value per round,
+    its text class in `strata`, its process in `clusters`), beyond what the rounds' own spread explains; 0.0 with
+    one process, or when the processes differ no more than their rounds would by chance.
+
+    A random-effects model, y = class mean + process offset + round noise, estimated by the method of moments: the
+    offsets are the processes' mean residuals from their class means; their observed variance less the part the
+    round noise gives them (the within-process residual variance over each process's round count) is the offsets'
+    variance, and the pooled mean carries sum((n_p / n)^2) of it. With three or four processes per run the
+    estimate is rough; it is zero (no widening) where the processes agree, and it widens the interval where a
+    process ran at a speed of its own (pyperf spawns 20 processes for the same reason; `docs/measuring.md`)."""
+    y = np.asarray(logs, dtype=np.float64)
+    s_codes, c_codes = _codes(strata, y.size), _codes(clusters, y.size)
+    procs = np.unique(c_codes)
+    if procs.size < 2:
+        return 0.0
+    resid = y.copy()
+    for k in np.unique(s_codes):
+        resid[s_codes == k] -= y[s_codes == k].mean()
+    offsets = np.array([resid[c_codes == p].mean() for p in procs])
+    counts = np.array([(c_codes == p).sum() for p in procs], dtype=np.float64)
+    within = [resid[c_codes == p] - resid[c_codes == p].mean() for p in procs]
+    dof = sum(w.size for w in within) - procs.size - (np.unique(s_codes).size - 1)
+    if dof < 1:
+        return 0.0
+    noise = sum(float((w ** 2).sum()) for w in within) / dof
+    between = float(offsets.var(ddof=1)) - float(np.mean(noise / counts))
+    if between <= 0.0:
+        return 0.0
+    weights = counts / counts.sum()
+    return between * float((weights ** 2).sum())
+
+
+def robust_z(value: float, sample: Sequence[float]) -> float:
+    """How many robust standard deviations `value` lies from the median of `sample`: (value - median) /
+    max(1.4826 x MAD, ROBUST_SD_FLOOR) (the MAD's scale makes it the SD for normal data; the floor keeps a sample
+    of near-identical values from calling any change an outlier)."""
+    x = np.asarray(sample, dtype=np.float64)
+    if x.size == 0:
+        raise ValueError("robust_z: an empty sample; give the values to compare with.")
+    median = float(np.median(x))
+    sd = max(1.4826 * float(np.median(np.abs(x - median))), ROBUST_SD_FLOOR)
+    return (value - median) / sd
 
 
 @dataclass(frozen=True)
