@@ -1,7 +1,9 @@
 """A stand-in engine for the harness's own tests: fast, deterministic, and able to misbehave on cue.
 
 Audio is a tone whose length follows the text (15 characters per second); a call sleeps `rtf` x the
-audio's duration, divided by a per-tier speedup, so comparisons have something to find. `misbehave`
+audio's duration, divided by a per-tier speedup, so comparisons have something to find; with `work="spin"` it
+computes instead (a fixed count of loop steps on one thread, `SPIN_STEPS_PER_S` per nominal second), so another
+process on its core slows it as it would a real engine. `misbehave`
 maps a tier name (or the switch of an ablation: `sig` for tier `baseline+sig`) to what that tier does
 on synthesis: raise, exit, sigkill (itself), hang, oom (eat memory until killed) or fidelity (audio
 that fails the gate). An ablation's resolved tier differs from its reference by its switch, except the
@@ -24,6 +26,8 @@ CHARS_PER_S = 15.0
 CHUNK_S = 0.5
 TIER_SPEEDUP = {"baseline": 1.0, "optimized": 1.5, "advanced": 2.0}
 MISBEHAVIOURS = ("none", "raise", "exit", "sigkill", "hang", "oom", "fidelity")
+WORKS = ("sleep", "spin")
+SPIN_STEPS_PER_S = 20_000_000  # loop steps per nominal second of work (CPython runs 20-40 million a second)
 
 
 class FakeEngine:
@@ -34,7 +38,11 @@ class FakeEngine:
         name: str = "fake",
         rtf: float = 0.002,
         misbehave: Optional[dict[str, str]] = None,
+        work: str = "sleep",
     ) -> None:
+        if work not in WORKS:
+            raise ValueError(f"`engine.work` = {work!r}; expected one of {', '.join(WORKS)}.")
+        self.work = work
         for tier, what in (misbehave or {}).items():
             if what not in MISBEHAVIOURS:
                 raise ValueError(f"`engine.misbehave.{tier}` = {what!r}; expected one of {', '.join(MISBEHAVIOURS)}.")
@@ -92,7 +100,12 @@ class FakeEngine:
             wave += scale * 0.01 * np.random.default_rng(self.seed).standard_normal(n).astype(np.float32)
         if self.misbehave == "fidelity":
             wave *= 0.5
-        time.sleep(self.rtf * n / SAMPLE_RATE / self._speedup())
+        seconds = self.rtf * n / SAMPLE_RATE / self._speedup()
+        if self.work == "spin":
+            for _ in range(int(seconds * SPIN_STEPS_PER_S)):
+                pass
+        else:
+            time.sleep(seconds)
         return wave
 
     def synthesize(self, text: str, noise_scale: Optional[float] = None, **scales: Optional[float]) -> Audio:

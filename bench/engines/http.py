@@ -26,6 +26,8 @@ from tts_core.audio import Audio
 
 from bench.engines.http_wire import APIS, FORMATS, PcmDecoder, error_message, openai_request, piper_request
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # hosts whose server runs on this machine
+
 READ_BYTES = 1 << 16  # at most this many bytes per read; a chunked response returns one chunk per read
 HEALTH_PATHS = {"openai": "/health", "piper": "/voices"}
 START_HINT = {
@@ -200,6 +202,21 @@ class HttpEngine:
             return list(pool.map(lambda t: self.synthesize(t, **scales), texts))
 
     # ---- facts ----------------------------------------------------------------------------------
+    def work_pids(self) -> list[int]:
+        """The processes that do this contender's work besides the worker: a server on this machine that the sweep
+        did not start (one it started is the worker's child already), so the interference check counts its CPU as
+        the contender's own, not as another process's (`bench.measure.interference`). Empty for a remote server."""
+        parts = urlsplit(self.url)
+        if self._managed is not None or parts.hostname not in LOOPBACK:
+            return []
+        import psutil
+
+        try:
+            return sorted({c.pid for c in psutil.net_connections(kind="tcp")
+                           if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == parts.port and c.pid})
+        except (psutil.Error, OSError):
+            return []
+
     def describe(self) -> dict[str, Any]:
         served = self._health.get("tier") or self.tier
         return {

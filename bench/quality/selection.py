@@ -71,6 +71,14 @@ class AudioSelection:
             return self.decided[r]
         return self._count(r, text_class, text, self._wanted(text_class, text))
 
+    def forget(self, r: int, text_class: str, text: str) -> None:
+        """Round r was set aside (disturbed, an outlier; `bench.measure.rounds`): its audio no longer counts, and a
+        later round of its class takes its place."""
+        if self.decided.pop(r, False):
+            self.kept[text_class] -= 1
+            self.kept_words -= words(text)
+            self._texts.discard(text)
+
     def prime(self, r: int, text_class: str, text: str, stored: bool) -> None:
         """Count a round of a resumed group that already ran: kept when it was wanted and its audio is `stored`."""
         if r not in self.decided:

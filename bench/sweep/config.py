@@ -41,6 +41,7 @@ class FakeEngineConfig(EngineConfig):
     _target_: str = "bench.engines.fake.FakeEngine"
     name: str = "fake"
     rtf: float = 0.002  # seconds of wall time per second of audio it pretends to spend
+    work: str = "sleep"  # sleep, or spin: compute for that time on one thread (a busy neighbour slows it)
     misbehave: Dict[str, str] = field(default_factory=dict)  # tier -> raise, exit, sigkill, hang, oom, fidelity
 
 
@@ -141,6 +142,9 @@ class WorkloadConfig:
             raise bad_field("workload", "batch_size", self.batch_size, "a positive integer")
 
 
+INTERFERENCE_MODES = ("detect", "record")  # measure.interference
+
+
 @dataclass
 class MeasureConfig:
     """How long a comparison runs. Rounds go on until every compared interval is within `target_half_width`
@@ -157,8 +161,21 @@ class MeasureConfig:
     quality: bool = True  # ASR + DNSMOS of the rounds' audio (skipped, with one line, without the extra)
     quality_texts_per_class: int = PER_CLASS  # rounds per class whose audio is kept and scored (more until 200 words)
     seed: int = 0  # engine seed and the text generator's seed
+    rounds_per_process: int = 15  # accepted rounds per worker process; then each contender gets a new one (0: never)
+    max_set_aside: int = 30  # rounds set aside (disturbed, outliers) and measured again before "machine busy" stops
+    busy_budget_s: float = 120.0  # wall seconds of set-aside rounds the budget does not count, at most
+    interference: str = "detect"  # detect: disturbed and outlier rounds set aside and measured again; record: marked only
 
     def __post_init__(self) -> None:
+        if self.rounds_per_process < 0:
+            raise bad_field("measure", "rounds_per_process", self.rounds_per_process,
+                            "an integer >= 0 (0: one process per contender for the whole run)")
+        if self.max_set_aside < 0:
+            raise bad_field("measure", "max_set_aside", self.max_set_aside, "an integer >= 0")
+        if self.interference not in INTERFERENCE_MODES:
+            raise bad_field("measure", "interference", self.interference, " or ".join(INTERFERENCE_MODES))
+        if self.busy_budget_s < 0:
+            raise bad_field("measure", "busy_budget_s", self.busy_budget_s, "seconds >= 0")
         if self.min_rounds < 2:
             raise bad_field("measure", "min_rounds", self.min_rounds, "an integer >= 2 (an interval needs two pairs)")
         if self.max_rounds < self.min_rounds:

@@ -25,7 +25,7 @@ from bench.measure import ablation
 from bench.measure.compute import cached_peaks, peak_key
 from bench.measure.fidelity import fidelity_figures
 from bench.measure.memory import LOAD, STEADY, UNTIMED, write_mprof
-from bench.measure.rounds import RoundPlan, RoundsResult, Tracked, class_of_round, run_rounds
+from bench.measure.rounds import RoundPlan, RoundsResult, Tracked, run_rounds
 from bench.measure.rows import ALL, Contender, GroupFacts, build_rows
 from bench.results.schema import ResultRow
 from bench.results.store import ResultStore, append_records, append_rows, read_records
@@ -36,41 +36,52 @@ from bench.texts import FileTexts, SentenceGenerator, read_text
 from bench.workers import Worker, WorkerFailure, WorkerSpec
 
 log = logging.getLogger("bench.sweep")
+SET_ASIDE_FILE = "rounds_set_aside.jsonl"  # beside rounds.jsonl: the rounds no statistic uses, and why
 
 
 class TextSource:
-    """Round r's text, the same whether the sweep runs through or resumes: text 0 is the first-call text,
-    round r speaks text r + 1 of one seeded sequence (no sentence repeats), or the file's next sentences (None
-    once the file is spoken: the rounds stop rather than repeat it).
-    Round r's class is `class_of_round(r, classes)`, as in `run_rounds`."""
+    """The k-th fresh text of each class, the same whether the sweep runs through or resumes, whatever order the
+    classes' rounds came in: generated texts come from one seeded generator per class (no sentence repeats within
+    it; the classes' lengths differ), a file's from its next sentences in the order asked (None once the file is
+    spoken: the rounds stop rather than repeat it). The first-call text is a medium text no round speaks."""
+
+    FIRST_CALL = "first call"  # the generator of the first-call text
 
     def __init__(self, text: dict[str, Any], classes: list[str]) -> None:
         self.kind = text["kind"]
         self.spec = text
         self.classes = classes
-        self._made: list[str] = []
+        self._made: dict[str, list[str | None]] = {}
         if self.kind == "generated":
-            gen = SentenceGenerator(int(text["seed"]))
-            self._next = lambda text_class: gen.text(text_class)
+            seed = int(text["seed"])
+            gens = {k: SentenceGenerator(seed + 7919 * (i + 1)) for i, k in enumerate(classes)}
+            first = SentenceGenerator(seed)
+            self._next = lambda text_class: (first.text("medium") if text_class == self.FIRST_CALL
+                                             else gens[text_class].text(text_class))
         elif self.kind == "file":
             source = FileTexts(read_text(text["path"]), int(text["per_round"]))
             self._next = lambda text_class: source.text()
 
-    def _nth(self, n: int) -> str | None:
-        while len(self._made) <= n:
-            i = len(self._made)
-            self._made.append(self._next("medium" if i == 0 else class_of_round(i - 1, self.classes)))
-        return self._made[n]
+    def _nth(self, text_class: str, k: int) -> str | None:
+        made = self._made.setdefault(text_class, [])
+        while len(made) <= k:
+            made.append(self._next(text_class))
+        return made[k]
 
-    def first_call(self) -> str:
+    def first_call(self, k: int = 0) -> str:
+        """The first-call text of the k-th set of worker processes (a medium text no round speaks; a file's first
+        sentences, which the rounds then skip)."""
         if self.kind == "repeated":
             return read_text(next(iter(self.spec["files"].values())))
-        return self._nth(0) or ""  # a file has at least one sentence (FileTexts refuses an empty one)
+        if self.kind == "file":
+            return self._nth(self.classes[0], 0) or ""  # a file has at least one sentence (FileTexts refuses none)
+        return self._nth(self.FIRST_CALL, k) or ""
 
-    def for_round(self, r: int, text_class: str) -> str | None:
+    def for_class(self, k: int, text_class: str) -> str | None:
+        """The k-th text (0-based) of `text_class` the rounds speak."""
         if self.kind == "repeated":
             return read_text(self.spec["files"][text_class])
-        return self._nth(r + 1)
+        return self._nth(text_class, k + 1 if self.kind == "file" else k)
 
 
 def machine_peaks(group: Group, paths: RunPaths, limits: dict[str, float]) -> dict[str, float]:
@@ -113,29 +124,66 @@ def _fail(c: Contender, worker: Worker | None, exc: WorkerFailure) -> None:
     log.error("%s failed: %s", c.name, exc.reason)
 
 
-def start(group: Group, first_text: str, seed: int, paths: RunPaths, limits: dict[str, float]) -> dict[str, Worker]:
-    """Spawn and load each contender in turn (nothing else runs during a cold load), then time its first call."""
+def start(group: Group, first_text: str, seed: int, paths: RunPaths, limits: dict[str, float],
+          only: list[str] | None = None) -> dict[str, Worker]:
+    """Spawn and load each contender in turn (nothing else runs during a cold load), then time its first call.
+    The first set of processes gives each contender's `load` and `first_call`; a later one (`only`: the contenders
+    still in the rounds) appends its figures to `extra["processes"]`."""
     workers: dict[str, Worker] = {}
     for c in group.contenders:
-        if c.skipped:
-            log.info("skip %s: %s", c.name, c.skipped)
+        if c.skipped or (only is not None and c.name not in only):
+            if c.skipped:
+                log.info("skip %s: %s", c.name, c.skipped)
             continue
         log.info("loading %s in its own worker process", c.name)
         worker = Worker(_spec(c, group, seed, paths), limits["memory_mb"])
-        c.extra["worker_pid"] = worker.pid
         try:
-            c.load = worker.call("load", limits["time_s"])
-            if "skipped" in c.load:
-                c.skipped = c.load["skipped"]
+            load = worker.call("load", limits["time_s"])
+            if "skipped" in load:
+                c.skipped, c.load = load["skipped"], load
                 worker.close()
                 continue
-            c.first_call = worker.call("round", limits["time_s"], text=first_text)
-            log.info("%s: load %.2f s, first call %.2f s", c.name, c.load["load_s"], c.first_call["latency_s"])
+            first_call = worker.call("round", limits["time_s"], text=first_text)
+            log.info("%s: load %.2f s, first call %.2f s", c.name, load["load_s"], first_call["latency_s"])
+            c.extra.setdefault("processes", []).append({"pid": worker.pid, "load_s": load["load_s"],
+                                                        "first_call_s": first_call["latency_s"]})
+            if only is None:
+                c.load, c.first_call = load, first_call
+                c.extra["worker_pid"] = worker.pid
             workers[c.name] = worker
         except WorkerFailure as exc:
             _fail(c, worker, exc)
             worker.close()
+        worker.mark(STEADY)  # load, calibration and first call are behind the worker: its timed rounds follow
     return workers
+
+
+def respawner(group: Group, texts: TextSource, seed: int, paths: RunPaths, limits: dict[str, float]
+              ) -> Callable[[dict[str, Worker]], dict[str, Worker]]:
+    """The rounds' `respawn`: close the contenders' workers, then start a new one for each, in turn, its first call
+    on a fresh text. The memory timelines of the closed processes stay on each contender (`steady peaks` take the
+    highest)."""
+    made = [0]
+
+    def respawn(old: dict[str, Worker]) -> dict[str, Worker]:
+        by_name = {c.name: c for c in group.contenders}
+        for name, worker in old.items():
+            _keep_memory(by_name[name], worker)
+            worker.close()
+        made[0] += 1
+        return start(group, texts.first_call(made[0]), seed, paths, limits, only=list(old))
+
+    return respawn
+
+
+def _keep_memory(c: Contender, worker: Worker) -> None:
+    """Fold a closing worker's peaks into its contender's (the highest of every process it ran in)."""
+    def top(a: float | None, b: float | None) -> float | None:
+        return max(x for x in (a, b) if x is not None) if (a is not None or b is not None) else None
+
+    c.peak_rss_mb = top(c.peak_rss_mb, worker.peak_rss_mb)
+    c.load_peak_rss_mb = top(c.load_peak_rss_mb, worker.phase_peak_rss_mb(LOAD))
+    c.steady_peak_rss_mb = top(c.steady_peak_rss_mb, worker.phase_peak_rss_mb(STEADY))
 
 
 def tracked(group: Group, workers: dict[str, Worker]) -> list[Tracked]:
@@ -173,6 +221,8 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
     first_of = {}
     for rd in result.rounds:
         first_of.setdefault(rd["text_class"], rd["text"])
+    if not first_of:  # no round was accepted (every contender failed, or the machine stayed busy)
+        log.warning("no accepted round: fidelity, stages, FLOPs and samples are not measured")
     longest = max(first_of, key=lambda k: len(first_of[k])) if first_of else ""
     by_name = {c.name: c for c in group.contenders}
     flops: dict[str, dict[str, Any]] = {}
@@ -184,10 +234,10 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
             continue
         worker.mark(UNTIMED)  # the passes below are in neither memory phase (their calls are not sampled either)
         try:
-            if m.stages:  # on the longest class's text: stage shares hardly depend on the class
+            if m.stages and first_of:  # on the longest class's text: stage shares hardly depend on the class
                 stages = worker.call("stages", timeout, sample=False, text=first_of[longest])
                 c.stages = {longest: stages} if stages else {}
-            if m.flops and c.tier == "baseline" and not c.peer:
+            if m.flops and c.tier == "baseline" and not c.peer and first_of:
                 counted = worker.call("flops", timeout, sample=False, text=first_of[longest])
                 flops[c.engine_name] = {k: counted for k in first_of} if counted else {}
             if m.fidelity and c.describe.get("fidelity_gate", "exact"):
@@ -210,37 +260,43 @@ def after_rounds(group: Group, workers: dict[str, Worker], result: RoundsResult,
             c.memory = worker.call("memory", timeout, sample=False)
         except WorkerFailure as exc:
             _fail(c, worker, exc)
-        c.peak_rss_mb = worker.peak_rss_mb
-        c.load_peak_rss_mb, c.steady_peak_rss_mb = worker.phase_peak_rss_mb(LOAD), worker.phase_peak_rss_mb(STEADY)
+        _keep_memory(c, worker)
         if worker.timeline:
             c.mprof_file = str(write_mprof(paths.out_dir / "mprof" / f"{safe_name(c.name)}.dat", worker.timeline,
                                            f"worker {c.name}", worker.marks))
     return flops
 
 
-def round_audio(cfg: BenchConfig, group: Group, paths: RunPaths, texts: TextSource,
-                rounds_file: Path) -> Callable[[int, str, str], dict[str, Any]]:
+class RoundAudio:
     """The rounds' `round_args`: the rounds the heard-quality pass scores (`bench.quality.selection`: the first
     `measure.quality_texts_per_class` of each class, then more until 200 words) write each contender's audio
     to <out_dir>/audio/<contender>/r<NNN>.wav after its clock stopped. Rounds of a resumed group count where
-    every contender's audio is still on disk. No arguments when the pass is off."""
-    from bench.quality.selection import AudioSelection
+    every contender's audio is still on disk; a round set aside gives its place back (`forget`). No arguments
+    when the pass is off."""
 
-    if not cfg.measure.quality:
-        return lambda r, text_class, name: {}
-    selection = AudioSelection(list(group.classes), cfg.measure.quality_texts_per_class)
-    for rd in read_records(rounds_file) if rounds_file.exists() else []:
-        if rd.get("kind") == "round":
-            files = [(res or {}).get("audio_file") for res in rd["results"].values()]
-            selection.prime(rd["r"], rd["text_class"], rd["text"], bool(files) and all(
-                f and Path(f).is_file() for f in files))
+    def __init__(self, cfg: BenchConfig, group: Group, paths: RunPaths, rounds_file: Path) -> None:
+        from bench.quality.selection import AudioSelection
 
-    def args(r: int, text_class: str, name: str) -> dict[str, Any]:
-        if not selection.keep(r, text_class, texts.for_round(r, text_class)):
+        self.out_dir = paths.out_dir
+        self.selection = AudioSelection(list(group.classes), cfg.measure.quality_texts_per_class) if (
+            cfg.measure.quality) else None
+        for rd in read_records(rounds_file) if rounds_file.exists() and self.selection else []:
+            if rd.get("kind") == "round" and not rd.get("set_aside"):
+                files = [(res or {}).get("audio_file") for res in rd["results"].values()]
+                self.selection.prime(rd["r"], rd["text_class"], rd["text"], bool(files) and all(
+                    f and Path(f).is_file() for f in files))
+
+    def __call__(self, r: int, text_class: str, text: str, name: str) -> dict[str, Any]:
+        if self.selection is None or not self.selection.keep(r, text_class, text):
             return {}
-        return {"audio_path": str(paths.out_dir / "audio" / safe_name(name) / f"r{r:03d}.wav")}
+        return {"audio_path": str(self.out_dir / "audio" / safe_name(name) / f"r{r:03d}.wav")}
 
-    return args
+    def forget(self, r: int, text_class: str, text: str) -> None:
+        """Round r was set aside: its audio leaves the quality pass's selection and the disk."""
+        if self.selection is not None:
+            self.selection.forget(r, text_class, text)
+            for wav in self.out_dir.glob(f"audio/*/r{r:03d}.wav"):
+                wav.unlink(missing_ok=True)
 
 
 def quality_pass(group: Group, result: RoundsResult, paths: RunPaths, per_class: int = 0) -> None:
@@ -323,24 +379,27 @@ def run_sweep(cfg: BenchConfig, paths: RunPaths) -> list[ResultRow]:
     peaks = machine_peaks(group, paths, limits) if cfg.measure.flops else {}
     texts = TextSource(group.text, group.classes)
     workers = start(group, texts.first_call(), cfg.measure.seed, paths, limits)
-    for worker in workers.values():
-        worker.mark(STEADY)  # load, calibration and first call are behind each worker: its timed rounds follow
+    result = RoundsResult(workers=workers)
     try:
         m = cfg.measure  # the rounds run at least as long as the heard-quality pass needs texts of each class
         plan = RoundPlan(classes=group.classes,
                          min_rounds_per_class=max(m.min_rounds, m.quality_texts_per_class if m.quality else 0),
-                         max_rounds=cfg.measure.max_rounds, budget_s=cfg.measure.budget_s,
-                         target_half_width=cfg.measure.target_half_width, call_timeout_s=cfg.sweep.time_limit_s,
-                         warm=group.workload["name"] == "repeated")
-        result = run_rounds(plan, workers, texts.for_round, tracked(group, workers), rounds_file, log.info,
-                            round_args=round_audio(cfg, group, paths, texts, rounds_file))
+                         max_rounds=m.max_rounds, budget_s=m.budget_s, target_half_width=m.target_half_width,
+                         call_timeout_s=cfg.sweep.time_limit_s, warm=group.workload["name"] == "repeated",
+                         rounds_per_process=m.rounds_per_process, max_set_aside=m.max_set_aside,
+                         busy_budget_s=m.busy_budget_s, set_aside=m.interference == "detect")
+        result = run_rounds(plan, workers, texts.for_class, tracked(group, workers), rounds_file, log.info,
+                            round_args=RoundAudio(cfg, group, paths, rounds_file),
+                            respawn=respawner(group, texts, cfg.measure.seed, paths, limits))
+        workers = result.workers
         for name, reason in result.failures.items():
             c = next(c for c in group.contenders if c.name == name)
             _fail(c, workers.get(name), WorkerFailure(reason))
-        log.info("rounds done: %s (%.0f s)", result.stop_reason, result.wall_s)
+        log.info("rounds done: %s (%.0f s; %d set aside and measured again)", result.stop_reason, result.wall_s,
+                 len(result.set_aside))
         flops = after_rounds(group, workers, result, paths, cfg, limits)
     finally:
-        for worker in workers.values():
+        for worker in result.workers.values():
             worker.close()
     if cfg.measure.quality:
         quality_pass(group, result, paths, cfg.measure.quality_texts_per_class)
@@ -354,6 +413,7 @@ def run_sweep(cfg: BenchConfig, paths: RunPaths) -> list[ResultRow]:
     store.append(rows)
     append_rows(paths.results_file, rows)
     append_records(paths.out_dir / "rounds.jsonl", result.rounds)
+    append_records(paths.out_dir / SET_ASIDE_FILE, result.set_aside)  # disturbed and outlier rounds, marked
     rounds_file.unlink(missing_ok=True)
     for row in rows:
         if row.text == "all":

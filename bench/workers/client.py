@@ -22,10 +22,12 @@ from typing import Any
 import psutil
 
 from bench.errors import WorkerFailure
+from bench.measure.interference import judge, snapshot
 from bench.measure.memory import LOAD, check_phase, phase_peaks
 from bench.workers.protocol import WorkerSpec, request
 from bench.workers.worker import worker_main
 
+TIMED_OP = "round"  # the op whose calls are timed: probed for interference
 SAMPLE_S = 0.01  # RSS sampling period while a worker is busy (100 Hz)
 # After a call returns, its thread pools may go on spinning for work (onnxruntime's for about 40 ms on a 2-core
 # machine, OpenMP's for a few ms) and take cores from whoever runs next: `Worker.settle` waits until the worker
@@ -166,6 +168,7 @@ class Worker:
         self._ps = psutil.Process(self._proc.pid)
         self._rss = RssSampler(self._proc.pid)
         self.failed: str | None = None
+        self.work_pids: list[int] = []  # processes outside the worker doing its work (a local server it did not start)
 
     @property
     def pid(self) -> int:
@@ -196,9 +199,12 @@ class Worker:
         return text[-LOG_TAIL_CHARS:].strip()
 
     def call(self, op: str, timeout_s: float, sample: bool = True, **args: Any) -> Any:
-        """Run `op` in the worker and return its result; raises `WorkerFailure` (the worker is then dead)."""
+        """Run `op` in the worker and return its result; raises `WorkerFailure` (the worker is then dead).
+        A timed `round` comes back with `interference`: what the machine's counters say of the call
+        (`bench.measure.interference`)."""
         if self.failed:
             raise WorkerFailure(self.failed)
+        before = snapshot(self._rss.pids + self.work_pids) if op == TIMED_OP else None
         try:
             self._conn.send(request(op, **args))
         except (BrokenPipeError, OSError):
@@ -218,6 +224,7 @@ class Worker:
                 self._fail(f"killed: `{op}` ran past {timeout_s:.0f} s (sweep.time_limit_s); the engine may hang")
             if not self._proc.is_alive():
                 self._fail(self._death_reason())
+        after = snapshot(self._rss.pids + self.work_pids) if before is not None else None
         relay.poll(time.monotonic() - started, force=True)
         try:
             reply = self._conn.recv()
@@ -226,7 +233,12 @@ class Worker:
         self.busy_s += time.monotonic() - started
         if not reply["ok"]:
             raise WorkerFailure(reply["error"], self.log_tail(), reply.get("traceback", ""))
-        return reply["result"]
+        result = reply["result"]
+        if op == "load" and isinstance(result, dict):
+            self.work_pids = [int(p) for p in result.get("work_pids") or []]
+        if before is not None and after is not None and isinstance(result, dict):
+            result["interference"] = judge(before, after).to_dict()
+        return result
 
     def settle(self) -> float:
         """Wait until this worker's threads have stopped spinning after its last call, so the next contender

@@ -105,8 +105,10 @@ class WorkerState:
         info = self.adapter.load(model=self.spec.model, device=self.spec.device, tier=self.spec.tier, seed=self.spec.seed)
         self._sync()
         load_s = time.perf_counter() - t0
+        work_pids = getattr(self.adapter, "work_pids", None)  # a server of its own, outside this process
         return {"load_s": load_s, "load_info": info, "describe": self.adapter.describe(),
-                "env": collect_env(self.spec.device), "sample_rate": self.adapter.sample_rate}
+                "env": collect_env(self.spec.device), "sample_rate": self.adapter.sample_rate,
+                "work_pids": list(work_pids()) if callable(work_pids) else []}
 
     def round(self, text: str, warm: bool = False, audio_path: str | None = None) -> dict[str, Any]:
         """One timed round of the workload on `text`; the audio cache is cleared first (untimed) unless `warm`.
