@@ -136,6 +136,17 @@ def _class_stop_reason(fields: dict[str, Any], rounds: int, target: float) -> st
     return f"class row: {rounds} rounds, +-{half:.1%} (target +-{target * 100:g}%): {met}"
 
 
+def _trust_fields(result: RoundsResult, text_class: str) -> dict[str, Any]:
+    """How far the rounds can be trusted: rounds set aside (disturbed, outliers) and measured again, and the worker
+    processes the accepted rounds ran in (`extra_`: they go to the row's `extra`)."""
+    aside = [rd for rd in result.set_aside if text_class in (ALL, rd["text_class"])]
+    kept = [rd for rd in result.rounds if text_class in (ALL, rd["text_class"])]
+    return {"extra_rounds_disturbed": sum(1 for rd in aside if rd.get("set_aside") == "disturbed"),
+            "extra_rounds_outliers": sum(1 for rd in aside if rd.get("set_aside") == "outlier"),
+            "extra_rounds_flagged": sum(1 for rd in kept if rd.get("flagged")),
+            "extra_processes": len({rd.get("process", 0) for rd in kept})}
+
+
 def _fmt(seconds: Any) -> str:
     return f"{seconds:.2f} s" if isinstance(seconds, (int, float)) else "n/a"
 
@@ -169,6 +180,7 @@ def _timing_fields(c: Contender, rounds: list[dict[str, Any]], reference: str | 
         audio_s=audio, rtf=rtf, throughput_audio_s_per_s=1.0 / rtf if rtf else None,
         throughput_chars_per_s=(_median([f.get("chars") for f in figs]) or 0) / s.p50_s if s.p50_s else None,
         text_chars=int(_median([f.get("chars") for f in figs]) or 0), ttfa_s=ttfa,
+        first_audible_s=_median([f.get("first_audible_s") for f in figs]),
         chunk_gaps_s=[g for round_gaps in gaps for g in round_gaps], extra_chunk_gap_rounds=sum(1 for g in gaps if g),
         underruns=sum(int(f.get("underruns") or 0) for f in figs) if ttfa is not None else None,
         extra_housekeeping_rounds=sum(1 for f in figs if f.get("housekeeping_after")),
@@ -289,7 +301,7 @@ def build_rows(contenders: list[Contender], result: RoundsResult, facts: GroupFa
                 rows.append(ResultRow(status="skipped", reason=c.skipped, **base))
                 continue
             fields: dict[str, Any] = dict(load_s=c.load.get("load_s"), first_call_s=c.first_call.get("latency_s"),
-                                          stop_reason=result.stop_reason, peak_rss_mb=c.peak_rss_mb,
+                                          stop_reason=result.stop_reason, **_trust_fields(result, text_class), peak_rss_mb=c.peak_rss_mb,
                                           load_peak_rss_mb=c.load_peak_rss_mb,
                                           steady_peak_rss_mb=c.steady_peak_rss_mb,
                                           max_rss_mb=c.memory.get("max_rss_mb"),

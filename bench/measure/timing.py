@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 from tts_core.audio import Audio
 
 from bench.engines.base import BenchEngine
+from bench.measure.audible import first_audible_s
 
 ZERO_NOISE = {"noise_scale": 0.0, "noise_w": 0.0}  # deterministic output, for the fidelity gate
 from bench.texts import split_sentences
@@ -31,6 +32,7 @@ class RoundResult:
     latency_s: float
     audio: Audio
     ttfa_s: Optional[float] = None  # stream: time to the first chunk
+    first_audible_s: Optional[float] = None  # stream: time to the first chunk holding audible sound (`audible`)
     chunk_gaps_s: list[float] = field(default_factory=list)  # stream: time between chunk arrivals
     underruns: Optional[int] = None  # stream: chunks that arrived after the audio before them ran out
 
@@ -42,7 +44,7 @@ class RoundResult:
         """The round's figures without its audio (what crosses the worker's pipe): seconds, and RTF."""
         return {"latency_s": self.latency_s, "audio_s": self.audio_s,
                 "rtf": self.latency_s / self.audio_s if self.audio_s > 0 else None,
-                "ttfa_s": self.ttfa_s, "chunk_gaps_s": list(self.chunk_gaps_s), "underruns": self.underruns}
+                "ttfa_s": self.ttfa_s, "first_audible_s": self.first_audible_s, "chunk_gaps_s": list(self.chunk_gaps_s), "underruns": self.underruns}
 
 
 def stream_figures(arrivals_s: list[float], durations_s: list[float]) -> tuple[list[float], int]:
@@ -81,5 +83,6 @@ def run_round(engine: BenchEngine, workload: dict, text: str, device: str, **sca
         latency = time.perf_counter() - t0
         gaps, underruns = stream_figures(arrivals, [c.duration for c in chunks])
         audio = Audio.concat(chunks, engine.sample_rate)
-        return RoundResult(latency, audio, arrivals[0] if arrivals else None, gaps, underruns)
+        audible = first_audible_s(arrivals, [c.samples for c in chunks], engine.sample_rate)
+        return RoundResult(latency, audio, arrivals[0] if arrivals else None, audible, gaps, underruns)
     raise ValueError(f"`workload.name` = {name!r} is not a workload; expected single, batch, stream or repeated.")

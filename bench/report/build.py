@@ -169,6 +169,7 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path],
         "peer_comparisons": analysis.peer_comparisons(peer_recs),
         "ablations": analysis.ablations(df) if not df.empty else pd.DataFrame(),
         "time_to_first_audio": tables.time_to_first_audio(df), "roofline": tables.roofline(df),
+        "trust": tables.trust(df),
         "stages": tables.stages(df), "cost_fits": analysis.cost_fits(df) if not df.empty else pd.DataFrame(),
         "cached": tables.cached(df), "noisy": tables.noisy(df), "failures": tables.failures(df),
         "environment": tables.environment(df), "rows": tables.all_rows(df) if not df.empty else pd.DataFrame(),
@@ -205,9 +206,12 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path],
                       "nothing is headlined or judged. See “Warm (cached) rows” below.")
     else:
         failed = frames["failures"]
-        top = (h.table(frames["machines"], "No machine description recorded (env).")
+        top = ("".join(h.warning(f"The machine stayed busy: {reason}. Its figures are from fewer rounds than "
+                                 "planned; measure again on a quieter machine.") for reason in tables.busy(df))
+               + h.table(frames["machines"], "No machine description recorded (env).")
                + h.table(frames["headline"], "No pooled rows (text = all) to headline.", css="headline")
                + h.verdicts(_verdict_items(verdicts))
+               + h.table(frames["trust"], "")
                + (h.empty(f"{len(failed)} configuration(s) failed or were skipped: see “Failed and skipped”.") if not failed.empty else "")
                + (h.warning(f"{len(refused)} file path(s) named by rows were refused: see “Refused files”.") if refused else ""))
     sections = [

@@ -107,15 +107,42 @@ def machines(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def time_to_first_audio(df: pd.DataFrame) -> pd.DataFrame:
-    """Per contender: stored median time to first audio, chunk gaps, underruns and the stored TTFA speedup."""
+    """Per contender: stored median time to first audio (first bytes, and first audible sound: `bench.measure.
+    audible`), chunk gaps, underruns and the stored TTFA speedup."""
     rows = pooled(df)
     rows = rows[pd.to_numeric(rows["ttfa_s"], errors="coerce").notna()] if not rows.empty else rows
     out = [{"machine": r["machine"], "contender": r["contender"], "TTFA (ms)": 1000 * float(r["ttfa_s"]),
+            "first audible (ms)": (1000 * float(value(r, "first_audible_s"))
+                                   if value(r, "first_audible_s") is not None else None),
             "vs": value(r, "reference") or "–",
             "TTFA speedup [95% CI]": fmt_ratio(value(r, "ttfa_speedup"), value(r, "ttfa_speedup_ci_low"), value(r, "ttfa_speedup_ci_high")),
             "median chunk gap (ms)": 1000 * float(pd.Series(r["chunk_gaps_s"]).median()) if r["chunk_gaps_s"] else None,
             "chunk gaps from": _gap_rounds(r), "underruns": value(r, "underruns")} for _, r in rows.iterrows()]
     return pd.DataFrame(out)
+
+
+def trust(df: pd.DataFrame) -> pd.DataFrame:
+    """Per comparison group (its pooled rows): why its rounds stopped, how many were accepted, how many were set
+    aside as disturbed or outliers and measured again, and in how many worker processes per contender they ran."""
+    rows = pooled(df)
+    out = []
+    for group, g in (rows.groupby("group_id", sort=False) if not rows.empty and "group_id" in rows else []):
+        r = g.iloc[0]
+        extra = r["extra"] if isinstance(r.get("extra"), dict) else {}
+        rounds = pd.to_numeric(g["rounds"], errors="coerce").max() if "rounds" in g else None
+        out.append({"machine": r["machine"], "group": str(group)[:8], "stopped": value(r, "stop_reason") or "–",
+                    "rounds": None if rounds is None or pd.isna(rounds) else int(rounds),
+                    "disturbed, measured again": extra.get("rounds_disturbed"),
+                    "outliers, measured again": extra.get("rounds_outliers"),
+                    "disturbed, kept (measure.interference=record)": extra.get("rounds_flagged") or None,
+                    "processes per contender": extra.get("processes")})
+    return pd.DataFrame(out)
+
+
+def busy(df: pd.DataFrame) -> list[str]:
+    """The stop reasons that say the machine stayed busy (`bench.measure.rounds`), one per group."""
+    reasons = pooled(df)["stop_reason"].dropna().astype(str) if not df.empty and "stop_reason" in df else []
+    return sorted({x for x in reasons if x.startswith("machine busy")})
 
 
 def _gap_rounds(r: pd.Series) -> str:

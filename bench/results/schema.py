@@ -83,6 +83,7 @@ class ResultRow:
 
     # streaming
     ttfa_s: float | None = None  # time to first audio chunk
+    first_audible_s: float | None = None  # time to the first chunk holding audible sound (bench.measure.audible), s
     chunk_gaps_s: list[float] = field(default_factory=list)
     underruns: int | None = None
 

@@ -5,6 +5,8 @@
     served_ttfa_diff_ms     mean of (served - in process) first audio over the paired rounds, ms
     served_ttfa_diff_ci_ms  [low, high] 95% bootstrap interval of that mean, ms
     served_ttfa_pairs       rounds in which both gave a first audio
+    served_first_audible_diff_ms, served_first_audible_diff_ci_ms
+                            the same for the first audible chunk (`bench.measure.audible`)
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ def is_served(row: ResultRow) -> bool:
     return isinstance(tier, dict) and bool(tier.get("served"))
 
 
-def paired_ttfa_diff_ms(rounds: list[dict[str, Any]], reference: str, candidate: str) -> list[float]:
-    """(candidate - reference) first audio in ms, for every round where both have one."""
+def paired_ttfa_diff_ms(rounds: list[dict[str, Any]], reference: str, candidate: str,
+                        metric: str = "ttfa_s") -> list[float]:
+    """(candidate - reference) first audio (`metric`: ttfa_s or first_audible_s) in ms, for every round where both
+    have one."""
     out = []
     for rd in rounds:
-        a, b = (rd["results"].get(name, {}).get("ttfa_s") for name in (reference, candidate))
+        a, b = (rd["results"].get(name, {}).get(metric) for name in (reference, candidate))
         if a is not None and b is not None:
             out.append((float(b) - float(a)) * 1e3)
     return out
@@ -43,8 +47,10 @@ def add_served_figures(rows: list[ResultRow], rounds: list[dict[str, Any]]) -> N
         diffs = paired_ttfa_diff_ms(mine, row.reference, row.contender)
         row.extra["served_reference"] = row.reference
         row.extra["served_ttfa_pairs"] = len(diffs)
-        if diffs:
-            ci = mean_ci(diffs, strata=None)
-            row.extra["served_ttfa_diff_ms"] = ci.mean
-            row.extra["served_ttfa_diff_ci_ms"] = [ci.ci_low if math.isfinite(ci.ci_low) else None,
-                                                   ci.ci_high if math.isfinite(ci.ci_high) else None]
+        for metric, key in (("ttfa_s", "served_ttfa"), ("first_audible_s", "served_first_audible")):
+            diffs = paired_ttfa_diff_ms(mine, row.reference, row.contender, metric)
+            if diffs:
+                ci = mean_ci(diffs, strata=None)
+                row.extra[f"{key}_diff_ms"] = ci.mean
+                row.extra[f"{key}_diff_ci_ms"] = [ci.ci_low if math.isfinite(ci.ci_low) else None,
+                                                  ci.ci_high if math.isfinite(ci.ci_high) else None]
