@@ -142,7 +142,7 @@ def test_set_aside_rounds_keep_the_class_turns_and_the_balanced_order(tmp_path: 
 def test_a_machine_that_stays_busy_stops_the_rounds_and_says_so(tmp_path: Path) -> None:
     workers = {"a": Scripted(0.1, lambda n: n > 4), "b": Scripted(0.2)}
     out = run_rounds(plan(max_set_aside=5), workers, text_for, [Tracked("a", "b", "rtf")], tmp_path / "r.jsonl")
-    assert out.stop_reason.startswith("machine busy: 5 of 9 rounds disturbed or outliers, measured again")
+    assert out.stop_reason.startswith("machine busy: 5 of 9 rounds disturbed, measured again")
     assert len(out.rounds) == 4
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.measure.rounds import RoundPlan, Tracked, final_outliers, outlier_reasons, run_rounds
+from bench.measure.rounds import RoundPlan, Tracked, mark_outliers, outlier_reasons, run_rounds
 from bench.results.stats import OUTLIER_MIN_ROUNDS, OUTLIER_Z, paired_speedup, process_variance, robust_z
 
 CLASSES = ["short", "medium", "long"]
@@ -39,11 +39,12 @@ def test_the_outlier_rule_catches_the_pairs_it_should_on_unequal_classes_of_diff
     ratios["medium"][7] *= 2.0  # a reference call slowed twice over: +0.69 in log, about 8.7 SDs
     ratios["long"][3] /= 1.8  # a candidate call slowed 1.8x: -0.59 in log, about 7.3 SDs
     rounds = rounds_of(ratios)
-    flagged = final_outliers(rounds, [Tracked("cand", "ref", "rtf")])
+    flagged = mark_outliers(rounds, [Tracked("cand", "ref", "rtf")])
     caught = {(rd["text_class"], rounds.index(rd) - [r["text_class"] for r in rounds].index(rd["text_class"]))
               for rd in flagged}
     assert caught == {("medium", 7), ("long", 3)}
-    assert all(rd["set_aside"] == "outlier" and f"> {OUTLIER_Z:g}" in rd["set_aside_why"][0] for rd in flagged)
+    assert all(f"> {OUTLIER_Z:g}" in rd["outlier"][0] for rd in flagged)
+    assert sum(1 for rd in rounds if rd.get("outlier")) == 2 and len(rounds) == sum(sizes.values())  # marked, kept
 
 
 def test_no_pair_is_an_outlier_before_the_comparison_and_its_class_hold_enough_rounds() -> None:
@@ -73,14 +74,23 @@ class Outlying:
         return 0.0
 
 
-def test_an_outlier_the_counters_missed_is_measured_again(tmp_path: Path) -> None:
+def test_an_outlier_the_counters_missed_is_marked_kept_and_reported_with_the_interval_without_it(
+        tmp_path: Path) -> None:
+    from bench.measure.rows import ALL, Contender, GroupFacts, build_rows
+
     plan = RoundPlan(classes=["short"], min_rounds_per_class=12, max_rounds=24, budget_s=1e9, target_half_width=1e-9,
                      call_timeout_s=10)
     out = run_rounds(plan, {"ref": Outlying(0.2, slow_at=18), "cand": Outlying(0.1)}, lambda k, c: f"{c} {k}",
                      [Tracked("cand", "ref", "rtf")], tmp_path / "r.jsonl")
-    assert [rd["set_aside"] for rd in out.set_aside] == ["outlier"] and len(out.rounds) == 24
-    assert paired_speedup([rd["results"]["ref"]["rtf"] for rd in out.rounds],
-                          [rd["results"]["cand"]["rtf"] for rd in out.rounds]).ratio == pytest.approx(2.0, rel=0.03)
+    assert out.set_aside == [] and len(out.rounds) == 24  # kept: a slow text is part of what an engine costs
+    assert [rd["r"] for rd in out.outliers] == [17] and out.rounds[17]["outlier"][0].startswith("cand vs ref: ratio 5.9")
+    facts = GroupFacts("run", "g", "host", "v", "tiny", "stream", "cmd")
+    ref = Contender("ref", {"name": "tts_core"}, "baseline", {"name": "cpu-all", "device": "cpu"})
+    cand = Contender("cand", {"name": "tts_core"}, "optimized", {"name": "cpu-all", "device": "cpu"}, reference="ref")
+    row = next(r for r in build_rows([ref, cand], out, facts) if r.contender == "cand" and r.text == ALL)
+    assert row.extra["rounds_outliers"] == 1 and row.speedup_pairs == 24
+    ratio, low, high, pairs = row.extra["speedup_without_outliers"]
+    assert pairs == 23 and ratio == pytest.approx(2.0, rel=0.03) and row.speedup > ratio * 1.03
 
 
 def simulate(rng: np.random.Generator, offsets_sd: float, processes: int = 4, per_process: int = 15

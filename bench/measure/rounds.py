@@ -11,8 +11,10 @@ is reached; `stop_reason` says which. Every `rounds_per_process` accepted rounds
 process, so the interval covers how a rerun's processes differ, not only how rounds do.
 
 Trust: a round during which the machine was not the workers' alone (`bench.measure.interference`, read around every
-call) or whose pairs lie far outside their class (`outlier_reasons`) is set aside, kept on disk marked, and measured
-again on a fresh text of the same class; a machine that stays busy ends the rounds with "machine busy". Each
+call) is set aside, kept on disk marked, and measured again on a fresh text of the same class; a machine that stays
+busy ends the rounds with "machine busy". Rounds whose pairs lie far outside their class (`outlier_reasons`) are
+marked once the rounds are over (`mark_outliers`), kept in the statistics, and reported with the interval they
+would give without them. Each
 finished round is appended to the group's rounds file (fsynced), so a killed sweep resumes where it stopped
 without losing a round.
 """
@@ -65,16 +67,16 @@ class RoundPlan:
     call_timeout_s: float  # one round of one contender
     warm: bool = False  # repeated text with the cache kept (the warm-cache workload)
     rounds_per_process: int = 0  # accepted rounds per worker process before each contender gets a new one (0: one)
-    max_set_aside: int = 30  # rounds set aside (disturbed, outliers) before the rounds stop: "machine busy"
+    max_set_aside: int = 30  # disturbed rounds set aside before the rounds stop: "machine busy"
     busy_budget_s: float = 300.0  # wall seconds of set-aside rounds the budget does not count, at most
-    set_aside: bool = True  # False: disturbed and outlier rounds are only marked (`flagged`), kept in the statistics
+    set_aside: bool = True  # False: disturbed rounds are only marked (`flagged`), kept in the statistics
 
 
 @dataclass
 class RoundsResult:
     rounds: list[dict[str, Any]] = field(default_factory=list)  # accepted: every statistic is over these
-    set_aside: list[dict[str, Any]] = field(default_factory=list)  # disturbed or outliers, measured again
-    late_outliers: list[dict[str, Any]] = field(default_factory=list)  # outliers found after the rounds (not redone)
+    set_aside: list[dict[str, Any]] = field(default_factory=list)  # disturbed, measured again
+    outliers: list[dict[str, Any]] = field(default_factory=list)  # accepted rounds marked `outlier` (kept)
     workers: dict[str, Any] = field(default_factory=dict)  # the worker processes at the end (after any respawn)
     stop_reason: str = ""
     failures: dict[str, str] = field(default_factory=dict)  # contender -> why it left the rounds
@@ -180,7 +182,7 @@ def outlier_reasons(rounds: list[dict[str, Any]], record: dict[str, Any], tracke
 
 
 def split_rounds(records: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """A rounds file's records as (accepted rounds, rounds set aside: disturbed or outliers)."""
+    """A rounds file's records as (accepted rounds, rounds set aside as disturbed)."""
     kept, aside = [], []
     for rd in records:
         if rd.get("kind") == "round":
@@ -204,9 +206,9 @@ def run_rounds(
     further arguments of that contender's `round` call; `respawn(workers)` closes the workers and starts a new
     process per contender (every `plan.rounds_per_process` accepted rounds; None: one process each).
 
-    A round during which the machine was not the workers' alone (`bench.measure.interference`), or whose pairs lie
-    far outside their class's spread (`outlier_reasons`), is kept on disk marked `set_aside`, stays out of every
-    statistic, and is measured again on a fresh text of its class. Rounds already in `rounds_file` (a resumed
+    A round during which the machine was not the workers' alone (`bench.measure.interference`) is kept on disk
+    marked `set_aside`, stays out of every statistic, and is measured again on a fresh text of its class; once the
+    rounds are over, those whose pairs lie far outside their class's spread are marked `outlier` (`mark_outliers`). Rounds already in `rounds_file` (a resumed
     group) count and are not run again."""
     out = RoundsResult(target_half_width=plan.target_half_width)
     out.rounds, out.set_aside = split_rounds(read_records(rounds_file))
@@ -233,7 +235,7 @@ def run_rounds(
             break
         if len(out.set_aside) >= plan.max_set_aside or aside_s > plan.busy_budget_s:
             out.stop_reason = (f"machine busy: {len(out.set_aside)} of {len(out.rounds) + len(out.set_aside)} rounds "
-                               f"disturbed or outliers, measured again (measure.max_set_aside = {plan.max_set_aside}, "
+                               f"disturbed, measured again (measure.max_set_aside = {plan.max_set_aside}, "
                                f"{aside_s:.0f} s of {plan.busy_budget_s:g} s); widest interval {width}")
             log.warning("%s", out.stop_reason)
             break
@@ -280,13 +282,11 @@ def run_rounds(
                   "process": process, "timestamp": time.time()}
         disturbed = {n: res["interference"]["disturbed"] for n, res in results.items()
                      if (res.get("interference") or {}).get("disturbed")}
-        outliers = [] if disturbed else outlier_reasons(out.rounds, record, tracked_alive)
-        why = [f"{n}: {w}" for n, why in disturbed.items() for w in why] or outliers
+        why = [f"{n}: {w}" for n, why in disturbed.items() for w in why]
         if why and not plan.set_aside:
             record["flagged"] = why  # seen, not acted on (measure.interference = record)
         elif why:
-            record["set_aside"] = "disturbed" if disturbed else "outlier"
-            record["set_aside_why"] = why
+            record["set_aside"], record["set_aside_why"] = "disturbed", why
             aside_s += time.monotonic() - t0
             forget = getattr(round_args, "forget", None)  # its audio no longer counts for the quality pass
             if callable(forget):
@@ -297,30 +297,21 @@ def run_rounds(
             "set_aside") else ""
         progress(f"round {r + 1} ({text_class}, {len(text)} chars): widest interval {width}{note}")
         r += 1
-    out.late_outliers = final_outliers(out.rounds, tracked) if plan.set_aside else []
-    if out.late_outliers:
-        for rd in out.late_outliers:
-            out.rounds.remove(rd)
-            out.set_aside.append(rd)
-        log.warning("%d round(s) set aside after the fact as outliers (rounds before their class held %d): %s",
-                    len(out.late_outliers), OUTLIER_MIN_ROUNDS, "; ".join(rd["set_aside_why"][0] for rd in
-                                                                         out.late_outliers))
+    out.outliers = mark_outliers(out.rounds, tracked)
+    if out.outliers:
+        log.warning("%d round(s) lie far outside their class's spread (kept, marked `outlier`): %s", len(out.outliers),
+                    "; ".join(rd["outlier"][0] for rd in out.outliers))
     out.wall_s = time.monotonic() - started
     out.workers = workers
     return out
 
 
-def final_outliers(rounds: list[dict[str, Any]], tracked: list[Tracked]) -> list[dict[str, Any]]:
-    """The accepted rounds that `outlier_reasons` calls outliers against every other round of their class (the
-    check while the rounds ran saw only the rounds before each, and none before `OUTLIER_MIN_ROUNDS`); each is
-    marked `set_aside` = "outlier" with its reasons, and returned (not measured again: the rounds are over)."""
-    flagged = []
-    for rd in rounds:
-        if rd.get("set_aside"):
-            continue
-        why = outlier_reasons(rounds, rd, tracked)
-        if why:
-            flagged.append(rd)
-    for rd in flagged:
-        rd["set_aside"], rd["set_aside_why"] = "outlier", outlier_reasons(rounds, rd, tracked)
-    return flagged
+def mark_outliers(rounds: list[dict[str, Any]], tracked: list[Tracked]) -> list[dict[str, Any]]:
+    """Mark the accepted rounds that `outlier_reasons` calls outliers against every other round (`outlier`: the
+    reasons) and return them. They stay in the statistics: a text on which one engine is much slower (a new shape,
+    a heap that grows) is part of what it costs, and dropping it would bias the headline; the rows give the interval
+    without them beside it (`bench.measure.rows`). What detection misses shows here."""
+    flagged = [(rd, why) for rd in rounds if (why := outlier_reasons(rounds, rd, tracked))]
+    for rd, why in flagged:
+        rd["outlier"] = why
+    return [rd for rd, _ in flagged]

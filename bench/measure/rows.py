@@ -95,6 +95,10 @@ def _verdict(c: Contender, ref: Contender | None, rounds: list[dict[str, Any]], 
     if thr is not None:
         out.update(speedup=thr.ratio, speedup_ci_low=thr.ci_low, speedup_ci_high=thr.ci_high, speedup_pairs=thr.pairs,
                    paired_ratios=[float(x) for x in ratios])
+        plain = [rd for rd in rounds if not rd.get("outlier")]
+        if len(plain) < len(rounds) and (without := _speedup(plain, ref.name, c.name, "rtf")) is not None:
+            # what the outliers do to the interval: the same statistic without the rounds marked `outlier`
+            out["extra_speedup_without_outliers"] = [without.ratio, without.ci_low, without.ci_high, without.pairs]
     if ttfa is not None:
         out.update(ttfa_speedup=ttfa.ratio, ttfa_speedup_ci_low=ttfa.ci_low, ttfa_speedup_ci_high=ttfa.ci_high)
     diff = ablation.switch_diff(ref.resolved_tier, c.resolved_tier)
@@ -137,12 +141,13 @@ def _class_stop_reason(fields: dict[str, Any], rounds: int, target: float) -> st
 
 
 def _trust_fields(result: RoundsResult, text_class: str) -> dict[str, Any]:
-    """How far the rounds can be trusted: rounds set aside (disturbed, outliers) and measured again, and the worker
-    processes the accepted rounds ran in (`extra_`: they go to the row's `extra`)."""
+    """How far the rounds can be trusted: rounds set aside as disturbed and measured again, accepted rounds marked
+    as outliers (kept), disturbed rounds kept under measure.interference=record, and the worker processes the
+    accepted rounds ran in (`extra_`: they go to the row's `extra`)."""
     aside = [rd for rd in result.set_aside if text_class in (ALL, rd["text_class"])]
     kept = [rd for rd in result.rounds if text_class in (ALL, rd["text_class"])]
-    return {"extra_rounds_disturbed": sum(1 for rd in aside if rd.get("set_aside") == "disturbed"),
-            "extra_rounds_outliers": sum(1 for rd in aside if rd.get("set_aside") == "outlier"),
+    return {"extra_rounds_disturbed": len(aside),
+            "extra_rounds_outliers": sum(1 for rd in kept if rd.get("outlier")),
             "extra_rounds_flagged": sum(1 for rd in kept if rd.get("flagged")),
             "extra_processes": len({rd.get("process", 0) for rd in kept})}
 

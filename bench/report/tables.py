@@ -123,7 +123,8 @@ def time_to_first_audio(df: pd.DataFrame) -> pd.DataFrame:
 
 def trust(df: pd.DataFrame) -> pd.DataFrame:
     """Per comparison group (its pooled rows): why its rounds stopped, how many were accepted, how many were set
-    aside as disturbed or outliers and measured again, and in how many worker processes per contender they ran."""
+    aside as disturbed and measured again, how many accepted ones are outliers (kept), and in how many worker
+    processes per contender they ran."""
     rows = pooled(df)
     out = []
     for group, g in (rows.groupby("group_id", sort=False) if not rows.empty and "group_id" in rows else []):
@@ -133,7 +134,7 @@ def trust(df: pd.DataFrame) -> pd.DataFrame:
         out.append({"machine": r["machine"], "group": str(group)[:8], "stopped": value(r, "stop_reason") or "–",
                     "rounds": None if rounds is None or pd.isna(rounds) else int(rounds),
                     "disturbed, measured again": extra.get("rounds_disturbed"),
-                    "outliers, measured again": extra.get("rounds_outliers"),
+                    "outliers (kept, marked)": extra.get("rounds_outliers"),
                     "disturbed, kept (measure.interference=record)": extra.get("rounds_flagged") or None,
                     "processes per contender": extra.get("processes")})
     return pd.DataFrame(out)

@@ -38,6 +38,7 @@ MIN_PAIRS = 10
 # in log, 7 SDs of a quiet class's spread (0.05-0.1). Simulated (classes of 9, 25 and 14 rounds, log sd 0.08, one
 # pair slowed 2x and one 1.8x per run, 300 runs): no false outlier, 18 of the 600 slowed pairs missed (4.5 SDs: 1
 # false, 3 missed).
+MIN_PROCESS_ROUNDS = 6  # rounds a worker process needs before its offset counts in the spread between processes
 OUTLIER_Z = 5.0
 OUTLIER_MIN_ROUNDS = 8
 OUTLIER_MIN_CLASS = 3
@@ -168,24 +169,26 @@ def process_variance(logs: np.ndarray, strata: Sequence[Any], clusters: Sequence
     process ran at a speed of its own (pyperf spawns 20 processes for the same reason; `docs/measuring.md`)."""
     y = np.asarray(logs, dtype=np.float64)
     s_codes, c_codes = _codes(strata, y.size), _codes(clusters, y.size)
-    procs = np.unique(c_codes)
-    if procs.size < 2:
-        return 0.0
     resid = y.copy()
     for k in np.unique(s_codes):
         resid[s_codes == k] -= y[s_codes == k].mean()
+    # a process with a handful of rounds (the last one, cut short by the stopping rule) would make the offsets'
+    # spread mostly its own rounds' noise: its rounds count in the mean, not in the spread between processes
+    procs = [p for p in np.unique(c_codes) if (c_codes == p).sum() >= MIN_PROCESS_ROUNDS]
+    if len(procs) < 2:
+        return 0.0
     offsets = np.array([resid[c_codes == p].mean() for p in procs])
     counts = np.array([(c_codes == p).sum() for p in procs], dtype=np.float64)
     within = [resid[c_codes == p] - resid[c_codes == p].mean() for p in procs]
-    dof = sum(w.size for w in within) - procs.size - (np.unique(s_codes).size - 1)
+    dof = sum(w.size for w in within) - len(procs) - (np.unique(s_codes).size - 1)
     if dof < 1:
         return 0.0
     noise = sum(float((w ** 2).sum()) for w in within) / dof
     between = float(offsets.var(ddof=1)) - float(np.mean(noise / counts))
     if between <= 0.0:
         return 0.0
-    weights = counts / counts.sum()
-    return between * float((weights ** 2).sum())
+    weights = counts / y.size  # every round's share of the pooled mean, the short process's rounds carrying theirs
+    return between * float((weights ** 2).sum() + (1 - weights.sum()) ** 2)
 
 
 def robust_z(value: float, sample: Sequence[float], residuals: Sequence[float] | None = None) -> float:
