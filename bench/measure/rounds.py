@@ -208,8 +208,8 @@ def run_rounds(
 
     A round during which the machine was not the workers' alone (`bench.measure.interference`) is kept on disk
     marked `set_aside`, stays out of every statistic, and is measured again on a fresh text of its class; once the
-    rounds are over, those whose pairs lie far outside their class's spread are marked `outlier` (`mark_outliers`). Rounds already in `rounds_file` (a resumed
-    group) count and are not run again."""
+    rounds are over, those whose pairs lie far outside their class's spread are marked `outlier` (`mark_outliers`).
+    Rounds already in `rounds_file` (a resumed group) count and are not run again."""
     out = RoundsResult(target_half_width=plan.target_half_width)
     out.rounds, out.set_aside = split_rounds(read_records(rounds_file))
     names = list(workers)
