@@ -37,6 +37,9 @@ def test_each_signal_past_its_threshold_calls_the_call_disturbed_and_names_why()
     # /proc/stat counts in ticks: a short call's tick error is not another process
     tick = judge(snap(0.0), snap(0.05, busy=0.06, own=0.02))
     assert tick.others_cores == 0.0 and tick.disturbed == ()
+    # a few scheduler ticks of waiting are a large share of a very short call, and not a disturbance
+    short = judge(snap(0.0), snap(0.05, busy=0.1, own=0.1, wait=0.02))
+    assert short.wait_frac == pytest.approx(0.4) and short.disturbed == ()
 
 
 def _busy_on_core(core: int) -> subprocess.Popen:
@@ -171,3 +174,19 @@ def test_a_local_server_the_sweep_did_not_start_counts_as_the_contender_s_own_wo
         engine = HttpEngine(url=server.speech_url)
         assert engine.work_pids() == [server.proc.pid]  # its CPU is the contender's, not another process's
     assert HttpEngine(url="http://192.0.2.1:9/v1/audio/speech").work_pids() == []  # remote: nothing to count
+
+
+def test_every_contender_gets_a_new_process_every_rounds_per_process_accepted_rounds(tmp_path: Path) -> None:
+    made: list[dict[str, Scripted]] = []
+
+    def respawn(old: dict[str, Any]) -> dict[str, Any]:
+        made.append({n: Scripted(w.rtf) for n, w in old.items()})
+        return made[-1]
+
+    first = {"a": Scripted(0.1, lambda n: n == 2), "b": Scripted(0.2)}
+    out = run_rounds(plan(max_rounds=9, rounds_per_process=4), first, text_for, [Tracked("a", "b", "rtf")],
+                     tmp_path / "r.jsonl", respawn=respawn)
+    assert len(made) == 2  # after 4 and 8 accepted rounds (a set-aside round does not count)
+    assert [rd["process"] for rd in out.rounds] == [0] * 4 + [1] * 4 + [2]
+    assert out.set_aside[0]["process"] == 0 and out.workers is made[-1]
+    assert (first["a"].calls, made[0]["a"].calls, made[1]["a"].calls) == (5, 4, 1)

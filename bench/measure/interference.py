@@ -32,6 +32,11 @@ from typing import Any
 # on the calls it overlapped (the worker's two threads share that core). 0.25 sits 2.5x above the quiet maximum
 # and 2.3x below the smallest busy reading, for both.
 WAIT_FRAC_MAX = 0.25
+# ...and at least this long in seconds: in the default sweep (five workers, peers included) short calls on a quiet
+# machine waited 2-25 ms now and then (a few 4 ms scheduler ticks, this process's own look-ups), which is 25-54%
+# of a 5-100 ms call; a busy process beside a call that short still shows in `others_cores` (a whole core less
+# the tick error).
+WAIT_MIN_S = 0.030
 OTHERS_CORES_MAX = 0.25
 # Steal: 0.00-0.04 cores on quiet calls here; a tenth of a core stolen for a call is a neighbour the figures feel.
 STEAL_CORES_MAX = 0.10
@@ -137,7 +142,7 @@ def judge(before: Snapshot, after: Snapshot) -> Interference:
     psi = None if before.psi_some_s is None or after.psi_some_s is None else (
         (after.psi_some_s - before.psi_some_s) / wall)
     reasons = []
-    if wait_frac > WAIT_FRAC_MAX:
+    if wait_frac > WAIT_FRAC_MAX and wait_frac * wall > WAIT_MIN_S:
         reasons.append(f"the worker waited for a CPU {wait_frac:.0%} of the call (> {WAIT_FRAC_MAX:.0%})")
     if others > OTHERS_CORES_MAX:
         reasons.append(f"other processes used {others:.2f} cores (> {OTHERS_CORES_MAX:.2f})")
