@@ -38,7 +38,7 @@ WAIT_FRAC_MAX = 0.25
 # the tick error).
 WAIT_MIN_S = 0.030
 OTHERS_CORES_MAX = 0.25
-# Steal: 0.00-0.04 cores on quiet calls here; a tenth of a core stolen for a call is a neighbour the figures feel.
+# Steal: 0.00-0.05 cores on calls not otherwise disturbed here; a tenth of a core stolen for a call is a neighbour the figures feel.
 STEAL_CORES_MAX = 0.10
 TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")  # /proc/stat's unit
 N_CPUS = os.cpu_count() or 1

@@ -135,7 +135,7 @@ def trust(df: pd.DataFrame) -> pd.DataFrame:
                     "rounds": None if rounds is None or pd.isna(rounds) else int(rounds),
                     "disturbed, measured again": extra.get("rounds_disturbed"),
                     "outliers (kept, marked)": extra.get("rounds_outliers"),
-                    "disturbed, kept (measure.interference=record)": extra.get("rounds_flagged") or None,
+                    "disturbed, kept (measure.interference=record)": extra.get("rounds_flagged"),
                     "processes per contender": extra.get("processes")})
     return pd.DataFrame(out)
 

@@ -4,8 +4,8 @@ By default glibc hands large blocks (above a threshold that moves with what was 
 to `mmap` and unmaps them on `free`, and trims the top of the heap whenever more than twice that threshold is free
 there. A synthesis allocates and frees activations of tens of MB per call, so the next call maps them afresh
 and the kernel zero-fills every page it touches: on a 2-core AMD EPYC, 130,000-380,000 minor page faults
-(0.5-1.5 GB) per long sentence in the optimized tier, and a process's speed depended on which blocks the moving
-threshold had caught (RTF 0.045-0.30 on the same four sentences in four processes). With both thresholds fixed
+(0.5-1.5 GB) per long sentence in the optimized tier, how many depending on which blocks the moving threshold
+had caught in that process (the same four sentences in four processes; AVX-512 with BF16). With both thresholds fixed
 high, freed blocks stay in the heap and the next call reuses pages already mapped: 1,000-19,000 faults per
 sentence. The cost is RSS held at the process's high-water mark of activations, which the decoder's windows and
 the shape buckets bound (docs/memory.md).

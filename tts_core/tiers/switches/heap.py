@@ -2,8 +2,9 @@
 load by `tts_core.flags` through `tts_core.runtime.heap`), so a call reuses the pages the one before it faulted in.
 
 Without it, how many pages each call maps afresh depends on glibc's moving mmap threshold, that is on which
-blocks the process freed before: the same tier ran the same sentences at RTF 0.045 in one process and 0.06-0.30
-in others (page faults 1-19 thousand against 130-380 thousand per long sentence, 2-core AMD EPYC). Process-wide:
+blocks the process freed before: the same tier speaking the same four long sentences took 130-380 thousand minor
+page faults per sentence in four processes, and 1-19 thousand with it (2-core AMD EPYC, AVX-512 with BF16; the
+wall times of those probes were taken beside other work and are not quoted). Process-wide:
 it acts for every engine in the process from the first load that asks for it. Exact: the same arithmetic."""
 
 from __future__ import annotations
