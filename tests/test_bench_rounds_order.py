@@ -15,7 +15,7 @@ from bench.measure.rounds import (
     RoundPlan, Tracked, class_of_round, compare, interval_ok, round_order, run_rounds, williams_design,
 )
 from bench.results.stats import MIN_PAIRS
-from bench.sweep.run import TextSource
+from bench.sweep.texts import TextSource
 from bench.texts import SentenceGenerator
 
 CLASSES = ["short", "medium", "long"]

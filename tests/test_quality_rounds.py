@@ -218,7 +218,7 @@ def test_sweep_quality_pass_scores_every_contender_on_its_references_texts(tmp_p
     from bench.measure.rounds import RoundsResult
     from bench.measure.rows import Contender
     from bench.sweep.plan import Group, RunPaths
-    from bench.sweep.run import quality_pass
+    from bench.sweep.quality import quality_pass
 
     hw = {"name": "cpu-all", "device": "cpu", "threads": 0}
     ours = {"name": "tts_core"}

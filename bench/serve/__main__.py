@@ -40,6 +40,7 @@ def load_scenario(name: str, overrides: list[str]) -> ScenarioConfig:
         raise ValueError(f"`scenario` = {name!r} is not allowed; expected one of {', '.join(SCENARIOS)}.")
     node = OmegaConf.load(SCENARIO_CONFIGS / f"{name}.yaml")
     node.pop("defaults", None)
+    node.pop("_target_", None)  # the sweep's scenario class (bench/scenarios/loadgen.py); here LoadGen runs in process
     known = {f.name for f in fields(ScenarioConfig)}
     for item in overrides:
         key, sep, value = item.partition("=")

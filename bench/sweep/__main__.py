@@ -1,4 +1,5 @@
-"""`python -m bench.sweep`: compose the configuration with Hydra, validate it, launch the measurements.
+"""`python -m bench.sweep`: compose the configuration with Hydra, validate it, run the scenario it names
+(`bench/scenarios/`: paired rounds by default, or a LoadGen scenario), then write the report from the stored rows.
 
     python -m bench.sweep                          # every tier x short/medium/long on the hardware present
     python -m bench.sweep +tier=advanced           # one tier, paired with a baseline in the same rounds
@@ -19,9 +20,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from bench.scenarios.base import SweepContext, build_scenario
 from bench.sweep.config import register_configs
 from bench.sweep.plan import RunPaths, validate
-from bench.sweep.run import run_sweep
 from bench.sweep.summary import report
 
 log = logging.getLogger("bench.sweep")
@@ -33,12 +34,8 @@ def main(cfg: DictConfig) -> None:
     bench_cfg = validate(cfg)
     hydra_cfg = HydraConfig.get()
     paths = RunPaths.under(Path(bench_cfg.sweep.results_dir), bench_cfg.sweep.run_id, Path(hydra_cfg.runtime.output_dir))
-    if bench_cfg.scenario is not None:
-        from bench.sweep.serving import run_serving
-
-        run_serving(bench_cfg, paths)
-    else:
-        run_sweep(bench_cfg, paths)
+    scenario = build_scenario(bench_cfg.scenario)  # configs/scenario/<name>.yaml: paired rounds, LoadGen, ...
+    scenario.run(SweepContext(bench_cfg, paths))  # workers -> measurement -> rows, stored
     if hydra_cfg.mode == RunMode.RUN and bench_cfg.sweep.report:  # a multirun reports once, from its callback
         report([paths.results_file], Path(bench_cfg.sweep.reports_dir).resolve() / paths.run_id)
 

@@ -244,7 +244,7 @@ class BenchConfig:
     sweep: SweepConfig = field(default_factory=SweepConfig)
     tier: Optional[TierConfig] = None
     text: Optional[TextConfig] = None
-    scenario: Optional[Any] = None  # serving under load (bench/serve/config.py: ScenarioConfig); None = paired rounds
+    scenario: Any = MISSING  # how to measure: an entry of configs/scenario/ (bench/scenarios/config.py), e.g. rounds
 
 
 def ablation_tiers() -> list[str]:
@@ -270,7 +270,7 @@ def register_configs() -> None:
     cs.store(group="text", name="base_text", node=TextConfig)
     cs.store(group="workload", name="base_workload", node=WorkloadConfig)
     cs.store(group="measure", name="base_measure", node=MeasureConfig)
-    from bench.serve.config import register as register_scenarios
+    from bench.scenarios.config import register as register_scenarios
 
     register_scenarios(cs)
 

@@ -175,6 +175,16 @@ def safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in name)
 
 
+def fidelity_reference(c: Contender, group: Group) -> str | None:
+    """The contender whose noise-free audio `c` is gated against (fidelity, heard quality): its own engine's
+    baseline on the same hardware (a CUDA tier against the CUDA fp32 baseline, never against the CPU's: a duration
+    that rounds differently on another device changes the frame count). None when the group has none."""
+    for other in group.contenders:
+        if other.engine_name == c.engine_name and other.hardware == c.hardware and ablation.reference_tier(other.tier) is None:
+            return other.name
+    return None
+
+
 def served_contender(entry: str, contenders: list[Contender], engine_name: str, hardware: dict[str, Any], model: str,
                      time_limit_s: float, scenario: Any = None) -> Contender:
     """The contender of one `sweep.servers` entry: an HTTP adapter that starts the server in its worker (health
@@ -196,8 +206,9 @@ def served_contender(entry: str, contenders: list[Contender], engine_name: str, 
                      hardware=hardware, reference=reference, peer=piper, skipped=unavailable(spec, model))
 
 
-def build_group(cfg: BenchConfig) -> Group:
-    """The comparison `cfg` asks for."""
+def build_group(cfg: BenchConfig, serving: Any = None) -> Group:
+    """The comparison `cfg` asks for. `serving`: the LoadGen scenario the group runs under, if any (its `max_batch`
+    and `max_wait_ms` are our managed servers' batching, `served_contender`)."""
     hardware = resolve_hardware(asdict(cfg.hardware))
     engine = engine_dict(cfg)
     model = cfg.model.name
@@ -217,7 +228,7 @@ def build_group(cfg: BenchConfig) -> Group:
                                         hardware=hardware, reference=base, peer=True, skipped=_unavailable(peer, model, hardware["device"])))
     for entry in cfg.sweep.servers:
         contenders.append(served_contender(entry, contenders, engine["name"], hardware, model, cfg.sweep.time_limit_s,
-                                           cfg.scenario))
+                                           serving))
     texts = texts_of(cfg)
     if cfg.workload.name == "repeated":
         text = {"kind": "repeated", "files": {t.label: str(t.file) for t in texts}}
