@@ -146,23 +146,33 @@ def _errors(events: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def test_report_renders_in_chromium(browser: DevTools, tmp_path: Path) -> None:
-    report = write_report([write_synthetic_run(tmp_path / "results" / "run")], tmp_path / "report")
+def open_page(browser: DevTools, page: Path) -> None:
+    """Navigate to `page` with runtime, log and page events on, and wait until it has loaded."""
     browser.call("Runtime.enable")
     browser.call("Log.enable")
     browser.call("Page.enable")
-    browser.call("Page.navigate", url=report.as_uri())
+    browser.call("Page.navigate", url=page.as_uri())
     deadline = time.monotonic() + 30
     while browser.call("Runtime.evaluate", expression="document.readyState", returnByValue=True)["result"]["value"] != "complete":
         assert time.monotonic() < deadline, "the report did not finish loading"
         time.sleep(0.1)
 
-    check = ("JSON.stringify({title: document.title, h1: document.querySelector('h1') && document.querySelector('h1').innerText,"
-             " images: [...document.images].map(i => [i.complete, i.naturalWidth, i.alt]),"
-             " audio: document.querySelectorAll('audio').length, height: document.body.scrollHeight,"
-             " headline: (document.querySelector('table.headline') || {innerText: ''}).innerText,"
-             " verdicts: [...document.querySelectorAll('ul.verdicts li')].map(li => li.innerText)})")
-    state = json.loads(browser.call("Runtime.evaluate", expression=check, returnByValue=True)["result"]["value"])
+
+def state_of(browser: DevTools, **expressions: str) -> dict[str, Any]:
+    """Each JavaScript expression evaluated in the page, read back under its name."""
+    js = "JSON.stringify({" + ", ".join(f"{name}: {expr}" for name, expr in expressions.items()) + "})"
+    return json.loads(browser.call("Runtime.evaluate", expression=js, returnByValue=True)["result"]["value"])
+
+
+def test_report_renders_in_chromium(browser: DevTools, tmp_path: Path) -> None:
+    report = write_report([write_synthetic_run(tmp_path / "results" / "run")], tmp_path / "report")
+    open_page(browser, report)
+
+    state = state_of(browser, h1="document.querySelector('h1') && document.querySelector('h1').innerText",
+                     images="[...document.images].map(i => [i.complete, i.naturalWidth, i.alt])",
+                     audio="document.querySelectorAll('audio').length", height="document.body.scrollHeight",
+                     headline="(document.querySelector('table.headline') || {innerText: ''}).innerText",
+                     verdicts="[...document.querySelectorAll('ul.verdicts li')].map(li => li.innerText)")
     assert state["h1"].startswith("TTS benchmark report")
     assert len(state["images"]) >= 9 and state["audio"] == 7
     broken = [alt for complete, width, alt in state["images"] if not (complete and width > 0)]
@@ -178,4 +188,25 @@ def test_report_renders_in_chromium(browser: DevTools, tmp_path: Path) -> None:
     pixels = matplotlib.image.imread(tmp_path / "screenshot.png")
     assert pixels.shape[0] > 100 and pixels.shape[1] > 100
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1])[::97], axis=0)) > 10, "the screenshot is blank"
+    assert _errors(browser.events) == []
+
+
+def test_a_serving_report_opens_on_its_answer_in_chromium(browser: DevTools, tmp_path: Path) -> None:
+    """In the first screen of a serving run's report: the highest load within the bound per contender, and its chart
+    decoded; nothing of the rounds (no headline, no verdicts) comes before it."""
+    from bench.report.synthetic_serving import write_serving_run
+
+    report = write_report([write_serving_run(tmp_path / "results" / "sv")], tmp_path / "report")
+    open_page(browser, report)
+    answer = "document.querySelector('#answer table')"
+    state = state_of(browser, first="document.querySelector('main h2').innerText", answer=f"{answer}.innerText",
+                     table_top=f"{answer}.getBoundingClientRect().top",
+                     chart="(i => [i.complete, i.naturalWidth])(document.querySelector('#answer img'))",
+                     headline="document.querySelectorAll('ul.verdicts, table.headline:not(#answer table)').length",
+                     sections="[...document.querySelectorAll('section')].map(s => s.id)")
+    assert state["first"] == "Highest load within the first-audio bound"
+    assert state["answer"].splitlines()[1].startswith("tts_core-http:advanced@cpu-all")
+    assert state["table_top"] < 900 and state["chart"][0] and state["chart"][1] > 0  # on the first screen; decoded
+    assert state["headline"] == 0 and state["sections"][0] == "answer"
+    (tmp_path / "serving.png").write_bytes(base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"]))
     assert _errors(browser.events) == []

@@ -16,6 +16,7 @@ import pandas as pd
 from bench.report.load import POOLED, TIER_ORDER, text_sort_key, tier_sort_key
 
 OURS = "tts_core"
+SERVE = "serve"  # the workload of LoadGen rows (one per run: a load, not a round); the serving sections read them
 
 
 def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -33,10 +34,14 @@ def is_true(v: Any) -> bool:
 
 
 def fresh_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """The ok rows measured on fresh text: cache-hit rows (`cached` True) never enter a headline, a verdict, a
-    speedup chart or a fit; `tables.cached` shows them apart."""
+    """The ok rows measured in rounds on fresh text: cache-hit rows (`cached` True) never enter a headline, a
+    verdict, a speedup chart or a fit (`tables.cached` shows them apart), nor do LoadGen rows (workload `serve`:
+    each is one load, and rows at different loads are not one contender's figures; `build.serving_rows`)."""
     rows = ok_rows(df)
-    return rows[~rows["cached"].map(is_true)] if not rows.empty else rows
+    if rows.empty:
+        return rows
+    rounds = rows["workload"] != SERVE if "workload" in rows else True
+    return rows[~rows["cached"].map(is_true) & rounds]
 
 
 def value(row: pd.Series | dict, key: str) -> Any:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from bench.quality import report as quality_report
 from bench.serve import report as serve_report
-from bench.report import analysis, audio, charts, tables
+from bench.report import analysis, audio, charts, concurrency, tables
 from bench.report import served as served_report
 from bench.report import html as h
 from bench.report.load import load_results
@@ -82,9 +82,10 @@ class ReportChartError(RuntimeError):
 
 def _safe_chart(fn: Callable[[], bytes | None], name: str, failures: list[str]) -> tuple[bytes | None, str]:
     """Draw one chart; a chart that raises is logged with its traceback, noted in `failures` (strict mode turns
-    them into an error once everything is written) and says why on the page instead of costing the report."""
+    them into an error once everything is written) and says why on the page instead of costing the report.
+    A chart with nothing to draw leaves no trace on the page."""
     try:
-        return fn(), f"No data for the {name} chart in these results."
+        return fn(), ""
     except Exception as exc:  # noqa: BLE001 - one bad chart must not cost the whole report
         log.error("chart %s failed: %s: %s", name, type(exc).__name__, exc, exc_info=True)
         failures.append(f"{name}: {type(exc).__name__}: {exc}")
@@ -147,7 +148,7 @@ def serving_rows(df: pd.DataFrame) -> pd.DataFrame:
     """LoadGen rows (workload `serve`) with their `extra` fields as columns, as `bench.serve.report` reads them."""
     if df.empty or "workload" not in df:
         return pd.DataFrame()
-    rows = df[df["workload"] == "serve"]
+    rows = df[df["workload"] == analysis.SERVE]
     if rows.empty:
         return rows
     extra = pd.DataFrame([e if isinstance(e, dict) else {} for e in rows["extra"]], index=rows.index)
@@ -176,7 +177,9 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path],
     }
     frames.update(heard_quality_frames(df))
     served = serving_rows(df)
-    frames["serving"] = serve_report.highest_qps_table(served) if not served.empty else pd.DataFrame()
+    frames["serving"] = served_report.answer_table(served)
+    frames["serving_probes"] = served_report.probes_table(served)
+    frames["concurrency"] = concurrency.curve_table(served)
     peers_frame = pd.DataFrame([{k: v for k, v in p.items() if k != "comparisons"} for p in peer_recs])
     c = {name: _safe_chart(fn, name, failures) for name, fn in {
         "speedup": lambda: charts.speedup_by_text(df), "rtf distribution": lambda: charts.rtf_distributions(df),
@@ -185,31 +188,35 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path],
         "roofline": lambda: charts.roofline(df), "time to first audio": lambda: charts.time_to_first_audio(df),
         "peers": lambda: charts.peers(df),
         "speed against quality": lambda: charts.speed_quality(df),
-        "serving": lambda: serve_report.qps_latency_chart(serving_rows(df)),
+        "serving": lambda: serve_report.qps_latency_chart(served),
+        "concurrency": lambda: concurrency.curve_chart(served),
     }.items()} if not df.empty else {}
 
     def img(name: str, alt: str) -> str:
-        png, message = c.get(name, (None, f"No data for the {name} chart."))
+        png, message = c.get(name, (None, ""))
         return h.chart(png, alt, message)
 
     clips, clip_problems = audio.samples(df, guard) if not df.empty else ([], [])
-    sample_html = ('<div class="samples">' + "".join(h.audio(*s) for s in clips) + "</div>") if clips else h.empty("No audio samples in these results.")
+    sample_html = ('<div class="samples">' + "".join(h.audio(*s) for s in clips) + "</div>") if clips else ""
     sample_html += "".join(h.empty(p) for p in clip_problems)
     refused = guard.notes()
+    measured = analysis.fresh_rows(df)  # rows of rounds: the headline, verdicts and every section below but serving
+    lead = served_report.lead(frames["serving"], frames["serving_probes"], frames["concurrency"], img)
     if df.empty:
         top = h.empty("No results: the inputs held no result rows, so there is nothing to compare. "
                       "Run a sweep (python -m bench.sweep) or check the paths given.")
     elif (df["status"] == "ok").sum() == 0:
         top = h.empty("No configuration succeeded: every row failed or was skipped. See “Failed and skipped” below for the reasons.")
-    elif analysis.fresh_rows(df).empty:
+    elif not lead and measured.empty and not frames["cached"].empty:
         top = h.empty("Only warm-cache (cache-hit) rows in these results: a cache hit is not a tier's speedup, so "
                       "nothing is headlined or judged. See “Warm (cached) rows” below.")
     else:
         failed = frames["failures"]
         top = ("".join(h.warning(f"The machine stayed busy: {reason}. Its figures are from fewer rounds than "
                                  "planned; measure again on a quieter machine.") for reason in tables.busy(df))
-               + h.table(frames["machines"], "No machine description recorded (env).")
-               + h.table(frames["headline"], "No pooled rows (text = all) to headline.", css="headline")
+               + lead
+               + h.table(frames["machines"], "")
+               + h.table(frames["headline"], "", css="headline")
                + h.verdicts(_verdict_items(verdicts))
                + h.table(frames["trust"], "")
                + (h.empty(f"{len(failed)} configuration(s) failed or were skipped: see “Failed and skipped”.") if not failed.empty else "")
@@ -219,18 +226,17 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path],
                   + img("rtf distribution", "RTF of every round per contender"),
                   "Speedup = geometric mean of per-round ratios (reference RTF / this RTF, same text, same round) with its "
                   "95% bootstrap interval, as stored by the sweep; the report recomputes nothing."),
-        h.Section("peers", "Peers", img("peers", "peer engines next to our tiers")
-                  + h.table(peers_frame, "No peer engines in these results.")
-                  + h.table(frames["peer_comparisons"], "No paired comparisons against a peer stored in the rows."),
+        h.Section("peers", "Peers", img("peers", "peer engines next to our tiers") + h.table(peers_frame, "")
+                  + (h.table(frames["peer_comparisons"], "No paired comparisons against a peer stored in the rows.")
+                     if not peers_frame.empty else ""),
                   "Each peer's pooled figures, and the paired comparisons of our tiers against it (from the rows' comparisons)."),
-        h.Section("ablations", "Ablations", img("ablation", "stored ablation verdicts")
-                  + h.table(frames["ablations"], "No ablation rows in these results."),
+        h.Section("ablations", "Ablations", img("ablation", "stored ablation verdicts") + h.table(frames["ablations"], ""),
                   "What each ablation changes against its reference (resolved switches after calibration) and its stored verdict; "
                   "an ablation whose switches resolve to the reference's is marked identical here and has no bar."),
         h.Section("streaming", "Time to first audio", img("time to first audio", "time to first audio per tier")
-                  + h.table(frames["time_to_first_audio"], "No time-to-first-audio figures in these results.")),
+                  + h.table(frames["time_to_first_audio"], "")),
         h.Section("roofline", "Roofline per stage", img("roofline", "achieved vs peak GFLOP/s per stage")
-                  + h.table(frames["roofline"], "No FLOP figures in these results."),
+                  + h.table(frames["roofline"], ""),
                   "Each stage's FLOPs (counted once on the eager fp32 baseline, for the noise-free text the stages "
                   "were timed on) over its seconds, against this machine's measured matmul peak for the precision "
                   "that stage runs in (a precision switch converts the flow and decoder only: the encoder and duration "
@@ -240,13 +246,13 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path],
                   "(model FLOPs): a tier that skips part of that work, as banded attention skips the zero blocks of "
                   "the encoder's relative-position terms, shows the reference work per second it delivers."),
         h.Section("stages", "Stage breakdown", img("stage breakdown", "stage breakdown per tier")
-                  + h.table(frames["stages"], "No stage timings in these results."),
+                  + h.table(frames["stages"], ""),
                   "Seconds in each stage of one noise-free synthesis of the longest class's text (untimed by the rounds), "
                   "divided by the audio seconds of that same synthesis; not a round of the sweep."),
         h.Section("quality", "Heard quality", img("speed against quality", "throughput against WER per contender")
-                  + h.table(frames["quality"], "No heard-quality figures: the quality extra was not installed when these "
-                                               "rows were measured (pip install -e '.[quality]'), or measure.quality was off.")
-                  + h.table(frames["transcripts"], "Every scored transcript matches its text once normalized."),
+                  + h.table(frames["quality"], "")
+                  + (h.table(frames["transcripts"], "Every scored transcript matches its text once normalized.")
+                     if not frames["quality"].empty else ""),
                   "Whisper tiny.en (faster-whisper) transcribes the audio the timed rounds produced (every contender the "
                   "same texts; the table says how many texts and words); WER/CER against the text, both normalized alike, "
                   "pooled by words; DNSMOS P.835 SIG/BAK/OVRL, mean over texts. Deltas are per-text means against the "
@@ -255,34 +261,32 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path],
                   "intervals: pass only when both lie within the limits, fail when one lies wholly beyond, else not "
                   "enough evidence. Transcripts that differ are listed with their WAV (audio/<contender>/, beside "
                   "transcripts.json)."),
-        *([h.Section("serving", "Serving under load (MLPerf LoadGen)",
-                     img("serving", "QPS against p99 first audio per tier") + h.table(frames["serving"], ""),
-                     "Each point is one LoadGen run (Poisson arrivals at the target rate); filled points are VALID "
-                     "(first audio within the bound at the scenario's percentile). LoadGen's own mlperf_log_summary.txt "
-                     "and mlperf_log_detail.txt of every run are kept under results/<run-id>/loadgen/.")]
-          if not served.empty else []),
-        *served_report.sections(df, served),  # HTTP: served against in process, underruns under load
+        served_report.probes_section(frames["serving"], frames["serving_probes"]),
+        *served_report.sections(df),  # HTTP: served against in process, paired
         h.Section("memory", "Memory", img("memory", "peak memory by contender") + img("memory timeline", "memory timelines")),
-        h.Section("scaling", "Cost vs text length", h.table(frames["cost_fits"], "Not enough text lengths to fit a fixed + per-second cost."),
+        h.Section("scaling", "Cost vs text length", h.table(frames["cost_fits"], ""),
                   "Every stored round's latency fitted as a fixed cost + a cost per second of audio (the round's audio = "
                   f"latency / RTF). A fit over fewer than {analysis.MIN_FIT_LENGTHS} distinct lengths, or with a negative "
                   "fixed cost, is marked as not a finding and shows no figures."),
         h.Section("samples", "Audio samples", sample_html, f"The first {audio.MAX_SECONDS:.0f} s of one sample per contender."),
-        *([h.Section("cache", "Warm (cached) rows", h.table(frames["cached"], ""),
-                     "Rows measured on cache hits (workload=repeated), shown apart with their warm speedup; they never enter "
-                     "the headline, verdicts.json or the speedup charts.")] if not frames["cached"].empty else []),
+        h.Section("cache", "Warm (cached) rows", h.table(frames["cached"], ""),
+                  "Rows measured on cache hits (workload=repeated), shown apart with their warm speedup; they never enter "
+                  "the headline, verdicts.json or the speedup charts."),
         h.Section("noisy", "Noisy results", h.table(frames["noisy"], "No noisy results: no row's rounds spread more "
-                                                                      f"than {NOISY_SPREAD:.0%} within a text class."),
+                                                                      f"than {NOISY_SPREAD:.0%} within a text class."
+                                                    if not measured.empty else ""),
                   "Rows whose paired ratios against their reference (or, for a reference, whose RTF) spread more than "
                   f"{NOISY_SPREAD:.0%} within a text class (standard deviation of the log, about a CV); latency across "
                   "texts of different lengths is not noise."),
-        h.Section("failures", "Failed and skipped", h.table(frames["failures"], "No failed or skipped configurations.")),
-        h.Section("refused", "Refused files", "".join(h.empty(n) for n in refused) or h.empty("No file path was refused."),
+        h.Section("failures", "Failed and skipped", h.table(frames["failures"], "")),
+        h.Section("refused", "Refused files", "".join(h.empty(n) for n in refused),
                   "Paths named by rows (samples, memory timelines) are read only inside the results folders given to the report."),
-        h.Section("environment", "Environment", h.table(frames["environment"], "No environment recorded.")),
-        h.Section("rows", "All rows", h.details(f"Show all {len(df)} rows", h.table(frames["rows"], "No rows.", tall=True))),
+        h.Section("environment", "Environment", h.table(frames["environment"], "")),
+        h.Section("rows", "All rows", h.details(f"Show all {len(df)} rows", h.table(frames["rows"], "", tall=True))
+                  if not frames["rows"].empty else ""),
     ]
-    footer = "Generated by python -m bench.report from: " + ", ".join(map(str, sources))
+    footer = ("Generated by python -m bench.report from: " + ", ".join(map(str, sources))
+              + ("" if refused else ". No file path was refused."))
     page = h.page(f"TTS benchmark report — {run_id}", _meta(df, run_id), top, sections, footer)
     return page, frames, {"verdicts": verdicts, "peers": peer_recs, "refused": [asdict(r) for r in guard.refused]}
 

@@ -67,7 +67,8 @@ class Section:
 
 
 def empty(message: str) -> str:
-    return f'<p class="empty">{esc(message)}</p>'
+    """A one-line note in italics, or nothing for an empty message."""
+    return f'<p class="empty">{esc(message)}</p>' if message else ""
 
 
 def warning(message: str) -> str:
@@ -76,7 +77,7 @@ def warning(message: str) -> str:
 
 
 def table(frame: pd.DataFrame, message: str, css: str = "", tall: bool = False) -> str:
-    """A pandas table with escaping on, or a one-line note when the frame is empty."""
+    """A pandas table with escaping on; when the frame is empty, the note `message` (nothing when it is "")."""
     if frame is None or frame.empty:
         return empty(message)
     classes = ["data"] + ([css] if css else [])
@@ -85,7 +86,7 @@ def table(frame: pd.DataFrame, message: str, css: str = "", tall: bool = False) 
 
 
 def chart(png: bytes | None, alt: str, message: str) -> str:
-    """A PNG embedded as a data URI, or a one-line note when there is nothing to draw."""
+    """A PNG embedded as a data URI; with nothing to draw, the note `message` (nothing when it is "")."""
     if not png:
         return empty(message)
     data = base64.b64encode(png).decode("ascii")
@@ -99,9 +100,9 @@ def audio(label: str, sub: str, wav: bytes) -> str:
 
 
 def verdicts(items: list[tuple[str, str]]) -> str:
-    """(sentence, kind) pairs; kind is pays, loses, neutral or broken and only picks the colour."""
+    """(sentence, kind) pairs; kind is pays, loses, neutral or broken and only picks the colour. Nothing when empty."""
     if not items:
-        return empty("No verdict stored: no pooled row of a contender with a reference.")
+        return ""
     lis = "".join(f'<li class="{esc(kind)}">{esc(text)}</li>' for text, kind in items)
     return f'<ul class="verdicts">{lis}</ul>'
 
@@ -110,14 +111,18 @@ def details(summary: str, body: str) -> str:
     return f"<details><summary>{esc(summary)}</summary>{body}</details>"
 
 
+def section(s: Section) -> str:
+    """One section: its heading, its intro and its body."""
+    intro = f'<p class="intro">{esc(s.intro)}</p>' if s.intro else ""
+    return f'<section id="{esc(s.anchor)}"><h2>{esc(s.title)}</h2>{intro}{s.body}</section>'
+
+
 def page(title: str, meta: list[str], top: str, sections: list[Section], footer: str) -> str:
-    """The whole document: header (title, meta line), `top` (headline, verdicts), nav, sections."""
+    """The whole document: header (title, meta line), `top` (what the run answers: serving, headline, verdicts),
+    nav, then the sections that have something to show (a section with an empty body is left out)."""
+    sections = [s for s in sections if s.body]
     nav = "".join(f'<a href="#{esc(s.anchor)}">{esc(s.title)}</a>' for s in sections)
-    body = "".join(
-        f'<section id="{esc(s.anchor)}"><h2>{esc(s.title)}</h2>'
-        + (f'<p class="intro">{esc(s.intro)}</p>' if s.intro else "") + s.body + "</section>"
-        for s in sections
-    )
+    body = "".join(section(s) for s in sections)
     meta_html = "".join(f"<span>{esc(m)}</span>" for m in meta)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
