@@ -59,6 +59,9 @@ def curve_chart(serving: pd.DataFrame) -> bytes | None:
             for contender, g in table.groupby("contender", sort=True):
                 ax.plot(g["streams"], g[column], marker="o", color=colour(str(contender)), label=short(contender, 40))
             ax.set_xscale("log", base=2)
+            levels = sorted(set(table["streams"]))
+            ax.set_xticks(levels, [str(n) for n in levels])  # plain labels: the report's style draws no math text
+            ax.minorticks_off()
             ax.set_xlabel("concurrent streams")
             ax.set_ylabel(column)
         axes[0].set_title("First audio against concurrency")
