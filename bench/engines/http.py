@@ -5,6 +5,8 @@
     engine.api=piper   POST {url} (Piper's Flask server, /synthesize): one whole WAV per request;
                        GET /voices gives the voice's config (its sample rate).
 
+What differs between the two is one entry of `bench.engines.http_api.APIS` each; this adapter names neither.
+
 Time to first audio is the time from the call (connect + request sent) to the first audio bytes received (past a
 WAV header); RTF comes from the decoded audio's length. Each request opens its own connection, so calls from many
 threads run concurrently. With `engine.server` set (what `sweep.servers` builds) the adapter first starts that
@@ -24,18 +26,12 @@ from urllib.parse import urlsplit
 
 from tts_core.audio import Audio
 
-from bench.engines.http_wire import APIS, FORMATS, PcmDecoder, error_message, openai_request, piper_request
+from bench.engines.http_api import api_named
+from bench.engines.http_wire import FORMATS, PcmDecoder, error_message
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")  # hosts whose server runs on this machine
 
 READ_BYTES = 1 << 16  # at most this many bytes per read; a chunked response returns one chunk per read
-HEALTH_PATHS = {"openai": "/health", "piper": "/voices"}
-START_HINT = {
-    "openai": ("start it first, e.g. `python -m tts_core.serve --voice tiny --tier advanced --host 127.0.0.1 "
-               "--port 8000`, or let the sweep start it: 'sweep.servers=[tts_core:advanced]'"),
-    "piper": ("start it first, e.g. `python -m piper.http_server -m MODEL.onnx --host 127.0.0.1 --port 5000` (needs "
-              "flask), or let the sweep start it: 'sweep.servers=[piper-http]'"),
-}
 
 
 class HttpServerUnavailable(ConnectionError):
@@ -59,15 +55,14 @@ class HttpEngine:
     def __init__(self, name: str = "http", url: str = "http://127.0.0.1:8000/v1/audio/speech", api: str = "openai",
                  voice: str = "default", model_id: str = "tts_core", response_format: str = "pcm",
                  timeout_s: float = 120.0, server: Optional[dict[str, Any]] = None) -> None:
-        if api not in APIS:
-            raise ValueError(f"`engine.api` = {api!r} is not allowed; expected one of {', '.join(APIS)}.")
+        self.api = api_named(api)
         if response_format not in FORMATS:
             raise ValueError(f"`engine.response_format` = {response_format!r} is not allowed; expected "
                              f"{' or '.join(FORMATS)}.")
         if not timeout_s > 0:
             raise ValueError(f"`engine.timeout_s` = {timeout_s!r} is not allowed; expected seconds > 0.")
-        self.name, self.url, self.api, self.voice, self.model_id = name, url, api, voice, model_id
-        self.response_format = "wav" if api == "piper" else response_format
+        self.name, self.url, self.voice, self.model_id = name, url, voice, model_id
+        self.response_format = self.api.response_format(response_format)
         self.timeout_s = timeout_s
         self.server = dict(server) if server else None
         self.tier = ""
@@ -86,7 +81,7 @@ class HttpEngine:
     def load(self, *, model: str, device: str, tier: str, seed: Optional[int]) -> dict[str, Any]:
         """Start the managed server if there is one, then ask the server what it serves. Raises
         `HttpServerUnavailable` when nothing answers and ValueError when it serves another voice or tier."""
-        info: dict[str, Any] = {"source": "http", "url": self.url, "api": self.api}
+        info: dict[str, Any] = {"source": "http", "url": self.url, "api": self.api.name}
         if self.server is not None:
             from bench.servers import ManagedServer, ServerSpec
 
@@ -100,24 +95,23 @@ class HttpEngine:
         return info
 
     def _get_health(self) -> dict[str, Any]:
-        status, body = self._request("GET", HEALTH_PATHS[self.api], None, timeout_s=min(self.timeout_s, 10.0))
+        path = self.api.health_path
+        status, body = self._request("GET", path, None, timeout_s=min(self.timeout_s, 10.0))
         if status != 200:
-            raise HttpServerUnavailable(f"{self._base()}{HEALTH_PATHS[self.api]} answered {error_message(status, body)}; "
+            raise HttpServerUnavailable(f"{self._base()}{path} answered {error_message(status, body)}; "
                                         "the server is not ready.")
-        data = json.loads(body.decode("utf-8"))
-        if self.api == "piper":  # {voice id: voice config}
-            voice_id, config = next(iter(data.items()))
-            self._rate = int(config["audio"]["sample_rate"])
-            return {"voice": voice_id, "tier": "default", "sample_rate": self._rate}
-        self._rate = int(data["sample_rate"])
-        return data
+        health = self.api.health(json.loads(body.decode("utf-8")))
+        self._rate = health["sample_rate"]
+        return health
 
     def _check_served(self, model: str, tier: str) -> None:
+        if not self.api.names_what_it_serves:
+            return
         served_tier, voice = self._health.get("tier"), self._health.get("voice")
-        if self.api == "openai" and served_tier is not None and served_tier != tier:
+        if served_tier is not None and served_tier != tier:
             raise ValueError(f"the server at {self.url} serves tier {served_tier!r}, the sweep asked for `tier.name` = "
                              f"{tier!r}; ask for +tier={served_tier} (or start the server with --tier {tier}).")
-        if self.api == "openai" and voice is not None and voice != model:
+        if voice is not None and voice != model:
             raise ValueError(f"the server at {self.url} speaks voice {voice!r}, the sweep asked for `model.name` = "
                              f"{model!r}; use model={voice} (or start the server with --voice {model}).")
 
@@ -144,7 +138,7 @@ class HttpEngine:
         except (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected) as exc:
             conn.close()
             raise HttpServerUnavailable(f"no server answers at {self._base()}{path} ({type(exc).__name__}); "
-                                        f"{START_HINT[self.api]}.") from None
+                                        f"{self.api.start_hint}.") from None
         except socket.timeout:
             conn.close()
             raise TimeoutError(f"{self._base()}{path}: no answer within {timeout_s:g} s (engine.timeout_s).") from None
@@ -156,20 +150,11 @@ class HttpEngine:
         finally:
             conn.close()
 
-    def _body(self, text: str, noise_scale: Optional[float] = None, length_scale: Optional[float] = None,
-              noise_w: Optional[float] = None) -> dict[str, Any]:
-        if self.api == "piper":
-            return piper_request(text, noise_scale, length_scale, noise_w)
-        if noise_scale is not None or noise_w is not None:
-            raise ValueError("`noise_scale` / `noise_w`: OpenAI's speech API has no noise scales; leave them None "
-                             "(the server's defaults) with engine.api=openai.")
-        speed = 1.0 / length_scale if length_scale else 1.0
-        return openai_request(text, self.voice, self.model_id, self.response_format, speed)
-
     def stream(self, text: str, **scales: Optional[float]) -> Iterator[Audio]:
         """The response's audio as it arrives: one `Audio` per read that completed samples."""
         rate = self.sample_rate
-        conn, resp = self._connect("POST", urlsplit(self.url).path or "/", self._body(text, **scales), self.timeout_s)
+        body = self.api.body(text, self.voice, self.model_id, self.response_format, **scales)
+        conn, resp = self._connect("POST", urlsplit(self.url).path or "/", body, self.timeout_s)
         try:
             if resp.status != 200:
                 raise HttpEngineError(f"{self.url}: {error_message(resp.status, resp.read())}"
@@ -223,15 +208,14 @@ class HttpEngine:
             "name": self.name,
             "device": str((self.server or {}).get("device") or self._health.get("device") or "cpu"),
             "threads": None,
-            "tier": {"name": self.tier, "served": True, "served_tier": served, "api": self.api, "url": self.url,
+            "tier": {"name": self.tier, "served": True, "served_tier": served, "api": self.api.name, "url": self.url,
                      "response_format": self.response_format},
             "tier_name": self.tier,
             "fidelity_gate": None,  # int16 over the wire: no sample-exact gate; heard quality still applies
             "uses_torch": False,
             "comparable_quality": True,
             "batching": "server-side, if any: synthesize_batch sends one request per text, all at once",
-            "streaming": ("whole response: Piper's server returns one WAV, so first audio = whole synthesis"
-                          if self.api == "piper" else "chunks as the server sends them"),
+            "streaming": self.api.streaming,
             "seeded": None,
             "server": {k: v for k, v in self._health.items() if k != "status"},
             "managed_server": self._managed.facts() if self._managed is not None else None,

@@ -13,7 +13,6 @@ from typing import Any, Optional
 
 import numpy as np
 
-APIS = ("openai", "piper")
 FORMATS = ("pcm", "wav")
 STREAMING_WAV_SIZE = 0xFFFFFFFF  # a streaming WAV header's RIFF and data sizes: unknown length
 PCM_SCALE = 32768.0  # int16 -> float32 in [-1, 1)

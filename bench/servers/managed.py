@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from bench.engines.http_api import OPENAI, PIPER, HttpApi
 from bench.serve.http_sut import MAX_IN_FLIGHT
 from tts_core.constants import ENV_AUDIO_CACHE_DIR
 
-KINDS = ("contract", "piper", "command")
 OUR_SERVER = "tts_core.serve"
 PIPER_ENTRY = "piper-http"
 ENTRY_HELP = "tts_core:TIER (our server at a tier), MODULE:TIER (a module speaking its contract) or piper-http"
@@ -39,8 +39,28 @@ POLL_S = 0.1  # health polling period, s
 STOP_WAIT_S = 10.0  # after SIGTERM, before SIGKILL, s
 LOG_TAIL_CHARS = 1500
 ROOT = Path(__file__).resolve().parents[2]  # the repository: put on the server's PYTHONPATH
-SPEECH_PATH = {"contract": "/v1/audio/speech", "piper": "/synthesize"}
-HEALTH_PATH = {"contract": "/health", "piper": "/voices"}
+
+
+@dataclass(frozen=True)
+class ServerKind:
+    """What a kind of managed server is, beside how it is started (`ManagedServer._argv`): the HTTP API it speaks
+    (`bench.engines.http_api`: its paths, requests and health answer), whether it is a peer (another engine than
+    ours, compared with our baseline), the engine that runs the same thing in process (None: the sweep's engine)
+    and whether it takes the scenario's batching (`--max-batch`, `--max-wait-ms`)."""
+
+    name: str
+    api: HttpApi
+    peer: bool = False
+    in_process: Optional[str] = None
+    takes_batching: bool = False
+
+
+SERVER_KINDS = {k.name: k for k in (
+    ServerKind("contract", OPENAI, takes_batching=True),  # tts_core.serve, or a module speaking its contract
+    ServerKind("piper", PIPER, peer=True, in_process="piper-onnxruntime"),  # Piper's Flask server
+    ServerKind("command", OPENAI),  # any argv; its paths are the spec's own
+)}
+KINDS = tuple(SERVER_KINDS)
 
 
 class ServerStartError(RuntimeError):
@@ -72,9 +92,20 @@ class ServerSpec:
         self.label = self.label or (f"{self.prefix}:{self.tier}" if self.kind == "contract" else self.kind)
 
     @property
+    def server_kind(self) -> ServerKind:
+        return SERVER_KINDS[self.kind]
+
+    @property
     def prefix(self) -> str:
-        """`tts_core` for our server, else the module's name: the served engine is called `<prefix>-http`."""
+        """`tts_core` for our server, `piper` for Piper's, else the module's name."""
+        if self.kind == "piper":
+            return "piper"
         return "tts_core" if self.module == OUR_SERVER else self.module
+
+    @property
+    def engine_name(self) -> str:
+        """The served engine's name in rows: `<prefix>-http` (tts_core-http, piper-http)."""
+        return f"{self.prefix}-http"
 
 
 def parse_entry(entry: str, health_timeout_s: float = 300.0) -> ServerSpec:
@@ -153,7 +184,8 @@ class ManagedServer:
     def _paths(self) -> tuple[str, str]:
         if self.spec.kind == "command":
             return self.spec.health_path, self.spec.speech_path
-        return HEALTH_PATH[self.spec.kind], SPEECH_PATH[self.spec.kind]
+        api = self.spec.server_kind.api
+        return api.health_path, api.speech_path
 
     def start(self, model: str, device: str = "cpu", seed: Optional[int] = 0) -> str:
         """Start the server and wait for its health check; returns its speech URL. Raises `ServerStartError`

@@ -194,16 +194,15 @@ def served_contender(entry: str, contenders: list[Contender], engine_name: str, 
     from bench.servers import parse_entry, unavailable
 
     spec = parse_entry(entry, health_timeout_s=max(1.0, 0.8 * time_limit_s))
-    if scenario is not None and spec.kind == "contract":
+    kind = spec.server_kind
+    if scenario is not None and kind.takes_batching:
         spec.max_batch, spec.max_wait_ms = int(scenario.max_batch), float(scenario.max_wait_ms)
-    piper = spec.kind == "piper"
-    name = "piper-http" if piper else f"{spec.prefix}-http"
-    http = {"_target_": "bench.engines.http.HttpEngine", "name": name, "api": "piper" if piper else "openai",
+    http = {"_target_": "bench.engines.http.HttpEngine", "name": spec.engine_name, "api": kind.api.name,
             "url": "http://127.0.0.1:0/", "server": asdict(spec)}
-    same = contender_name("piper-onnxruntime" if piper else engine_name, spec.tier, hardware["name"])
+    same = contender_name(kind.in_process or engine_name, spec.tier, hardware["name"])
     reference = same if any(c.name == same for c in contenders) else (contenders[0].name if contenders else None)
-    return Contender(name=contender_name(name, spec.tier, hardware["name"]), engine=http, tier=spec.tier,
-                     hardware=hardware, reference=reference, peer=piper, skipped=unavailable(spec, model))
+    return Contender(name=contender_name(spec.engine_name, spec.tier, hardware["name"]), engine=http, tier=spec.tier,
+                     hardware=hardware, reference=reference, peer=kind.peer, skipped=unavailable(spec, model))
 
 
 def build_group(cfg: BenchConfig, serving: Any = None) -> Group:
