@@ -91,15 +91,15 @@ def peak_key(host: str, cpu: str, device: str, threads: int, torch_version: str)
     return f"{host}|{cpu}|{device}|{threads}|{torch_version}"
 
 
-def _busy(entry: dict[str, Any]) -> bool:
-    """Whether a stored measurement was taken while the machine ran other work (1-minute load above half its cores)."""
-    load, cores = entry.get("load_avg_1m"), entry.get("cores") or 1
+def _busy(load: float | None, cores: int) -> bool:
+    """Whether a 1-minute load average says the machine ran other work (above half its cores; None: unknown)."""
     return load is None or float(load) > cores / 2
 
 
 def cached_peaks(cache_dir: Path, key: str, measure: Callable[[], dict[str, float]]) -> dict[str, float]:
     """The peaks stored under `key` in `cache_dir/peaks.json`, or `measure()` them and store them with the load
-    average they were taken at; a measurement taken on a busy machine is taken again next time."""
+    average they were taken at; a measurement taken on a busy machine is taken again the next time the machine is
+    quiet (measuring again while it is still busy would give no better figure, and cost a worker every sweep)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / PEAKS_FILE
     with open(cache_dir / f"{PEAKS_FILE}.lock", "w") as lock:
@@ -108,10 +108,12 @@ def cached_peaks(cache_dir: Path, key: str, measure: Callable[[], dict[str, floa
             cache = json.loads(path.read_text()) if path.exists() else {}
         except ValueError:
             cache = {}
-        if key not in cache or _busy(cache[key]):
-            load = os.getloadavg()[0]  # before: the measurement's own threads would count otherwise
+        load = os.getloadavg()[0]  # before: the measurement's own threads would count otherwise
+        cores = len(os.sched_getaffinity(0))
+        stored = cache.get(key)
+        if stored is None or (_busy(stored.get("load_avg_1m"), stored.get("cores") or 1) and not _busy(load, cores)):
             peaks = measure()
-            cache[key] = dict(peaks, load_avg_1m=load, cores=len(os.sched_getaffinity(0)))
+            cache[key] = dict(peaks, load_avg_1m=load, cores=cores)
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
             os.replace(tmp, path)

@@ -14,9 +14,11 @@ log = logging.getLogger("bench.sweep")
 
 def machine_peaks(group: Group, paths: RunPaths, limits: dict[str, float]) -> dict[str, float]:
     """Matmul GFLOP/s per precision of this machine, measured once (per host, CPU, threads, torch) by a worker
-    that runs nothing else, and cached in results/.cache/peaks.json."""
+    that runs nothing else, and cached in the machine's cache (`tts_core.constants.cache_dir()`/peaks.json, beside
+    the calibration: a fact of the machine, not of one results folder)."""
     import torch
 
+    from tts_core.constants import cache_dir
     from tts_core.machine import cpu_model
 
     hw = group.contenders[0].hardware
@@ -33,7 +35,7 @@ def machine_peaks(group: Group, paths: RunPaths, limits: dict[str, float]) -> di
             worker.close()
 
     try:
-        return cached_peaks(paths.cache_dir, key, measure)
+        return cached_peaks(cache_dir(), key, measure)
     except WorkerFailure as exc:
         log.warning("matmul peaks not measured: %s", exc.reason)
         return {}
