@@ -1,7 +1,8 @@
 """`ScenarioConfig`: one LoadGen scenario, its settings, the server search and the dynamic batcher.
 
-Values live in `configs/scenario/{singlestream,offline,server}.yaml` (`defaults: [base_scenario, _self_]`);
-`register(cs)` stores this schema as `scenario/base_scenario`. Times are in the unit their name says.
+Values live in `configs/scenario/{singlestream,offline,server}.yaml` (`defaults: [base_loadgen, _self_]`: this
+schema plus the class a sweep runs them with, `bench/scenarios/config.py`); `register(cs)` stores this schema
+alone as `scenario/base_scenario`. Times are in the unit their name says.
 """
 
 from __future__ import annotations
