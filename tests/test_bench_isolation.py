@@ -38,7 +38,7 @@ def test_each_tier_has_its_own_audio_cache_folder_and_key(tmp_path: Path, monkey
     with Engine.load(voice="tiny", tier=tier_a, seed=0) as a, Engine.load(voice="tiny", tier=tier_b, seed=0) as b:
         a.synthesize(TEXT)
         b.synthesize(TEXT)
-        folder_a, folder_b = a._parts.audio_cache.disk_dir, b._parts.audio_cache.disk_dir
+        folder_a, folder_b = a._parts.cache.disk_dir, b._parts.cache.disk_dir
         assert folder_a != folder_b and folder_a.parent == folder_b.parent == tmp_path / "audio"
         assert _cache_stats(b)["hits_disk"] == 0 and _cache_stats(b)["misses"] >= 1  # b never read a's audio
         b.clear_cache()  # a worker clearing its cache before a round...
@@ -49,7 +49,7 @@ def test_each_tier_has_its_own_audio_cache_folder_and_key(tmp_path: Path, monkey
     renamed = BASELINE.with_(name="tier-a", audio_cache=True, inference_mode=True)
     with Engine.load(voice="tiny", tier=renamed, seed=0) as other:
         other.synthesize(TEXT)
-        assert other._parts.audio_cache.disk_dir == folder_a
+        assert other._parts.cache.disk_dir == folder_a
         assert _cache_stats(other)["hits_disk"] == 0
 
 

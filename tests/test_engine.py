@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tts_core
-from tts_core import Audio, EmptyTextError, Engine, TextError, UnspeakableTextError
+from tts_core import Audio, ConfigError, EmptyTextError, Engine, SynthesisConfig, TextError, UnspeakableTextError
 from tts_core.fidelity import compare
 
 TEXT = "Hello there. This is a test of the engine, with a second and somewhat longer sentence."
@@ -17,7 +17,8 @@ ZERO = {"noise_scale": 0.0, "noise_w": 0.0}
 
 def test_public_surface_is_pinned():
     assert sorted(tts_core.__all__) == sorted([
-        "Audio", "ConfigError", "EmptyTextError", "Engine", "InputFileError", "MemoryLimitError", "TIER_NAMES",
+        "Audio", "ConfigError", "EmptyTextError", "Engine", "InputFileError", "MemoryLimitError", "SynthesisConfig",
+        "TIER_NAMES",
         "TTSError", "TextError", "TierConfig", "UnspeakableTextError", "VOICE_NAMES", "VoiceError", "resolve_tier",
     ])
     public = {n for n, _ in inspect.getmembers(Engine) if not n.startswith("_")}
@@ -117,6 +118,21 @@ def test_ids_api(tiny_engine):
         tiny_engine.ids_to_audio([1, 10_000, 2])
     with pytest.raises(ValueError, match="length_scale"):
         tiny_engine.synthesize("Hello.", length_scale=-1)
+
+
+def test_per_call_settings_are_one_config_where_none_is_the_voices_default(tiny_engine):
+    ids = tiny_engine.text_to_ids(TEXT)[0]
+    by_config = tiny_engine.ids_to_audio(ids, SynthesisConfig(noise_scale=0, noise_w=0, length_scale=1.5))
+    by_keyword = tiny_engine.ids_to_audio(ids, noise_scale=0, noise_w=0, length_scale=1.5)
+    np.testing.assert_array_equal(by_config.samples, by_keyword.samples)
+    default = tiny_engine.synthesize(TEXT, SynthesisConfig(noise_scale=0, noise_w=0))
+    voice = tiny_engine.voice
+    spelled = tiny_engine.synthesize(TEXT, SynthesisConfig(0, voice.length_scale, 0))
+    np.testing.assert_array_equal(default.samples, spelled.samples)
+    with pytest.raises(TypeError, match="noise_scale, length_scale, noise_w"):
+        tiny_engine.synthesize(TEXT, speed=2.0)
+    with pytest.raises(ConfigError, match="`noise_w`"):
+        tiny_engine.synthesize(TEXT, SynthesisConfig(noise_w=-1))
 
 
 @pytest.mark.parametrize("text, error", [

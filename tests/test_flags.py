@@ -10,6 +10,7 @@ import torch
 
 from tts_core import ConfigError, Engine, TierConfig
 from tts_core import flags
+from tts_core.runtime import cuda
 from tts_core.constants import CUBLAS_DETERMINISTIC_CONFIG, ENV_CUBLAS_WORKSPACE_CONFIG
 from tts_core.tiers import resolve_tier
 
@@ -103,7 +104,7 @@ def test_cuda_initialised_first_logs_what_to_do(monkeypatch, caplog):
 
 @pytest.mark.parametrize("device, index", [(CUDA1, 1), (torch.device("cuda"), 3)])
 def test_memory_fraction_uses_the_engines_device_index(monkeypatch, device, index):
-    monkeypatch.setattr(flags, "_MEMORY_FRACTIONS", {})
+    monkeypatch.setattr(cuda, "_MEMORY_FRACTIONS", {})
     with mock.patch.object(torch.cuda, "set_per_process_memory_fraction") as setter, \
             mock.patch.object(torch.cuda, "current_device", return_value=3):
         flags.apply_load_flags(TierConfig(cuda_memory_fraction=0.25), device)
@@ -111,13 +112,13 @@ def test_memory_fraction_uses_the_engines_device_index(monkeypatch, device, inde
 
 
 def test_a_second_engine_with_another_fraction_on_the_device_is_refused(monkeypatch):
-    monkeypatch.setattr(flags, "_MEMORY_FRACTIONS", {})
+    monkeypatch.setattr(cuda, "_MEMORY_FRACTIONS", {})
     with mock.patch.object(torch.cuda, "set_per_process_memory_fraction"):
-        flags.set_memory_fraction(0.25, CUDA1)
-        flags.set_memory_fraction(0.25, CUDA1)  # the same cap is fine
-        flags.set_memory_fraction(0.5, torch.device("cuda:0"))  # another device is fine
+        cuda.set_memory_fraction(0.25, CUDA1)
+        cuda.set_memory_fraction(0.25, CUDA1)  # the same cap is fine
+        cuda.set_memory_fraction(0.5, torch.device("cuda:0"))  # another device is fine
         with pytest.raises(ConfigError, match="`cuda_memory_fraction`"):
-            flags.set_memory_fraction(0.5, CUDA1)
+            cuda.set_memory_fraction(0.5, CUDA1)
 
 
 def test_cpu_records_cuda_switches_as_not_applicable():

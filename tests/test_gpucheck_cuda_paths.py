@@ -19,6 +19,7 @@ from bench.gpucheck import checks, compiled
 from bench.gpucheck.environment import environment
 from bench.gpucheck.paired import rotating
 from tts_core import Engine, flags
+from tts_core.runtime import cuda
 from tts_core.fidelity import compare
 from tts_core.tiers import TierConfig
 
@@ -49,18 +50,18 @@ def test_half_precision_with_decoder_tiling_runs_and_matches_it_untiled(precisio
 
 
 def test_the_memory_fraction_check_uses_the_engines_own_switch(monkeypatch):
-    monkeypatch.setattr(flags, "_MEMORY_FRACTIONS", {})
+    monkeypatch.setattr(cuda, "_MEMORY_FRACTIONS", {})
     tier = checks.fraction_tier(0.125)
     assert tier.cuda_memory_fraction == 0.125
     cuda1 = torch.device("cuda:1")
     with mock.patch.object(torch.cuda, "set_per_process_memory_fraction") as setter:
         flags.apply_load_flags(tier, cuda1)  # what Engine.load does with this tier on cuda:1
         setter.assert_called_once_with(0.125, 1)
-        flags.release_memory_fraction(cuda1)
+        cuda.release_memory_fraction(cuda1)
         setter.assert_called_with(1.0, 1)
-    assert 1 not in flags._MEMORY_FRACTIONS
+    assert 1 not in cuda._MEMORY_FRACTIONS
     with mock.patch.object(torch.cuda, "set_per_process_memory_fraction"):
-        flags.set_memory_fraction(0.5, cuda1)  # released: another cap is allowed again
+        cuda.set_memory_fraction(0.5, cuda1)  # released: another cap is allowed again
 
 
 def test_warmup_rounds_are_run_but_not_timed():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import tts_core.runtime
-import tts_core.setup
+import tts_core.runtime.housekeeper
 from tts_core import Engine
 
 
@@ -18,8 +18,8 @@ def releases(monkeypatch):
         return {"rss_before_mb": 1.0, "rss_after_mb": 1.0, "freed_mb": 0.0, "collected": 0}
 
     monkeypatch.setattr(tts_core.runtime, "release_memory", fake_release)
-    monkeypatch.setattr(tts_core.setup, "LARGE_JOB_AUDIO_S", 0.05)
-    monkeypatch.setattr(tts_core.setup, "RSS_HEADROOM", -1.0)  # the audio rule alone (the RSS rule: below)
+    monkeypatch.setattr(tts_core.runtime.housekeeper, "LARGE_JOB_AUDIO_S", 0.05)
+    monkeypatch.setattr(tts_core.runtime.housekeeper, "RSS_HEADROOM", -1.0)  # the audio rule alone (the RSS rule: below)
     return calls
 
 
@@ -48,7 +48,7 @@ def test_without_the_switch_nothing_is_pending_but_force_runs(releases):
 def test_housekeeping_waits_until_memory_has_grown_past_its_headroom(releases, monkeypatch):
     """Trimming hands back pages the next call faults in again: it is pending only once RSS is RSS_HEADROOM above
     where the load or the last run left it."""
-    monkeypatch.setattr(tts_core.setup, "RSS_HEADROOM", 0.2)
+    monkeypatch.setattr(tts_core.runtime.housekeeper, "RSS_HEADROOM", 0.2)
     rss = {"mb": 100.0}
     monkeypatch.setattr(tts_core.runtime, "rss_mb", lambda: rss["mb"])
     with Engine.load(voice="tiny", tier="baseline+housekeeping") as engine:

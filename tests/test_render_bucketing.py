@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from tts_core.render import Renderer, Scales, sentence_generator
+from tts_core.render import Renderer, sentence_generator
+from tts_core.stream_plan import StreamPlan
+from tts_core.synthesis import SynthesisConfig
 from tts_core.vits import build_tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see the root conftest
 
 CPU = torch.device("cpu")
-NOISY = Scales(0.667, 1.0, 0.8)
+NOISY = SynthesisConfig(0.667, 1.0, 0.8)
 
 
 def _sequences(lengths: tuple[int, ...]) -> list[list[int]]:
@@ -56,7 +58,8 @@ def test_bucketed_stream_equals_whole():
     ids = _sequences((37,))[0]
     whole = _render(Renderer(model, CPU), [ids])[0]
     r = Renderer(model, CPU, token_bucket=16, frame_bucket=32)
-    chunks = list(r.stream(ids, NOISY, sentence_generator(7, ids, CPU), 8, 64, None, None))
+    plan = StreamPlan(chunked=True, first_chunk_frames=8, chunk_frames=64)
+    chunks = list(r.stream(ids, NOISY, sentence_generator(7, ids, CPU), plan))
     assert len(chunks) > 1
     _assert_same([whole], [np.concatenate(chunks)])
 
@@ -67,7 +70,7 @@ def test_bucketing_bounds_the_shapes_the_flow_sees():
     hook = model.flow.register_forward_pre_hook(lambda _m, args: seen.add(tuple(args[0].shape)))
     r = Renderer(model, CPU, token_bucket=16, frame_bucket=32)
     for n in range(5, 40, 3):
-        r.render(_sequences((n,)), Scales(0.0, 1.0, 0.0), [None])
+        r.render(_sequences((n,)), SynthesisConfig(0.0, 1.0, 0.0), [None])
     hook.remove()
     assert seen and all(shape[-1] % 32 == 0 for shape in seen)
 

@@ -7,14 +7,16 @@ import pytest
 import torch
 
 from tts_core import ConfigError, TierConfig, resolve_tier
-from tts_core.render import Renderer, Scales, sentence_generator
+from tts_core.render import Renderer, sentence_generator
+from tts_core.stream_plan import StreamPlan
 from tts_core.streaming import chunk_bounds
+from tts_core.synthesis import SynthesisConfig
 from tts_core.vits import build_tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see the root conftest
 
 CPU = torch.device("cpu")
-NOISY = Scales(0.667, 1.0, 0.8)
+NOISY = SynthesisConfig(0.667, 1.0, 0.8)
 MARGIN, ALIGN = 12, 32  # the joe voice's decoder margin and advanced's frame bucket
 
 
@@ -51,7 +53,8 @@ def test_fewer_chunks_stream_gives_the_samples_of_the_usual_stream_and_of_one_sh
 
     def stream(fewer: bool) -> list[np.ndarray]:
         gen = sentence_generator(7, ids, CPU)
-        return list(r.stream(ids, NOISY, gen, 4, largest, None, None, fewer_chunks=fewer))
+        plan = StreamPlan(chunked=True, first_chunk_frames=4, chunk_frames=largest, fewer_chunks=fewer)
+        return list(r.stream(ids, NOISY, gen, plan))
 
     flow_calls = []
     flow = r.flow
@@ -84,7 +87,7 @@ def test_the_calibration_keeps_fewer_chunks_only_where_the_decoder_stays_ahead(m
 
     monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("TTS_CORE_CALIBRATE_IN_PROCESS", "1")  # the patched limit lives in this process
-    monkeypatch.setattr(switch, "MAX_HEADROOM", limit)
+    monkeypatch.setattr(switch.SWITCH.measured_by, "max_share", limit)
     tier = BASELINE.with_(name=f"fc-{kept}", inference_mode=True, streaming=True, fewer_chunks="auto")
     with Engine.load(voice="tiny", tier=tier) as engine:
         m = engine.stats()["calibration"]["measurements"]["fewer_chunks"]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from tts_core import ConfigError, Engine, TierConfig, resolve_tier
-from tts_core.fidelity import GATES, compare, gate_for
+from tts_core.fidelity import GATES, compare
+from tts_core.tiers.build import gate as tier_gate
 from tts_core.tiers import ADVANCED, BASELINE, OPTIMIZED, SWITCH_NAMES, TIER_NAMES
 
 
@@ -88,8 +89,8 @@ def test_from_dict_rejects_unknown_fields():
 
 
 def test_gates():
-    assert gate_for("fp32") == "exact" and gate_for("bf16") == "half" and gate_for("int8") == "int8"
-    assert gate_for(OPTIMIZED) == "exact"
+    assert [tier_gate(resolve_tier(f"baseline+{p}")) for p in ("fp16", "bf16", "int8")] == ["half", "half", "int8"]
+    assert tier_gate(OPTIMIZED) == "exact" and tier_gate(resolve_tier("optimized+bf16")) == "half"
     x = np.sin(np.linspace(0, 300, 22050)).astype(np.float32) * 0.5
     assert compare(x, x, 22050).passes("exact")
     assert not compare(x, x[:-256], 22050).passes("exact")  # frame counts differ

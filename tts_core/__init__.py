@@ -3,6 +3,7 @@
     from tts_core import Engine
     with Engine.load(voice="joe-medium", device="cpu", tier="optimized") as engine:
         engine.synthesize("Hello, world.").save_wav("hello.wav")
+        engine.synthesize("Slower.", SynthesisConfig(length_scale=1.5))  # per-call settings; None = the voice's
 """
 
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from tts_core.errors import (
     UnspeakableTextError,
     VoiceError,
 )
+from tts_core.synthesis import SynthesisConfig
 from tts_core.tiers import TIER_NAMES, TierConfig, resolve_tier
 from tts_core.voices import VOICE_NAMES
 
@@ -42,6 +44,7 @@ __all__ = [
     "Engine",
     "InputFileError",
     "MemoryLimitError",
+    "SynthesisConfig",
     "TIER_NAMES",
     "TTSError",
     "TextError",

@@ -26,12 +26,13 @@ from tts_core.audio import Audio
 from tts_core.constants import DEFAULT_MAX_TEXT_CHARS, ENV_MAX_TEXT_CHARS, env_float
 from tts_core.errors import TextError
 from tts_core.flags import flag_scope
-from tts_core.render import Scales, sentence_generator
+from tts_core.render import sentence_generator
 from tts_core.setup import EngineParts, build_parts
+from tts_core.synthesis import SynthesisConfig
 from tts_core.voices import LoadedVoice
 from tts_core.text import Sentence
 from tts_core.tiers import TierConfig
-from tts_core.tiers.build import make_renderer
+from tts_core.tiers.build import load_plan, make_renderer, stream_plan
 
 log = logging.getLogger("tts_core")
 
@@ -53,6 +54,7 @@ class Engine:
         self.seed = seed
         self.load_info: dict[str, Any] = dict(parts.load_info)
         self._renderer = make_renderer(parts.model, parts.device, parts.tier, pool=parts.pool)
+        self._plan = stream_plan(parts.tier)
         self._lock = threading.RLock()
         self._closed = False
         self._n_calls = 0
@@ -75,7 +77,7 @@ class Engine:
         from tts_core.tiers import resolve_tier
 
         tier_cfg = resolve_tier(tier)
-        if not tier_cfg.engine_registry:
+        if not load_plan(tier_cfg).reuse_loaded:
             return cls._build(voice, device, tier_cfg, seed)
         key = (voice, device, tier_cfg.name, seed)
         with _REGISTRY_LOCK:
@@ -110,8 +112,8 @@ class Engine:
         t0 = time.perf_counter()
         parts = build_parts(voice, device, tier_cfg, seed, frontend, worker_factory=worker_engine)
         engine = cls(parts, seed)
-        engine._warmup(tier_cfg.warmup)
-        parts.mark_rss_floor()
+        engine._warmup(load_plan(tier_cfg).warmup_runs)
+        parts.housekeeper.mark_rss_floor()
         engine.load_info["total_seconds"] = time.perf_counter() - t0
         log.info(
             "loaded voice %s on %s, tier %s, in %.2f s (weights from %s)",
@@ -126,7 +128,7 @@ class Engine:
         with flag_scope(self.tier, self._parts.device):
             for _ in range(runs):
                 for text in WARMUP_TEXTS:
-                    self._render_batch([s.ids for s in self._parts.frontend.sentences(text)], self._scales())
+                    self._render_batch([s.ids for s in self._parts.frontend.sentences(text)], self._settings())
         self.load_info["warmup_seconds"] = time.perf_counter() - t0
 
     # ---- text -> ids --------------------------------------------------------------------------
@@ -150,23 +152,13 @@ class Engine:
         return [s.ids for s in self.sentences(text)]
 
     # ---- ids -> audio -------------------------------------------------------------------------
-    def _scales(
-        self, noise_scale: float | None = None, length_scale: float | None = None, noise_w: float | None = None
-    ) -> Scales:
+    def _settings(self, config: SynthesisConfig | None = None, **scales: float | None) -> SynthesisConfig:
+        """`config` with the keyword settings on top, every None replaced by the voice's default."""
         v = self.voice
-        scales = Scales(
-            v.noise_scale if noise_scale is None else float(noise_scale),
-            v.length_scale if length_scale is None else float(length_scale),
-            v.noise_w if noise_w is None else float(noise_w),
-        )
-        if scales.noise_scale < 0 or scales.noise_w < 0 or not 0 < scales.length_scale <= 20:
-            raise ValueError(
-                f"scales {scales} out of range: noise_scale and noise_w must be >= 0, length_scale in (0, 20]."
-            )
-        return scales
+        return SynthesisConfig.of(config, **scales).resolved(SynthesisConfig(v.noise_scale, v.length_scale, v.noise_w))
 
-    def _cache_key(self, ids: Sequence[int], scales: Scales) -> str | None:
-        cache = self._parts.audio_cache
+    def _cache_key(self, ids: Sequence[int], scales: SynthesisConfig) -> str | None:
+        cache = self._parts.cache
         deterministic = self.seed is not None or (scales.noise_scale == 0 and scales.noise_w == 0)
         if cache is None or not deterministic:
             return None
@@ -174,14 +166,14 @@ class Engine:
             self.voice.name, self.voice.weights_key, " ".join(map(str, ids)), vars(scales), self.seed, self.tier.precision
         )
 
-    def _render_batch(self, batch: list[list[int]], scales: Scales) -> list[np.ndarray]:
+    def _render_batch(self, batch: list[list[int]], scales: SynthesisConfig) -> list[np.ndarray]:
         """Audio for each id sequence: cache hits first, the rest rendered in length-bucketed batches."""
-        cache = self._parts.audio_cache
+        cache = self._parts.cache
         keys = [self._cache_key(ids, scales) for ids in batch]  # None where caching is off
         out: list[np.ndarray | None] = [cache.get(k) if k else None for k in keys]
         todo = [i for i, a in enumerate(out) if a is None]
         if todo:
-            self._parts.check_memory(sum(len(batch[i]) for i in todo))
+            self._parts.housekeeper.check_memory(sum(len(batch[i]) for i in todo))
             dev = self._parts.device
 
             def run(indices: list[int]) -> list[np.ndarray]:
@@ -194,48 +186,38 @@ class Engine:
                     cache.put(keys[i], audio, self.sample_rate)
         return out  # type: ignore[return-value]
 
-    def ids_to_audio(
-        self,
-        ids: list[int],
-        noise_scale: float | None = None,
-        length_scale: float | None = None,
-        noise_w: float | None = None,
-    ) -> Audio:
-        """Audio for one id sequence. None = the voice's default; noise_scale = noise_w = 0 is deterministic."""
+    def ids_to_audio(self, ids: list[int], config: SynthesisConfig | None = None, **scales: float | None) -> Audio:
+        """Audio for one id sequence, with `config`'s settings (None: the voice's defaults; the settings may also
+        be given by keyword: `noise_scale=0, noise_w=0` is deterministic)."""
         if not ids or any((not isinstance(i, int)) or i < 0 for i in ids):
             raise ValueError("ids must be a non-empty list of non-negative ints (see Engine.text_to_ids).")
         n_vocab = int(self._parts.model.config.n_vocab)
         if max(ids) >= n_vocab:
             raise ValueError(f"id {max(ids)} is outside this voice's range 0..{n_vocab - 1}.")
         with self._call():
-            samples = self._render_batch([list(ids)], self._scales(noise_scale, length_scale, noise_w))[0]
+            samples = self._render_batch([list(ids)], self._settings(config, **scales))[0]
         return self._account(Audio(samples, self.sample_rate))
 
     # ---- text -> audio ------------------------------------------------------------------------
-    def stream(
-        self,
-        text: str | Iterable[str],
-        *,
-        noise_scale: float | None = None,
-        length_scale: float | None = None,
-        noise_w: float | None = None,
-    ) -> Iterator[Audio]:
+    def stream(self, text: str | Iterable[str], config: SynthesisConfig | None = None,
+               **scales: float | None) -> Iterator[Audio]:
         """Audio chunks as soon as each is ready: one per sentence; when the tier streams, the first
         sentence comes in sub-sentence chunks (fast first audio). Text is read lazily, so memory stays
-        bounded for any length."""
-        scales = self._scales(noise_scale, length_scale, noise_w)
+        bounded for any length. `config` (or its settings by keyword): as `ids_to_audio`."""
+        settings = self._settings(config, **scales)
         source = self.sentences(text) if isinstance(text, str) else self._parts.frontend.sentences(text)
-        return self._stream(source, scales, chunked=bool(self.tier.streaming))
+        return self._stream(source, settings, chunked=self._plan.chunked)
 
-    def stream_file(self, path: str | PathLike[str], **scales: float | None) -> Iterator[Audio]:
+    def stream_file(self, path: str | PathLike[str], config: SynthesisConfig | None = None,
+                    **scales: float | None) -> Iterator[Audio]:
         """Like `stream`, reading a UTF-8 text file lazily. Raises `InputFileError` for a bad file."""
-        return self._stream(self._parts.frontend.sentences_from_file(Path(path)), self._scales(**scales), chunked=bool(self.tier.streaming))
+        return self._stream(self._parts.frontend.sentences_from_file(Path(path)), self._settings(config, **scales),
+                            chunked=self._plan.chunked)
 
-    def _stream(self, sentences: Iterator[Sentence], scales: Scales, chunked: bool) -> Iterator[Audio]:
-        """Sentences -> audio. When the tier batches, groups grow 1, 2, 4 ... up to `max_batch`, so the first
-        sentence comes out as soon as it is ready and later ones are batched for throughput."""
-        tier = self.tier
-        largest = tier.max_batch if tier.batch_sentences else 1
+    def _stream(self, sentences: Iterator[Sentence], scales: SynthesisConfig, chunked: bool) -> Iterator[Audio]:
+        """Sentences -> audio. When the tier batches, groups grow 1, 2, 4 ... up to the batcher's largest batch, so
+        the first sentence comes out as soon as it is ready and later ones are batched for throughput."""
+        largest = self._parts.batcher.limit
         group, pending = 1, []
 
         def flush() -> Iterator[Audio]:
@@ -243,7 +225,7 @@ class Engine:
                 audios = self._render_batch([s.ids for s in pending], scales)
             for s, samples in zip(pending, audios):
                 yield self._account(Audio(samples, self.sample_rate, s.text))
-            self._parts.note_audio(sum(len(a) for a in audios) / self.sample_rate)
+            self._parts.housekeeper.note_audio(sum(len(a) for a in audios) / self.sample_rate)
             pending.clear()
 
         for sentence in sentences:
@@ -260,19 +242,17 @@ class Engine:
         if pending:
             yield from flush()
 
-    def _stream_sentence(self, sentence: Sentence, scales: Scales) -> Iterator[Audio]:
-        """Sub-sentence chunks of one sentence; a cache hit comes out whole, a miss is cached whole."""
-        cache, key = self._parts.audio_cache, self._cache_key(sentence.ids, scales)
+    def _stream_sentence(self, sentence: Sentence, scales: SynthesisConfig) -> Iterator[Audio]:
+        """Sub-sentence chunks of one sentence, as the stream plan cuts them; a cache hit comes out whole, a miss
+        is cached whole."""
+        cache, key = self._parts.cache, self._cache_key(sentence.ids, scales)
         hit = cache.get(key) if key else None
         if hit is not None:
             yield self._account(Audio(hit, self.sample_rate, sentence.text))
             return
-        tier, parts = self.tier, []
+        parts = []
         gen = sentence_generator(self.seed, sentence.ids, self._parts.device)
-        chunks = self._renderer.stream(
-            sentence.ids, scales, gen, tier.first_chunk_frames, tier.chunk_frames, tier.flow_margin, tier.decoder_margin,
-            tier.fewer_chunks,
-        )
+        chunks = self._renderer.stream(sentence.ids, scales, gen, self._plan)
         while True:
             with self._call():
                 samples = next(chunks, None)
@@ -282,19 +262,22 @@ class Engine:
             yield self._account(Audio(samples, self.sample_rate, sentence.text))
         if key and parts:
             cache.put(key, np.concatenate(parts), self.sample_rate)
-        self._parts.note_audio(sum(len(p) for p in parts) / self.sample_rate)
+        self._parts.housekeeper.note_audio(sum(len(p) for p in parts) / self.sample_rate)
 
-    def synthesize(self, text: str, **scales: float | None) -> Audio:
-        """The whole utterance: the sentence stream, concatenated (batched when the tier batches)."""
-        chunks = self._stream(self.sentences(text), self._scales(**scales), chunked=False)
+    def synthesize(self, text: str, config: SynthesisConfig | None = None, **scales: float | None) -> Audio:
+        """The whole utterance: the sentence stream, concatenated (batched when the tier batches). `config` (or its
+        settings by keyword): as `ids_to_audio`."""
+        chunks = self._stream(self.sentences(text), self._settings(config, **scales), chunked=False)
         return Audio.concat(chunks, self.sample_rate)
 
-    def synthesize_batch(self, texts: Sequence[str], **scales: float | None) -> list[Audio]:
+    def synthesize_batch(self, texts: Sequence[str], config: SynthesisConfig | None = None,
+                         **scales: float | None) -> list[Audio]:
         """One `Audio` per text; the sentences of all texts are batched together by length."""
         texts = list(texts)
-        if self._parts.workers is not None and len(texts) > 1:
-            return self._parts.workers.map("_synthesize_item", [(t, scales) for t in texts])
-        params = self._scales(**scales)
+        params = SynthesisConfig.of(config, **scales)
+        if self._parts.worker_pool is not None and len(texts) > 1:
+            return self._parts.worker_pool.map("_synthesize_item", [(t, params) for t in texts])
+        params = self._settings(params)
         owners, ids = [], []
         for t, text in enumerate(texts):
             for s in self.sentences(text):
@@ -305,21 +288,22 @@ class Engine:
         per_text: list[list[np.ndarray]] = [[] for _ in texts]
         for t, a in zip(owners, audios):
             per_text[t].append(a)
-        self._parts.note_audio(sum(len(a) for a in audios) / self.sample_rate)
+        self._parts.housekeeper.note_audio(sum(len(a) for a in audios) / self.sample_rate)
         return [self._account(Audio(np.concatenate(p), self.sample_rate, texts[t])) for t, p in enumerate(per_text)]
 
-    def _synthesize_item(self, item: tuple[str, dict[str, float | None]]) -> Audio:
-        """`synthesize(text, **scales)` for a worker process (items travel as one picklable tuple)."""
-        text, scales = item
-        return self.synthesize(text, **scales)
+    def _synthesize_item(self, item: tuple[str, SynthesisConfig]) -> Audio:
+        """`synthesize(text, config)` for a worker process (items travel as one picklable tuple)."""
+        text, config = item
+        return self.synthesize(text, config)
 
     # ---- measurement hooks --------------------------------------------------------------------
-    def profile_stages(self, text: str, **scales: float | None) -> dict[str, float]:
+    def profile_stages(self, text: str, config: SynthesisConfig | None = None,
+                       **scales: float | None) -> dict[str, float]:
         """Seconds spent per stage for one synthesis of `text`: frontend (normalize + phonemize),
         encoder (text encoder + durations + prior), flow, decoder; and `audio_s`, the seconds of audio that
         synthesis made (so a stage's seconds per audio second come from the same run). Synchronizes CUDA at
         each boundary. Bypasses the audio cache."""
-        params = self._scales(**scales)
+        params = self._settings(config, **scales)
         t0 = time.perf_counter()
         sentences = list(self.sentences(text))
         timings = {"frontend": time.perf_counter() - t0}
@@ -375,19 +359,19 @@ class Engine:
             "busy_s": self._busy_s,
             "mean_call_s": self._busy_s / self._n_calls if self._n_calls else None,
             "rtf": self._busy_s / self._audio_s if self._audio_s else None,
-            "audio_cache": parts.audio_cache.stats() if parts.audio_cache is not None else None,
+            "audio_cache": parts.cache.stats() if parts.cache is not None else None,
             "memory_pool": parts.pool.stats() if parts.pool is not None else None,
             "batching": parts.batcher.stats(),
             "calibration": parts.calibration,
             "not_applicable": [note.to_dict() for note in parts.not_applicable],
-            "housekeeping": parts.housekeeping_stats(),
+            "housekeeping": parts.housekeeper.stats(),
             "load": self.load_info,
         }
 
     @property
     def pending_housekeeping(self) -> bool:
         """True when the tier housekeeps and enough audio (30 s) was made since the last run."""
-        return self._parts.housekeeping_pending
+        return self._parts.housekeeper.pending
 
     def housekeep(self, force: bool = False) -> dict[str, Any] | None:
         """Release memory (gc, heap trim, CUDA cache) if housekeeping is pending, or always when `force`.
@@ -399,12 +383,12 @@ class Engine:
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Engine is closed; load a new one with Engine.load(...).")
-            return self._parts.housekeep(force)
+            return self._parts.housekeeper.run(force)
 
     def clear_cache(self) -> None:
         """Empty the audio cache (memory and disk) and the buffer pool."""
-        if self._parts.audio_cache is not None:
-            self._parts.audio_cache.clear()
+        if self._parts.cache is not None:
+            self._parts.cache.clear()
         if self._parts.pool is not None:
             self._parts.pool.clear()
 

@@ -62,15 +62,6 @@ class FidelityResult:
         return asdict(self)
 
 
-def gate_for(precision: str) -> str:
-    """The gate a configuration must pass, from its precision ("fp32", "fp16", "bf16", "int8").
-
-    Accepts a tier config too (anything with a `precision` attribute).
-    """
-    precision = getattr(precision, "precision", precision)
-    return {"fp32": "exact", "fp16": "half", "bf16": "half", "int8": "int8"}.get(str(precision), "exact")
-
-
 @lru_cache(maxsize=4)
 def _mel_basis(sample_rate: int) -> np.ndarray:
     """(N_MELS, N_FFT//2+1) triangular filters on the HTK mel scale."""

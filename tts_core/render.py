@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -16,18 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tts_core.stream_plan import StreamPlan
 from tts_core.streaming import chunk_bounds, receptive_frames, stream_latents
+from tts_core.synthesis import SynthesisConfig
 from tts_core.tiers.precision import compute_dtype
 from tts_core.vits.decoder import bucket_padding
-
-
-@dataclass(frozen=True)
-class Scales:
-    """Sampling parameters of one call; zeros give a deterministic result."""
-
-    noise_scale: float
-    length_scale: float
-    noise_w: float
 
 
 def sentence_generator(seed: int | None, ids: Sequence[int], device: torch.device) -> torch.Generator | None:
@@ -102,7 +94,7 @@ class Renderer:
             return moved, lengths.to(self.device)
         return ids.to(self.device), lengths.to(self.device)
 
-    def _prior(self, batch: Sequence[Sequence[int]], scales: Scales, gens: list[torch.Generator | None]):
+    def _prior(self, batch: Sequence[Sequence[int]], scales: SynthesisConfig, gens: list[torch.Generator | None]):
         """Encoder, durations and prior sample: z_p (B, C, F), y_mask (B, 1, F), y_lengths (B,)."""
         t0 = time.perf_counter() if self.timings is not None else 0.0
         ids, lengths = self._pad(batch)
@@ -120,7 +112,7 @@ class Renderer:
         return z_p.to(dtype), y_mask.to(dtype), y_lengths
 
     def render(
-        self, batch: Sequence[Sequence[int]], scales: Scales, gens: list[torch.Generator | None]
+        self, batch: Sequence[Sequence[int]], scales: SynthesisConfig, gens: list[torch.Generator | None]
     ) -> list[np.ndarray]:
         """One padded batch -> one float32 waveform per item, each trimmed to its own length.
 
@@ -171,19 +163,13 @@ class Renderer:
     def stream(
         self,
         ids: Sequence[int],
-        scales: Scales,
+        scales: SynthesisConfig,
         gen: torch.Generator | None,
-        first: int,
-        largest: int,
-        flow_margin: int | None,
-        decoder_margin: int | None,
-        fewer_chunks: bool = False,
+        plan: StreamPlan,
     ) -> Iterator[np.ndarray]:
-        """One sentence -> float32 chunks whose concatenation equals `render([ids])[0]`.
-        A margin of None is the model's receptive field plus one frame; `fewer_chunks`: the latency-first chunk
-        plan (`tts_core.streaming.chunk_bounds`)."""
-        flow_margin = self.default_margins[0] if flow_margin is None else flow_margin
-        decoder_margin = self.default_margins[1] if decoder_margin is None else decoder_margin
+        """One sentence -> float32 chunks whose concatenation equals `render([ids])[0]`, cut as `plan` says (`scales`
+        resolved: no None). A margin of None is the model's receptive field plus one frame."""
+        plan = plan.with_margins(*self.default_margins)
         with self._context():
             z_p, _, _ = self._prior([ids], scales, [gen])
         m = self.model
@@ -196,6 +182,5 @@ class Renderer:
             with self._context():
                 return m.decode(window)
 
-        for chunk in stream_latents(z_p, flow, decode, self.hop, first, largest, flow_margin, decoder_margin,
-                                    self.frame_bucket, fewer_chunks):
+        for chunk in stream_latents(z_p, flow, decode, self.hop, plan, self.frame_bucket):
             yield chunk.float().detach().cpu().numpy().copy()

@@ -18,6 +18,8 @@ import math
 
 import torch
 
+from tts_core.stream_plan import StreamPlan
+
 Stage = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -82,18 +84,18 @@ def stream_latents(
     flow: Stage,  # (z_p window, mask window) -> z window
     decode: Callable[[torch.Tensor], torch.Tensor],  # z window (1, C, W) -> audio (1, 1, W*hop)
     hop: int,
-    first: int,
-    largest: int,
-    flow_margin: int,
-    decoder_margin: int,
+    plan: StreamPlan,  # its margins set (`StreamPlan.with_margins`)
     align: int = 0,
-    fewer_chunks: bool = False,
 ) -> Iterator[torch.Tensor]:
-    """Yield audio chunks (1-D tensors of samples) whose concatenation equals one-shot decoding. `align`: the
-    decoder's frame bucket (chunks fill it, see `chunk_bounds`); `fewer_chunks`: the latency-first plan of
-    `chunk_bounds`, and a sentence that streams in two chunks gets its flow in one run."""
+    """Yield audio chunks (1-D tensors of samples) whose concatenation equals one-shot decoding, cut as `plan`
+    says. `align`: the decoder's frame bucket (chunks fill it, see `chunk_bounds`); with `plan.fewer_chunks`, the
+    latency-first plan of `chunk_bounds`, and a sentence that streams in two chunks gets its flow in one run."""
     n_frames = z_p.shape[-1]
-    bounds = chunk_bounds(n_frames, first, largest, decoder_margin, align, fewer_chunks)
+    largest, fewer_chunks = plan.chunk_frames, plan.fewer_chunks
+    flow_margin, decoder_margin = plan.flow_margin, plan.decoder_margin
+    if flow_margin is None or decoder_margin is None:
+        raise ValueError("stream_latents: `plan` has a margin of None; set both with `StreamPlan.with_margins`.")
+    bounds = chunk_bounds(n_frames, plan.first_chunk_frames, largest, decoder_margin, align, fewer_chunks)
     # z is produced by the flow lazily: enough for the first chunk, then for the rest at once. A sentence of at most
     # `largest` frames gets its flow in one run: the second run's margin would reach back over most of the first
     # (with a first decoder window no wider than the flow's margin, over all of it: the first run buys time to first

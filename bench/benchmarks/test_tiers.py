@@ -26,14 +26,14 @@ def _sync(hardware: str) -> Callable[[], None]:
 
 def _fidelity(engine: Any, reference: Any, text: str) -> dict[str, Any]:
     """The tier's noise-free audio against the baseline's, judged by the gate its precision calls for."""
-    from tts_core.fidelity import compare, gate_for
+    from tts_core.fidelity import compare
+    from tts_core.tiers.build import gate
 
     engine.clear_cache()
     candidate = engine.synthesize(text, noise_scale=0.0, noise_w=0.0)
     result = compare(reference.samples, candidate.samples, reference.sample_rate)
-    chosen = ((engine.stats().get("calibration") or {}).get("choices") or {}).get("precision")
-    gate = gate_for(chosen or engine.tier)  # "auto" tiers pick their precision when they load
-    return {"fid_gate": gate, "fid_pass": result.passes(gate), "fid_snr_db": result.snr_db,
+    fid_gate = gate(engine.tier)  # the tier as it loaded: "auto" switches decided
+    return {"fid_gate": fid_gate, "fid_pass": result.passes(fid_gate), "fid_snr_db": result.snr_db,
             "fid_mcd_db": result.mcd_db, "fid_frames_equal": result.frames_equal}
 
 

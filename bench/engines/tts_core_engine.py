@@ -67,7 +67,7 @@ class TTSCoreEngine:
 
     def describe(self) -> dict[str, Any]:
         import torch
-        from tts_core.fidelity import gate_for
+        from tts_core.tiers.build import gate
 
         tier = self.engine.tier
         return {
@@ -76,7 +76,7 @@ class TTSCoreEngine:
             "threads": torch.get_num_threads(),
             "tier": tier.to_dict(),
             "tier_name": tier.name,
-            "fidelity_gate": gate_for(tier),
+            "fidelity_gate": gate(tier),
             "uses_torch": True,
             "stats": _jsonable(self.engine.stats()),
         }

@@ -56,7 +56,8 @@ def precision_tier(variant: str):
 def precision(ctx: CheckContext) -> dict[str, Any]:
     """FP16 and BF16, alone and with decoder tiling, against the fp32 baseline on the same device (TF32 off for
     matmuls and convolutions), by the fidelity gate "half"."""
-    from tts_core.fidelity import compare, gate_for
+    from tts_core.fidelity import compare
+    from tts_core.tiers.build import gate as gate_of
 
     ids = ctx.bundle.ids("medium") + ctx.bundle.ids("short")
     with ctx.engine("baseline") as ref_engine, ctx.exact_fp32():
@@ -64,7 +65,7 @@ def precision(ctx: CheckContext) -> dict[str, Any]:
     out: dict[str, Any] = {"reference": f"{ctx.device} fp32 baseline, TF32 off (matmul and cuDNN)", "gates": {}}
     ok = True
     for variant in PRECISION_VARIANTS:
-        gate = gate_for(variant.partition("+")[0])
+        gate = gate_of(precision_tier(variant))
         with ctx.engine(precision_tier(variant)) as engine:
             results = [compare(r, engine.ids_to_audio(x, **ZERO).samples, ctx.bundle.sample_rate)
                        for r, x in zip(refs, ids)]
@@ -87,12 +88,12 @@ def fraction_tier(fraction: float):
 def memory_fraction(ctx: CheckContext) -> dict[str, Any]:
     """The engine's `cuda_memory_fraction` switch is honoured: an engine loaded with a cap speaks a short text
     within it, and an allocation of twice the cap then raises out-of-memory (caught and reported here). The
-    cap is lifted afterwards (`tts_core.flags.release_memory_fraction`)."""
+    cap is lifted afterwards (`tts_core.runtime.cuda.release_memory_fraction`)."""
     if not ctx.cuda:
         return {"status": "n/a", "reason": "no CUDA device"}
     import torch
 
-    from tts_core.flags import cuda_index, release_memory_fraction
+    from tts_core.runtime.cuda import cuda_index, release_memory_fraction
 
     dev = torch.device(ctx.device)
     ctx.release()

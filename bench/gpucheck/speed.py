@@ -91,7 +91,8 @@ def batch_curve(ctx: CheckContext) -> dict[str, Any]:
     """Throughput (audio seconds per second) of the batched, masked flow + vocoder at 1, 2, 4 ... 64 sentences of
     varied length (inference mode, fp32): an untimed first call per batch size, then up to `ctx.rounds` timed.
     A batch size whose first call and rounds would not fit what is left of the allowance is not started."""
-    from tts_core.render import Renderer, Scales, sentence_generator
+    from tts_core.render import Renderer, sentence_generator
+    from tts_core.synthesis import SynthesisConfig
 
     many = ctx.bundle.many()[: ctx.many_count]
     sizes = [b for b in BATCH_SIZES if b <= len(many)]
@@ -99,7 +100,7 @@ def batch_curve(ctx: CheckContext) -> dict[str, Any]:
     shrunk = None
     with ctx.engine("baseline+inference_mode") as engine:
         renderer = Renderer(engine.model, engine._parts.device, grad=False)
-        scales = Scales(engine.voice.noise_scale, engine.voice.length_scale, engine.voice.noise_w)
+        scales = SynthesisConfig(engine.voice.noise_scale, engine.voice.length_scale, engine.voice.noise_w)
         last_cost = 0.0
         for b in sizes:
             # a doubled batch costs at most about twice the last one's first call and two rounds

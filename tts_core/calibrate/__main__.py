@@ -45,44 +45,43 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _figure(m: dict[str, Any]) -> str:
-    """The measured figure of one candidate and the verdict, in words."""
-    if "ttfa_gain" in m:
-        fig = (f"first audio {m['whole_sentence_first_audio_s']:.3f} s -> {m['chunked_first_audio_s']:.3f} s, "
-               f"{m['ttfa_gain']:.2f}x")
-    elif "headroom" in m:
-        fig = (f"a {m['decode_window_s'] * 1e3:.0f} ms decode within {m['first_chunk_audio_s'] * 1e3:.0f} ms of first "
-               f"audio, {m['headroom']:.2f} of it")
-    elif m.get("speedup") is not None:
-        fig = f"{m['speedup']:.2f}x, won {m.get('won_rounds', 0)} of {m.get('rounds', 0)} rounds"
-    else:
-        fig = "not measured"
-    from tts_core.calibrate.measure import MIN_SPEEDUP, MIN_TTFA_GAIN, MIN_WIN_SHARE, ROUNDS
-    from tts_core.tiers.switches.fewer_chunks import MAX_HEADROOM
+def kind_of(tier: Any, candidate: str) -> Any:
+    """How the calibration judged the candidate called `candidate` for `tier`: its switch's kind (`SPEED` for a
+    name no switch gives)."""
+    from tts_core.tiers.kinds import SPEED
+    from tts_core.tiers.switches import CALIBRATED
 
-    why = m.get("note") or m.get("error") or "; ".join(m.get("gate_failures") or [])
-    if not why and not m.get("pays"):
-        why = (f"needs {MIN_TTFA_GAIN}x and the exact gate" if "ttfa_gain" in m
-               else f"needs at most {MAX_HEADROOM} of it" if "headroom" in m
-               else f"needs >= {MIN_SPEEDUP}x and {MIN_WIN_SHARE:.0%} of {ROUNDS} rounds won")
+    for switch in CALIBRATED:
+        if any(switch.candidate_name(changes) == candidate for changes in switch.candidates(tier)):
+            return switch.measured_by
+    return SPEED
+
+
+def _figure(kind: Any, m: dict[str, Any]) -> str:
+    """The measured figure of one candidate and the verdict, in words."""
+    from tts_core.calibrate.measure import why_not
+
+    fig = kind.describe(m) if kind.measured(m) else "not measured"
+    why = why_not(kind, m)
     verdict = "pays" if m.get("pays") else "does not pay"
     return f"{fig} ({verdict}{': ' + why if why else ''}{', reused' if m.get('reused') else ''})"
 
 
-def report(result: dict[str, Any], path: str) -> str:
-    """The printed summary of a calibration `result` stored at `path`."""
+def report(result: dict[str, Any], path: str, tier: Any) -> str:
+    """The printed summary of a calibration of `tier`, `result`, stored at `path`."""
     how = ("read back from the stored calibration" if result.get("cached")
            else f"measured now, in {result.get('seconds', 0.0):.1f} s")
     lines = [f"calibration of {result.get('device')} ({result.get('cpu')}, {result.get('threads')} threads, "
              f"torch {result.get('torch')}): {how}", f"stored in {path}", "choices:"]
     measurements = result.get("measurements", {})
     for name, choice in result.get("choices", {}).items():
-        figure = _figure(measurements[name]) if name in measurements else "the fastest candidate that pays (below)"
+        figure = (_figure(kind_of(tier, name), measurements[name]) if name in measurements
+                  else "the fastest candidate that pays (below)")
         lines.append(f"  {name:<15} -> {str(choice):<6} {figure}")
     others = [n for n in measurements if n not in result.get("choices", {})]
     if others:
         lines.append("measured candidates:")
-        lines += [f"  {name:<15} {_figure(measurements[name])}" for name in others]
+        lines += [f"  {name:<15} {_figure(kind_of(tier, name), measurements[name])}" for name in others]
     return "\n".join(lines)
 
 
@@ -92,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from tts_core.calibrate import child
+    from tts_core.flags import flag_scope
     from tts_core.setup import resolve_device
     from tts_core.tiers import resolve_tier
 
@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None and args.threads < 1:
         print(f"error: `threads` = {args.threads} is not allowed; expected an integer >= 1.", file=sys.stderr)
         return 2
-    threads = args.threads or tier.threads or torch.get_num_threads()
+    with flag_scope(tier, dev):  # the tier's own thread count, else this process's
+        threads = args.threads or torch.get_num_threads()
     if args.recalibrate:
         os.environ[ENV_RECALIBRATE] = "1"  # the measuring module reads it
     try:
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     except TTSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(report(result, str(path)))
+    print(report(result, str(path), tier))
     return 0
 
 

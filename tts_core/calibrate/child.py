@@ -41,22 +41,17 @@ def calibrate_by_name(voice_name: str, dev: torch.device, tier: TierConfig,
                       threads: int, budget_s: float | None = None) -> tuple[dict[str, Any], Path]:
     """Load `voice_name` as the engine would for `tier`, then calibrate it on `dev` with `threads` intra-op threads:
     the result (stored, or measured now) and the file it is stored in. What the child runs; the command too.
-    `budget_s`: the calibration's budget in seconds (default `measure.BUDGET_S`; a caller that bounds it, such as the
+    `budget_s`: the calibration's budget in seconds (None: `measure.BUDGET_S`; a caller that bounds it, such as the
     GPU check, hands its bound to the child this way)."""
-    from tts_core.calibrate.stored import stored_path
-    from tts_core.flags import apply_load_flags, flag_scope
-    from tts_core.text import TextFrontend
     from tts_core.calibrate import measure
-    from tts_core.voices import load_voice
+    from tts_core.calibrate.stored import stored_path
+    from tts_core.flags import flag_scope
+    from tts_core.loading import load_voice_for
 
-    apply_load_flags(tier, dev)
-    voice = load_voice(voice_name, weight_cache=tier.weight_cache)
-    frontend = TextFrontend(voice.phoneme_id_map, voice.espeak_voice)
-    if budget_s is not None:
-        measure.BUDGET_S = budget_s
+    voice, frontend, _ = load_voice_for(voice_name, dev, tier)  # as the engine's load does
     with flag_scope(tier, dev):
         torch.set_num_threads(threads)  # the parent's count wins over the tier's (the stored key holds it)
-        return measure.calibrate(voice, frontend, dev, tier), stored_path(voice, dev, tier)
+        return measure.calibrate(voice, frontend, dev, tier, budget_s=budget_s), stored_path(voice, dev, tier)
 
 
 def _watch_parent(ppid: int) -> None:

@@ -7,11 +7,12 @@ runs (`tts_core.tiers.build`: settle -> transform -> renderer options), so the c
 
 A candidate renders a fixed set of sentences with noise zeroed, interleaved with the reference (what was decided so
 far) in A B A B rounds so machine drift cancels; its audio is checked against the fp32 reference with the fidelity
-gate of its kind, and it is kept only if it passes and is at least `MIN_SPEEDUP` faster (a first-audio switch such
-as streaming: if it cuts the time to first audio by `MIN_TTFA_GAIN`). The choice and every figure behind it are
+gate of its kind, and it is kept only if it passes and is at least `MIN_SPEEDUP` faster; a switch may be judged
+another way (`Switch.measured_by`, `tts_core.tiers.kinds`: streaming by the time to first audio, fewer_chunks by the
+decoder's headroom). The choice and every figure behind it are
 stored as JSON under the cache directory, keyed by voice weights, device, CPU, torch version, threads and the tier's
-fixed switches, and reported by `Engine.stats()`. Its cost is bounded by `BUDGET_S`: a candidate is measured only
-while `CANDIDATE_RESERVE_S` of the budget is left, one built per process (torch.compile) while `COMPILE_RESERVE_S`
+fixed switches, and reported by `Engine.stats()`. Its cost is bounded by its budget (`budget_s`, default
+`BUDGET_S`): a candidate is measured only while `CANDIDATE_RESERVE_S` of the budget is left, one built per process (torch.compile) while `COMPILE_RESERVE_S`
 is. One INFO line per candidate on the `tts_core` logger reports progress.
 """
 
@@ -35,17 +36,16 @@ from tts_core.calibrate.stored import (
 from tts_core.constants import cache_dir, recalibrate_requested
 from tts_core.fidelity import compare
 from tts_core.machine import cpu_model
-from tts_core.render import Renderer, Scales
-from tts_core.tiers.build import gate, make_renderer, settle, transform
+from tts_core.render import Renderer
+from tts_core.stream_plan import StreamPlan
+from tts_core.synthesis import SynthesisConfig
+from tts_core.tiers.build import gate, make_renderer, renderer_options, settle, stream_plan, transform
 from tts_core.tiers.config import AUTO, TierConfig
+from tts_core.tiers.kinds import MIN_SPEEDUP, MIN_WIN_SHARE, ROUNDS, CalibrationKind
 from tts_core.tiers.switches import CALIBRATED, BuildContext, Switch
 
 log = logging.getLogger("tts_core")
 
-MIN_SPEEDUP = 1.05  # a switch must buy at least 5% (median of the paired per-round ratios) to be worth it...
-MIN_WIN_SHARE = 0.75  # ...and win at least this share of the interleaved rounds, so noise cannot talk it in
-MIN_TTFA_GAIN = 1.5  # streaming must cut time to first audio by a third
-ROUNDS = 8
 GIVE_UP = 2.0  # a candidate this many times short of what it must beat (the reference: 1x) on a probe is dropped
 PROBE = "Short probe."  # drops hopeless candidates (BF16 on a CPU without AMX, say) in a second
 TEXT = (
@@ -74,7 +74,7 @@ FRESH_TEXTS = (
     "Then one that is quite a lot longer than the others, running on through several clauses before it finally, "
     "after some time, reaches its end.",
 )
-ZERO = Scales(0.0, 1.0, 0.0)
+ZERO = SynthesisConfig(0.0, 1.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -136,11 +136,11 @@ def _render_all(renderer: Renderer, batches: list[list[int]]) -> tuple[float, np
     return time.perf_counter() - t0, np.concatenate(out)
 
 
-def _ttfa(renderer: Renderer, ids: list[int], tier: TierConfig, chunked: bool) -> tuple[float, np.ndarray]:
+def _ttfa(renderer: Renderer, ids: list[int], plan: StreamPlan, chunked: bool) -> tuple[float, np.ndarray]:
+    """Seconds to the first audio of `ids`, chunked as `plan` says or whole, and the whole audio."""
     t0 = time.perf_counter()
     if chunked:
-        stream = renderer.stream(ids, ZERO, None, tier.first_chunk_frames, tier.chunk_frames,
-                                 tier.flow_margin, tier.decoder_margin)
+        stream = renderer.stream(ids, ZERO, None, plan)
         first = next(stream)
         ttfa = time.perf_counter() - t0
         return ttfa, np.concatenate([first, *stream])
@@ -172,24 +172,22 @@ def _interleaved(ref: Callable[[int], float], cand: Callable[[int], float], roun
             "won_enough": len(cand_t) == rounds and wins >= math.ceil(MIN_WIN_SHARE * rounds)}
 
 
-def _progress(name: str, m: dict[str, Any]) -> None:
-    """One INFO line per measured candidate: its speed-up, verdict and why."""
-    if "headroom" in m:
-        log.info("calibration: %-14s a %.0f ms decode in %.0f ms of first audio, %.2f of it (%s)", name,
-                 m["decode_window_s"] * 1e3, m["first_chunk_audio_s"] * 1e3, m["headroom"],
-                 "kept" if m["pays"] else "not kept: " + ("; ".join(m["gate_failures"]) or "too slow to stay ahead"))
-    elif "ttfa_gain" in m:
-        log.info("calibration: %-14s first audio %.3f s -> %.3f s, %.1fx (%s)", name,
-                 m["whole_sentence_first_audio_s"], m["chunked_first_audio_s"], m["ttfa_gain"],
-                 "kept" if m["pays"] else f"not kept: needs {MIN_TTFA_GAIN}x and the exact gate")
-    elif "speedup" in m:
-        why = "kept" if m["pays"] else (m.get("note") or "; ".join(m.get("gate_failures") or [])
-                                         or f"won {m.get('won_rounds', 0)} of {m.get('rounds', 0)} rounds, "
-                                            f"needs {MIN_WIN_SHARE:.0%} of {ROUNDS} and >= {MIN_SPEEDUP}x")
-        log.info("calibration: %-14s %.2fx (%s)%s", name, m["speedup"], "kept" if m["pays"] else f"not kept: {why}",
-                 f", {m['setup_s']:.1f} s to build" if m.get("setup_s", 0) >= 1 else "")
-    else:
+def why_not(kind: CalibrationKind, m: dict[str, Any]) -> str:
+    """Why the candidate measured as `m` is not kept, in words: its note, error or gate failures, else what its kind
+    needs ("" when it pays)."""
+    if m.get("pays"):
+        return ""
+    return m.get("note") or m.get("error") or "; ".join(m.get("gate_failures") or []) or kind.needs()
+
+
+def _progress(kind: CalibrationKind, name: str, m: dict[str, Any]) -> None:
+    """One INFO line per candidate: its figure and verdict."""
+    if not kind.measured(m):
         log.info("calibration: %-14s not kept: %s", name, m.get("note") or m.get("error"))
+        return
+    log.info("calibration: %-14s %s (%s)%s", name, kind.describe(m),
+             "kept" if m.get("pays") else f"not kept: {why_not(kind, m)}",
+             f", {m['setup_s']:.1f} s to build" if m.get("setup_s", 0) >= 1 else "")
 
 
 def _label(name: str, on: dict[str, Any]) -> str:
@@ -209,12 +207,14 @@ def candidate_renderer(voice: Any, frontend: Any, device: torch.device, tier: Ti
 
 class Calibration:
     """One calibration run: the voice, the texts, the fp32 reference and its audio, and the renderers built so far
-    (one per decided state, warm on every text), so each switch is measured against what was kept before it."""
+    (one per decided state, warm on every text), so each switch is measured against what was kept before it.
+    `budget_s`: the seconds it may spend (see `skipped`)."""
 
     def __init__(self, voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
-                 batch_vocoder: bool | None) -> None:
+                 batch_vocoder: bool | None, budget_s: float) -> None:
         self.voice, self.frontend, self.device, self.tier = voice, frontend, device, tier
         self.batch_vocoder = batch_vocoder
+        self.budget_s = budget_s
         self.base = reference_tier(tier)
         self.started = time.perf_counter()
         self.texts = CalibrationTexts(
@@ -287,29 +287,31 @@ class Calibration:
             _payback(m, len(self.reference_audio) / self.voice.sample_rate)
         return m
 
-    def first_audio(self, ref: Renderer, decided: TierConfig) -> dict[str, Any]:
-        """Time to first audio of the longest sentence, whole against chunked, with the exact gate on the samples."""
+    def first_audio(self, ref: Renderer, decided: TierConfig, min_gain: float) -> dict[str, Any]:
+        """Time to first audio of the longest sentence, whole against chunked as `decided`'s stream plan cuts it,
+        with the exact gate on the samples; kept when it gains at least `min_gain`."""
         longest = max(self.texts.batches, key=len)
-        whole = statistics.median(_ttfa(ref, longest, decided, False)[0] for _ in range(ROUNDS))
-        runs = [_ttfa(ref, longest, decided, True) for _ in range(ROUNDS)]
+        plan = stream_plan(decided)
+        whole = statistics.median(_ttfa(ref, longest, plan, False)[0] for _ in range(ROUNDS))
+        runs = [_ttfa(ref, longest, plan, True) for _ in range(ROUNDS)]
         chunked = statistics.median(r[0] for r in runs)
-        fid = compare(_ttfa(ref, longest, decided, False)[1], runs[-1][1], self.voice.sample_rate)
+        fid = compare(_ttfa(ref, longest, plan, False)[1], runs[-1][1], self.voice.sample_rate)
         failures = fid.failures("exact")
         gain = whole / chunked if chunked > 0 else float("inf")
         return {"whole_sentence_first_audio_s": whole, "chunked_first_audio_s": chunked, "ttfa_gain": gain,
                 "fidelity": fid.to_dict(), "gate": "exact", "gate_failures": failures,
-                "pays": not failures and gain >= MIN_TTFA_GAIN}
+                "pays": not failures and gain >= min_gain}
 
-    def decoder_headroom(self, ref: Renderer, tier: TierConfig) -> dict[str, Any]:
+    def decoder_headroom(self, ref: Renderer, tier: TierConfig, max_share: float) -> dict[str, Any]:
         """Seconds to decode a `chunk_frames` window with its margins (median of `ROUNDS`, warm) against the audio
-        of the first chunk, which plays while it decodes; kept when the share is at most `MAX_HEADROOM`, with the
-        tier's gate on a streamed sentence against the fp32 reference."""
+        of the first chunk, which plays while it decodes; kept when the share is at most `max_share`, with the
+        tier's gate on a sentence streamed as `tier`'s plan cuts it, against the fp32 reference."""
         from tts_core.tiers.precision import compute_dtype
-        from tts_core.tiers.switches.fewer_chunks import MAX_HEADROOM
 
         model = ref.model
-        margin = ref.default_margins[1] if tier.decoder_margin is None else tier.decoder_margin
-        z = torch.randn(1, int(model.config.inter_channels), tier.chunk_frames + 2 * margin,
+        plan = stream_plan(tier)
+        margin = plan.with_margins(*ref.default_margins).decoder_margin
+        z = torch.randn(1, int(model.config.inter_channels), plan.chunk_frames + 2 * margin,
                         generator=torch.Generator().manual_seed(0)).to(ref.device, compute_dtype(model))  # (1, C, F)
         seconds = []
         with torch.inference_mode():
@@ -320,18 +322,17 @@ class Calibration:
                     torch.cuda.synchronize(ref.device)
                 seconds.append(time.perf_counter() - t0)
         decode_s = statistics.median(seconds[1:])  # the first builds the shape's kernels
-        first_audio_s = tier.first_chunk_frames * ref.hop / self.voice.sample_rate
+        first_audio_s = plan.first_chunk_frames * ref.hop / self.voice.sample_rate
         headroom = decode_s / first_audio_s
         longest = max(self.texts.batches, key=len)
-        chunks = ref.stream(longest, ZERO, None, tier.first_chunk_frames, tier.chunk_frames, tier.flow_margin,
-                            tier.decoder_margin, fewer_chunks=True)
+        chunks = ref.stream(longest, ZERO, None, plan)
         gate_name = gate(settle(tier, self.device)[0])
         fid = compare(self.reference.render([longest], ZERO, [None])[0], np.concatenate(list(chunks)),
                       self.voice.sample_rate)
         failures = fid.failures(gate_name)
         return {"decode_window_s": decode_s, "first_chunk_audio_s": first_audio_s, "headroom": headroom,
                 "gate": gate_name, "fidelity": fid.to_dict(), "gate_failures": failures,
-                "pays": not failures and headroom <= MAX_HEADROOM}
+                "pays": not failures and headroom <= max_share}
 
     def skipped(self, switch: Switch, decided: TierConfig, measured_before: bool) -> str | None:
         """Why `switch` is not measured on top of `decided`: its own rule, or (unless its figures are stored from
@@ -341,7 +342,7 @@ class Calibration:
             return reason if reason.startswith("not measured") else f"not measured: {reason}"
         if measured_before or not switch.budgeted:
             return None
-        left = BUDGET_S - self.spent_s
+        left = self.budget_s - self.spent_s
         if switch.builds_per_process:
             most_saved = self.reference_s / (len(self.reference_audio) / self.voice.sample_rate) * COMPILE_PAYBACK_AUDIO_S
             if most_saved < MIN_COMPILE_BUILD_S:
@@ -349,10 +350,10 @@ class Calibration:
                         f"of audio, less than a build takes (at least {MIN_COMPILE_BUILD_S:.0f} s), so it cannot "
                         "repay one")
             if left < COMPILE_RESERVE_S:
-                return (f"not measured: {max(left, 0):.0f} s of the {BUDGET_S:.0f} s calibration budget left, "
+                return (f"not measured: {max(left, 0):.0f} s of the {self.budget_s:.0f} s calibration budget left, "
                         f"building it needs about {COMPILE_RESERVE_S:.0f} s")
         elif left < CANDIDATE_RESERVE_S:
-            return (f"not measured: {max(left, 0):.0f} s of the {BUDGET_S:.0f} s calibration budget left, a "
+            return (f"not measured: {max(left, 0):.0f} s of the {self.budget_s:.0f} s calibration budget left, a "
                     f"measurement needs about {CANDIDATE_RESERVE_S:.0f} s")
         return None
 
@@ -364,31 +365,26 @@ class Calibration:
         candidates = switch.candidates(self.tier)
         best: dict[str, Any] = switch.off()
         best_speed = 1.0
+        kind = switch.measured_by
         for changes in candidates:
             name = switch.candidate_name(changes)
             label = _label(name, on)
             reason = self.skipped(switch, decided, shared.has(label))
             if reason:
                 m = {"pays": False, "note": reason}
-                _progress(name, m)
+                _progress(kind, name, m)
             else:
                 cand_tier = decided.with_(**changes)
 
                 def measure(cand_tier: TierConfig = cand_tier, name: str = name,
                             must_beat: float = best_speed) -> dict[str, Any]:
-                    ref = self.renderer(decided)
-                    if switch.measured_by == "first_audio":
-                        m = self.first_audio(ref, decided)
-                    elif switch.measured_by == "decoder_headroom":
-                        m = self.decoder_headroom(ref, cand_tier)
-                    else:
-                        m = self.speed(switch, name, ref, cand_tier, must_beat)
-                    _progress(name, m)
+                    m = kind.measure(self, switch, name, self.renderer(decided), decided, cand_tier, must_beat)
+                    _progress(kind, name, m)
                     return m
 
                 m = shared.once(label, measure)
             measurements[name] = dict(m, on=on, timed_against=_kept(decided))
-            figure = float(m.get("speedup") or m.get("ttfa_gain") or (1 / m["headroom"] if m.get("headroom") else 0.0))
+            figure = kind.figure(m)
             if m.get("pays") and figure > best_speed:
                 best, best_speed = dict(changes), figure
         return best
@@ -400,10 +396,10 @@ def _kept(tier: TierConfig) -> dict[str, Any]:
 
 
 def calibrate(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
-              batch_vocoder: bool | None = None) -> dict[str, Any]:
+              batch_vocoder: bool | None = None, budget_s: float | None = None) -> dict[str, Any]:
     """Choices for `tier.auto_fields` on this device, measured (or read back from a stored calibration), from the
     voice's own model (never changed). `batch_vocoder` None = the device's own vocoder path (see `Renderer`); tests
-    force the other one."""
+    force the other one. `budget_s`: the seconds the measuring may spend (None: `BUDGET_S`)."""
     voice.model.to(device).eval()
     path = stored_path(voice, device, tier, batch_vocoder)
     stored = read_stored(voice, device, tier, batch_vocoder)
@@ -417,7 +413,7 @@ def calibrate(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
         log.info("no calibration of version %d for this tier and machine (%d older files stay, unused): measuring "
                  "again", CALIBRATION_VERSION, len(stale))
     log.info("calibrating %s on %s for %s (stored for next time in %s)", voice.name, device, tier.auto_fields, path)
-    run = Calibration(voice, frontend, device, tier, batch_vocoder)
+    run = Calibration(voice, frontend, device, tier, batch_vocoder, BUDGET_S if budget_s is None else budget_s)
     machine = machine_key(voice.weights_key, device, tier, run.path)
     shared = Measured(cache_dir() / "calibration" / f"{voice.name}-{machine}-candidates.json", recalibrate_requested())
     choices: dict[str, Any] = {}
@@ -430,7 +426,7 @@ def calibrate(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
         choices.update(kept)
         decided = decided.with_(**kept)
     result = {"version": CALIBRATION_VERSION, "key": path.stem.rsplit("-", 1)[-1], "device": str(device), "cpu": cpu_model(),
-              "render_path": run.path, "buckets": {"tokens": tier.bucket_tokens, "frames": tier.bucket_frames},
+              "render_path": run.path, "buckets": _buckets(tier),
               "torch": torch.__version__, "threads": torch.get_num_threads(), "choices": choices,
               "measurements": measurements, "seconds": run.spent_s, "cached": False}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -439,6 +435,12 @@ def calibrate(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
     os.replace(tmp, path)
     log.info("calibration chose %s in %.1f s", choices, result["seconds"])
     return result
+
+
+def _buckets(tier: TierConfig) -> dict[str, int]:
+    """The token and frame buckets `tier`'s renderer pads to (recorded beside the choices)."""
+    options = renderer_options(tier)
+    return {"tokens": options["token_bucket"], "frames": options["frame_bucket"]}
 
 
 def _fresh_lengths(m: dict[str, Any], cand: Renderer, ref: Renderer, texts: CalibrationTexts) -> None:

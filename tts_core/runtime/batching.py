@@ -179,3 +179,31 @@ class BatchSizeOptimizer:
     def stats(self) -> dict:
         """`batches`, `items`, `backoffs`, `oom_errors`, the current `cap` and `max_batch`."""
         return {**self._counts, "cap": self.cap, "max_batch": self.max_batch}
+
+
+class Batcher:
+    """Runs a render function over indices in length buckets of at most `max_batch` items and `max_tokens` padded
+    ids (`max_batch` 1: one at a time), through `optimizer` when one is set (the memory-aware batch size that backs
+    off on out-of-memory)."""
+
+    def __init__(self, max_batch: int = 1, max_tokens: int | None = None,
+                 optimizer: BatchSizeOptimizer | None = None) -> None:
+        self.limit = max_batch  # items per batch
+        self.max_tokens = max_tokens
+        self.optimizer = optimizer
+        self.batches = 0
+
+    def run(self, fn: Callable[[list[int]], list[T]], indices: list[int], lengths: list[int]) -> list[T]:
+        results: dict[int, T] = {}
+        for bucket in bucket_by_length(lengths, self.limit, max_tokens=self.max_tokens):
+            chosen = [indices[j] for j in bucket]
+            outs = self.optimizer.run(fn, chosen, [lengths[j] for j in bucket]) if self.optimizer else fn(chosen)
+            self.batches += 1
+            results.update(zip(chosen, outs))
+        return [results[i] for i in indices]
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"max_batch": self.limit, "max_tokens": self.max_tokens, "batches": self.batches}
+        if self.optimizer:
+            out.update(self.optimizer.stats())
+        return out

@@ -29,11 +29,6 @@ class BatchPolicy:
     max_wait_s: float = 0.0
 
 
-def tier_batches(tier: Any) -> bool:
-    """True where a tier gains from batching requests: it batches sentences or has worker processes."""
-    return bool(getattr(tier, "batch_sentences", False)) or int(getattr(tier, "workers", 1) or 1) > 1
-
-
 class QueueFullError(RuntimeError):
     """The dispatcher's queue already holds `max_queue` waiting jobs; try again later."""
 

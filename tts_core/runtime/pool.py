@@ -111,6 +111,10 @@ class BufferPool:
             self._free.clear()
             self._pooled_bytes = 0
 
+    def close(self) -> None:
+        """What an engine's close does to its pool: `clear`."""
+        self.clear()
+
     def _evict_over_bound(self) -> None:
         """Drop least recently released buffers until the pool fits (lock held)."""
         while self._pooled_bytes > self.max_bytes and self._free:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tts_core.errors import bad_field
-from tts_core.runtime.dispatch import BatchPolicy, tier_batches
+from tts_core.runtime.dispatch import BatchPolicy
+from tts_core.tiers.build import batches_requests
+from tts_core.tiers.config import TierConfig
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 RESPONSE_FORMATS = ("wav", "pcm")
@@ -53,6 +55,6 @@ class ServeConfig:
         check(isinstance(self.max_input_chars, int) and self.max_input_chars >= 1, "max_input_chars", "an int >= 1")
         check(self.log_level in LOG_LEVELS, "log_level", ", ".join(LOG_LEVELS))
 
-    def batch_policy(self, tier: object) -> BatchPolicy:
+    def batch_policy(self, tier: TierConfig) -> BatchPolicy:
         """The dispatcher's policy for a loaded tier: batching where the tier batches or has workers."""
-        return BatchPolicy(enabled=tier_batches(tier), max_batch=self.max_batch, max_wait_s=self.max_wait_ms / 1000)
+        return BatchPolicy(enabled=batches_requests(tier), max_batch=self.max_batch, max_wait_s=self.max_wait_ms / 1000)

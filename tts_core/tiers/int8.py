@@ -31,7 +31,8 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from tts_core.render import Renderer, Scales, sentence_generator
+from tts_core.render import Renderer, sentence_generator
+from tts_core.synthesis import SynthesisConfig
 
 LOW_QUANTILE, HIGH_QUANTILE = 1e-4, 1 - 1e-4  # a range holds all but these tails: one outlier sets no scale
 SAMPLES_PER_OBSERVATION = 1 << 18  # values read per observed tensor (a strided subsample: quantile's input limit)
@@ -83,7 +84,7 @@ def activation_ranges(model: nn.Module, ids: Sequence[Sequence[int]]) -> dict[Ke
     device = next(model.parameters()).device
     c = model.config
     renderer = Renderer(model, device)
-    scales = Scales(c.noise_scale, c.length_scale, c.noise_w)
+    scales = SynthesisConfig(c.noise_scale, c.length_scale, c.noise_w)
     hooks = [conv.register_forward_pre_hook(observe(key)) for key, conv in convs.items()]
     try:
         for seq in ids:

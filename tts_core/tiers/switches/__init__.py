@@ -13,7 +13,7 @@ from tts_core.tiers.switches import (
     deterministic, engine_registry, fewer_chunks, fusion, heap, housekeeping, inference_mode, kernel_cache, memory_fraction,
     memory_pool, precision, streaming, threads, tiling, warmup, weight_cache, workers,
 )
-from tts_core.tiers.switches.base import AUTO, BuildContext, NotApplicable, Setting, Switch
+from tts_core.tiers.switches.base import AUTO, BuildContext, NotApplicable, RuntimeContext, Setting, Switch
 
 SWITCHES: tuple[Switch, ...] = (
     inference_mode.SWITCH,
@@ -65,5 +65,5 @@ def shows_in(ablation: str) -> str:
     return sw.shows_in if sw else "throughput"
 
 
-__all__ = ["ABLATIONS", "ABLATION_NAMES", "AUTO", "BuildContext", "CALIBRATED", "NotApplicable", "OWNER", "SETTINGS",
+__all__ = ["ABLATIONS", "ABLATION_NAMES", "AUTO", "BuildContext", "CALIBRATED", "NotApplicable", "OWNER", "RuntimeContext", "SETTINGS",
            "SWITCHES", "Setting", "Switch", "by_name", "shows_in"]

@@ -3,8 +3,11 @@
 A switch is one file under `tts_core/tiers/switches/` holding one `Switch` subclass instance; the ordered tuple in
 `switches/__init__.py` lists them. Everything else reads the switches from there: `TierConfig`'s fields and their
 checks (`config.py`), the ablation names (`presets.py`), the model the engine and the calibration build
-(`build.transform`), the renderer's options (`build.renderer_options`), what the calibration may choose
-(`tts_core.calibrate`), and where the harness looks for a switch's effect (`bench.measure.ablation`).
+(`build.transform`), the renderer's options (`build.renderer_options`), the stream plan (`build.stream_plan`), the
+load (`build.load_plan`), the runtime parts beside the model (`build.runtime_parts`), the flags set at load and
+around every call (`tts_core.flags`), what the calibration may choose and how it measures it (`tts_core.calibrate`),
+and where the harness looks for a switch's effect (`bench.measure.ablation`). Each of those loops over the registry
+and calls one hook per switch: a switch's settings are read by name only in its own file.
 This module imports neither torch nor the model code: a tier can be named and validated without them.
 """
 
@@ -13,17 +16,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from tts_core.tiers.kinds import SPEED, CalibrationKind
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+    from tts_core.stream_plan import StreamPlan
 
 # `tts_core.tiers.config.TierConfig`, whose fields are built from these switches (so not imported here)
 TierConfig = Any
 
 AUTO = "auto"
-# Where a switch acts: torch flags around every call; the model's modules; the renderer's options; parts of the
-# runtime beside the model (caches, batcher, pool, workers, monitor); the load (weights, warm-up, registry); the
-# engine's streaming loop.
+# Where a switch acts, each with its hook: process flags set once at load (`load_flags`) and torch flags around
+# every call (`scoped_flags`); the model's modules (`transform`); the renderer's options (`renderer_options`); parts
+# of the runtime beside the model (`runtime_parts`: caches, batcher, pool, workers, housekeeping); the load
+# (`load_options`: weights, warm-up, registry); the engine's stream plan (`stream_plan`).
 ACTS_ON = ("flags", "model", "renderer", "runtime", "load", "stream")
 # Where its effect can show: steady-state rounds, time to first audio, load and first call, repeated text with a
 # warm cache, synthesize_batch only, memory.
@@ -102,6 +110,25 @@ class BuildContext:
     notes: list[NotApplicable] = field(default_factory=list)
 
 
+@dataclass
+class RuntimeContext:
+    """What a runtime part may need beyond the tier: the device (and as the caller named it, which worker processes
+    load on), the seed, the voice's name (None for a voice passed in memory), the factory of a worker process's
+    engine, and the parts the switches before it built (by name, registry order)."""
+
+    device: "torch.device"
+    device_name: str = "cpu"
+    seed: int | None = 0
+    voice_name: str | None = None
+    worker_factory: Callable[..., Any] | None = None
+    parts: dict[str, Any] = field(default_factory=dict)
+
+
+# Hook `scoped_flags` sets a flag through this: put(obj, attribute, value) records the old value, restored after the
+# call.
+Put = Callable[[object, str, object], None]
+
+
 class Switch:
     """One optimization. Subclasses set the class attributes and override the hooks where they act.
 
@@ -112,9 +139,9 @@ class Switch:
     - `requires`: fields turned on with it, because it does nothing without them.
     - `acts_on`, `shows_in`: see `ACTS_ON`, `SHOWS_IN`.
     - `calibrated`: the calibration may choose it (its first setting accepts "auto").
-    - `measured_by`: how the calibration judges a candidate: "speed" (paired render time), "first_audio" (time to
-      first audio, whole against chunked) or "decoder_headroom" (a `chunk_frames` window decodes well within the
-      first chunk's audio).
+    - `measured_by`: how the calibration judges a candidate (`tts_core.tiers.kinds`): `SPEED` (paired render
+      time), `FIRST_AUDIO` (time to first audio, whole against chunked) or a `DecoderHeadroom` (a `chunk_frames`
+      window decodes well within the first chunk's audio).
     """
 
     name: str = ""
@@ -127,15 +154,11 @@ class Switch:
     calibrated: bool = False
     calibration_order: int = 50  # the calibration decides switches in this order (lower first)
     budgeted: bool = True  # False: measured whatever is left of the calibration's budget (the first, most paying)
-    measured_by: str = "speed"
+    measured_by: CalibrationKind = SPEED
     builds_per_process: bool = False  # a build in every process (torch.compile): must hold on fresh lengths and
     # repay its build within the calibration's payback audio
 
     # ---- declarations ---------------------------------------------------------------------------
-    @property
-    def setting_names(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.settings)
-
     def ablation_fields(self) -> dict[str, dict[str, Any]]:
         """Ablation name -> the fields it sets."""
         if self.ablations is not None:
@@ -200,6 +223,33 @@ class Switch:
     def renderer_options(self, tier: TierConfig) -> dict[str, Any]:
         """Keyword arguments of `tts_core.render.Renderer` this switch sets (called for every tier)."""
         return {}
+
+    def load_flags(self, tier: TierConfig, device: "torch.device") -> NotApplicable | None:
+        """Set what cannot be scoped to a call, once at load and for the whole process (called for every tier,
+        before the voice loads); the note when it cannot take effect in this process."""
+        return None
+
+    def scoped_flags(self, tier: TierConfig, device: "torch.device", put: Put) -> None:
+        """Set this switch's torch flags for one call (called for every tier around every call): through `put`,
+        which restores them after; torch's thread count and deterministic mode are restored by the caller."""
+
+    def stream_plan(self, tier: TierConfig, plan: "StreamPlan") -> "StreamPlan":
+        """`plan` with this switch's part of the stream plan (called for every tier, in registry order)."""
+        return plan
+
+    def load_options(self, tier: TierConfig) -> dict[str, Any]:
+        """Fields of `tts_core.tiers.build.LoadPlan` this switch sets (called for every tier)."""
+        return {}
+
+    def runtime_parts(self, tier: TierConfig, ctx: RuntimeContext) -> dict[str, Any]:
+        """Parts beside the model this switch builds, by name (called for every tier at load, in registry order;
+        `ctx.parts` holds those built before). A part with a `close()` is closed with the engine."""
+        return {}
+
+    def batches_requests(self, tier: TierConfig) -> bool:
+        """Whether this switch, as `tier` sets it, gains from requests grouped into one call (a server batches
+        them then)."""
+        return False
 
     def __repr__(self) -> str:
         return f"<switch {self.name}>"

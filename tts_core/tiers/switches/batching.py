@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tts_core.tiers.switches.base import Switch, count, flag
+from typing import Any
+
+from tts_core.tiers.switches.base import RuntimeContext, Switch, count, flag
 
 
 class Batching(Switch):
@@ -15,6 +17,14 @@ class Batching(Switch):
     )
     ablations = {"batching": {"batch_sentences": True}}
     acts_on = ("runtime",)
+
+    def runtime_parts(self, tier: Any, ctx: RuntimeContext) -> dict[str, Any]:
+        from tts_core.runtime.batching import Batcher
+
+        return {"batcher": Batcher(tier.max_batch if tier.batch_sentences else 1, tier.batch_tokens)}
+
+    def batches_requests(self, tier: Any) -> bool:
+        return bool(tier.batch_sentences)
 
 
 SWITCH = Batching()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tts_core.tiers.switches.base import NotApplicable, Switch, flag
+from tts_core.tiers.switches.base import NotApplicable, Put, Switch, flag
 
 
 def on_cpu(switch: Switch, tier: Any, device: Any) -> NotApplicable | None:
@@ -29,6 +29,17 @@ class CudaFlags(Switch):
 
     def not_applicable(self, tier: Any, device: Any) -> NotApplicable | None:
         return on_cpu(self, tier, device)
+
+    def scoped_flags(self, tier: Any, device: Any, put: Put) -> None:
+        if device.type != "cuda":
+            return
+        import torch
+
+        if tier.cudnn_benchmark:
+            put(torch.backends.cudnn, "benchmark", True)
+        if tier.tf32:
+            put(torch.backends.cuda.matmul, "allow_tf32", True)
+            put(torch.backends.cudnn, "allow_tf32", True)
 
 
 SWITCH = CudaFlags()

@@ -3,6 +3,8 @@ device, tier and seed."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tts_core.tiers.switches.base import Switch, flag
 
 
@@ -12,6 +14,9 @@ class EngineRegistry(Switch):
     requires = {"weight_cache": True}
     acts_on = ("load",)
     shows_in = "load"
+
+    def load_options(self, tier: Any) -> dict[str, Any]:
+        return {"reuse_loaded": bool(tier.engine_registry)}
 
 
 SWITCH = EngineRegistry()

@@ -9,13 +9,23 @@ it acts for every engine in the process from the first load that asks for it. Ex
 
 from __future__ import annotations
 
-from tts_core.tiers.switches.base import Switch, flag
+from typing import Any
+
+from tts_core.tiers.switches.base import NotApplicable, Switch, flag
 
 
 class RetainHeap(Switch):
     name = "retain_heap"
     settings = (flag("retain_heap", "keep freed heap memory mapped (glibc mmap/trim thresholds fixed high)"),)
     acts_on = ("flags",)
+
+    def load_flags(self, tier: Any, device: Any) -> NotApplicable | None:
+        if not tier.retain_heap:
+            return None
+        from tts_core.runtime.heap import retain_heap
+
+        reason = retain_heap()
+        return NotApplicable(self.name, ("retain_heap",), reason) if reason else None
 
 
 SWITCH = RetainHeap()

@@ -35,5 +35,15 @@ class KernelCache(Switch):
             return NotApplicable(self.name, ("kernel_cache",), "oneDNN's kernels run on the CPU only")
         return None
 
+    def load_flags(self, tier: Any, device: Any) -> NotApplicable | None:
+        if tier.kernel_cache is None or device.type != "cpu":  # the baseline keeps oneDNN's default
+            return None
+        from tts_core.constants import ENV_ONEDNN_PRIMITIVE_CACHE, size_onednn_primitive_cache
+
+        size = size_onednn_primitive_cache(tier.kernel_cache)
+        if size != str(tier.kernel_cache):
+            return NotApplicable(self.name, ("kernel_cache",), f"the environment's {ENV_ONEDNN_PRIMITIVE_CACHE}={size} is kept")
+        return None
+
 
 SWITCH = KernelCache()

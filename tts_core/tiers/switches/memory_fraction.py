@@ -22,5 +22,12 @@ class MemoryFraction(Switch):
     def not_applicable(self, tier: Any, device: Any) -> NotApplicable | None:
         return on_cpu(self, tier, device)
 
+    def load_flags(self, tier: Any, device: Any) -> NotApplicable | None:
+        if tier.cuda_memory_fraction is not None and device.type == "cuda":
+            from tts_core.runtime.cuda import set_memory_fraction
+
+            set_memory_fraction(tier.cuda_memory_fraction, device)
+        return None
+
 
 SWITCH = MemoryFraction()

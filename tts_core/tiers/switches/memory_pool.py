@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tts_core.tiers.switches.base import Switch, flag
+from tts_core.tiers.switches.base import RuntimeContext, Switch, flag
 
 
 class MemoryPool(Switch):
@@ -15,6 +15,13 @@ class MemoryPool(Switch):
 
     def renderer_options(self, tier: Any) -> dict[str, Any]:
         return {"pool": True} if self.enabled(tier) else {}
+
+    def runtime_parts(self, tier: Any, ctx: RuntimeContext) -> dict[str, Any]:
+        if not self.enabled(tier):
+            return {}
+        from tts_core.runtime import BufferPool
+
+        return {"pool": BufferPool()}  # the engine's renderer borrows from it; `Engine.clear_cache` empties it
 
 
 SWITCH = MemoryPool()

@@ -13,6 +13,7 @@ from tts_core.tiers.switches.base import AUTO, BuildContext, Setting, Switch
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 LOWER_PRECISIONS = PRECISIONS[1:]
+GATES = {"fp32": "exact", "fp16": "half", "bf16": "half", "int8": "int8"}  # precision -> `tts_core.fidelity` gate
 
 
 def static_int8(tier: Any, device: Any) -> bool:
@@ -51,9 +52,7 @@ class Precision(Switch):
         return {"precision": "fp32" if tier.precision == precision else tier.precision}
 
     def gate(self, tier: Any) -> str:
-        from tts_core.fidelity import gate_for
-
-        return gate_for(tier.precision)
+        return GATES.get(str(tier.precision), "exact")
 
     def candidates(self, tier: Any) -> list[dict[str, Any]]:
         return [{"precision": p} for p in tier.precision_candidates]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tts_core.tiers.switches.base import Switch, count
 
 
@@ -11,6 +13,9 @@ class Warmup(Switch):
     ablations = {"warmup": {"warmup": 1}}
     acts_on = ("load",)
     shows_in = "load"
+
+    def load_options(self, tier: Any) -> dict[str, Any]:
+        return {"warmup_runs": tier.warmup}
 
 
 SWITCH = Warmup()

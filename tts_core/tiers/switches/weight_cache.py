@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tts_core.tiers.switches.base import Switch, flag
 
 
@@ -10,6 +12,9 @@ class WeightCache(Switch):
     settings = (flag("weight_cache", "converted weights cached on disk (safetensors, memory-mapped)"),)
     acts_on = ("load",)
     shows_in = "load"
+
+    def load_options(self, tier: Any) -> dict[str, Any]:
+        return {"cached_weights": bool(tier.weight_cache)}
 
 
 SWITCH = WeightCache()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tts_core.tiers.switches.base import Switch, count
+from typing import Any
+
+from tts_core.errors import ConfigError
+from tts_core.tiers.switches.base import RuntimeContext, Switch, count
 
 
 class Workers(Switch):
@@ -12,8 +15,29 @@ class Workers(Switch):
     acts_on = ("runtime",)
     shows_in = "batch"
 
-    def enabled(self, tier: object) -> bool:
-        return getattr(tier, "workers") > 1
+    def enabled(self, tier: Any) -> bool:
+        return bool(tier.workers > 1)
+
+    def batches_requests(self, tier: Any) -> bool:
+        return self.enabled(tier)
+
+    def runtime_parts(self, tier: Any, ctx: RuntimeContext) -> dict[str, Any]:
+        if not self.enabled(tier):
+            return {}
+        if ctx.voice_name is None:
+            raise ConfigError(f"TierConfig({tier.name}): `workers` = {tier.workers} needs a voice name; "
+                              "expected 1 with a voice loaded in memory.")
+        if ctx.worker_factory is None:
+            raise TypeError(f"build_parts: tier {tier.name} has `workers` = {tier.workers}; pass `worker_factory`.")
+        from tts_core.machine import usable_cores
+        from tts_core.runtime import WorkerPool
+
+        threads = max(1, usable_cores() // tier.workers)
+        worker_tier = tier.with_(name=f"{tier.name}/worker", workers=1, threads=threads, engine_registry=False)
+        return {"workers": WorkerPool(
+            ctx.worker_factory, n_workers=tier.workers,
+            kwargs={"voice": ctx.voice_name, "device": ctx.device_name, "tier": worker_tier, "seed": ctx.seed},
+        )}
 
 
 SWITCH = Workers()
