@@ -40,11 +40,6 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def encode_row(row: ResultRow) -> str:
-    """One JSON line (with its newline) for `row`."""
-    return encode_record(row.to_dict())
-
-
 def encode_record(record: dict[str, Any]) -> str:
     """One strict JSON line (with its newline) for any JSON-able record."""
     return json.dumps(_finite(record), allow_nan=False, sort_keys=True, default=str) + "\n"
