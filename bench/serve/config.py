@@ -17,6 +17,17 @@ P90_QUERY_COUNT = 200  # queries per server run at which p90, not early stopping
 BATCHING = ("tier", "on", "off")  # tier: batch where the engine's tier batches or has workers
 
 
+def check_batching(config: Any) -> None:
+    """Check the batching settings a serving scenario shares (`batching`, `max_batch`, `max_wait_ms`, as the
+    in-process dispatcher and our managed server take them); raises `BenchConfigError` naming the field."""
+    if config.batching not in BATCHING:
+        raise bad_field("scenario", "batching", config.batching, f"one of {', '.join(BATCHING)}")
+    if config.max_batch < 1:
+        raise bad_field("scenario", "max_batch", config.max_batch, "an integer >= 1")
+    if not config.max_wait_ms >= 0:
+        raise bad_field("scenario", "max_wait_ms", config.max_wait_ms, "a number of milliseconds >= 0")
+
+
 @dataclass
 class ScenarioConfig:
     """A LoadGen run (or, for `server` with `search`, a bounded search for the highest VALID QPS).
@@ -82,12 +93,7 @@ class ScenarioConfig:
             raise bad_field(g, "search_max_runs", self.search_max_runs, "an integer >= 2")
         if not self.search_tolerance > 0:
             raise bad_field(g, "search_tolerance", self.search_tolerance, "a fraction > 0, e.g. 0.15")
-        if self.batching not in BATCHING:
-            raise bad_field(g, "batching", self.batching, f"one of {', '.join(BATCHING)}")
-        if self.max_batch < 1:
-            raise bad_field(g, "max_batch", self.max_batch, "an integer >= 1")
-        if not self.max_wait_ms >= 0:
-            raise bad_field(g, "max_wait_ms", self.max_wait_ms, "a number of milliseconds >= 0")
+        check_batching(self)
         if not self.run_timeout_s > 0:
             raise bad_field(g, "run_timeout_s", self.run_timeout_s, "a number of seconds > 0")
 

@@ -2,24 +2,26 @@
 
 The dispatcher (`tts_core.runtime.dispatch`, shared with the HTTP server) takes what is waiting (up to
 `max_batch`, waiting up to `max_wait_ms` for company) as one batch when batching is on, else one query at a
-time. A single query is streamed (`adapter.stream`): its first chunk is LoadGen's first token. A batch goes through `adapter.synthesize_batch` (tts_core spreads it
-over its worker processes when the tier has workers): each item's first token and completion are reported
-when the batch returns. The token count is the number of audio samples, so LoadGen's TPOT is seconds per
-audio sample. An engine error completes the affected queries (so LoadGen never waits forever) and is kept
-in `errors`; `abort()` completes whatever is still outstanding, for a hung engine.
+time, and serves it with `serve_group` (shared with the concurrency curve's in-process clients,
+`bench.serve.streams`). A single query is streamed (`adapter.stream`): its first chunk is LoadGen's first token. A
+batch goes through `adapter.synthesize_batch` (tts_core spreads it over its worker processes when the tier has
+workers): each item's first token and completion are reported when the batch returns. The token count is the
+number of audio samples, so LoadGen's TPOT is seconds per audio sample. An engine error completes the affected
+queries (so LoadGen never waits forever) and is kept in `errors`; `abort()` completes whatever is still
+outstanding, for a hung engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from bench.serve.responses import LoadGenResponses
 from tts_core.runtime.dispatch import BatchPolicy, Dispatcher
 
-__all__ = ["BatchPolicy", "LoadGenSUT", "ServeStats"]
+__all__ = ["BatchPolicy", "LoadGenSUT", "ServeStats", "serve_group"]
 
 
 @dataclass
@@ -38,6 +40,18 @@ class ServeStats:
             "max_batch_size": max(sizes) if sizes else None,
             "audio_samples": self.audio_samples,
         }
+
+
+def serve_group(adapter: Any, texts: Sequence[str], arrived: Callable[[int, np.ndarray], None]) -> None:
+    """Serve one group the dispatcher took: a single text streams (`arrived(0, samples)` for each chunk as it
+    comes), several go through `adapter.synthesize_batch` (`arrived(i, samples)` once per text, when the batch
+    returns). Samples are float32; the engine's exceptions propagate."""
+    if len(texts) == 1:
+        for chunk in adapter.stream(texts[0]):
+            arrived(0, np.asarray(chunk.samples, dtype=np.float32))
+        return
+    for i, audio in enumerate(adapter.synthesize_batch(list(texts))):
+        arrived(i, np.asarray(audio.samples, dtype=np.float32))
 
 
 class LoadGenSUT(LoadGenResponses):
@@ -65,32 +79,22 @@ class LoadGenSUT(LoadGenResponses):
 
     # ---- serving ------------------------------------------------------------------------------
     def _serve(self, batch: list[tuple[int, int]]) -> None:
-        """The dispatcher's handler: one query streams, a group goes through `synthesize_batch`."""
+        """The dispatcher's handler: the group is served by `serve_group`; each query's first chunk is its first
+        token, its audio completes it."""
         self.stats.batch_sizes.append(len(batch))
+        chunks: list[list[np.ndarray]] = [[] for _ in batch]
+
+        def arrived(i: int, samples: np.ndarray) -> None:
+            chunks[i].append(samples)
+            if len(chunks[i]) == 1:
+                self._first_token(batch[i][0], samples)
+
         try:
-            if len(batch) == 1:
-                self._serve_stream(*batch[0])
-            else:
-                self._serve_batch(batch)
+            serve_group(self.adapter, [self.texts[index] for _, index in batch], arrived)
+            self._complete([(qid, np.concatenate(c) if c else None) for (qid, _), c in zip(batch, chunks)])
         except Exception as exc:  # the row reports it; LoadGen must still see every query end
             self.stats.errors.append(f"{type(exc).__name__}: {exc}")
             self._complete([(qid, None) for qid, _ in batch])
-
-    def _serve_stream(self, qid: int, index: int) -> None:
-        chunks, first = [], True
-        for chunk in self.adapter.stream(self.texts[index]):
-            chunks.append(np.asarray(chunk.samples, dtype=np.float32))
-            if first:
-                self._first_token(qid, chunks[0])
-                first = False
-        self._complete([(qid, np.concatenate(chunks) if chunks else None)])
-
-    def _serve_batch(self, batch: list[tuple[int, int]]) -> None:
-        audios = self.adapter.synthesize_batch([self.texts[i] for _, i in batch])
-        done = [(qid, np.asarray(a.samples, dtype=np.float32)) for (qid, _), a in zip(batch, audios)]
-        for qid, samples in done:
-            self._first_token(qid, samples)
-        self._complete(done)
 
     def close(self) -> None:
         """Stop the dispatcher after the queries already queued (does not wait for a hung engine)."""
