@@ -13,9 +13,11 @@ from typing import Any
 from omegaconf import MISSING
 
 from bench.serve.config import ScenarioConfig
+from bench.serve.curve_config import CurveConfig
 
 ROUNDS = "bench.scenarios.rounds.PairedRounds"
 LOADGEN = "bench.scenarios.loadgen.LoadGen"
+CONCURRENCY = "bench.scenarios.concurrency.ConcurrencyCurve"
 
 
 @dataclass
@@ -43,8 +45,17 @@ class LoadGenSchema(ScenarioConfig):
     _target_: str = LOADGEN
 
 
+@dataclass
+class ConcurrencySchema(CurveConfig):
+    """The concurrency curve (`configs/scenario/concurrency.yaml`): `bench.serve.curve_config.CurveConfig` and the
+    class that runs it."""
+
+    _target_: str = CONCURRENCY
+
+
 def register(cs: Any) -> None:
     """Store the group's schemas in Hydra's ConfigStore `cs` (idempotent)."""
     cs.store(group="scenario", name="base_plain", node=ScenarioSchema)
     cs.store(group="scenario", name="base_rounds", node=RoundsSchema)
     cs.store(group="scenario", name="base_loadgen", node=LoadGenSchema)
+    cs.store(group="scenario", name="base_concurrency", node=ConcurrencySchema)

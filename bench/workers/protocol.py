@@ -12,6 +12,7 @@ The parent sends `{"op": name, "args": {...}}`; the worker answers `{"ok": True,
     peak          this worker's matmul peak in GFLOP/s per precision (a quiet worker, no engine)
     memory        CUDA peaks and the OS's peak RSS of the worker
     serve         a LoadGen scenario over this contender (`bench.serve.run_scenario`): its rows
+    concurrency   the concurrency curve over this contender (`bench.serve.curve.run_curve`): figures per level
     close         release the engine and exit
 
 Everything crossing the pipe is picklable: numbers, strings, lists, dicts and numpy arrays.
@@ -22,7 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-OPS = ("load", "round", "fidelity", "sample", "stages", "flops", "peak", "memory", "serve", "close")
+OPS = ("load", "round", "fidelity", "sample", "stages", "flops", "peak", "memory", "serve", "concurrency", "close")
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,14 @@ class WorkerState:
 
         return run_scenario(self.adapter, ScenarioConfig(**scenario), samples, Path(out_dir))
 
+    def concurrency(self, settings: dict[str, Any], seed: int) -> list[dict[str, Any]]:
+        """The concurrency curve over this contender (`bench.serve.curve.run_curve`): one dict of row figures per
+        level; every request a fresh sentence from generator seed `seed`."""
+        from bench.serve.curve import run_curve
+        from bench.serve.curve_config import CurveConfig
+
+        return run_curve(self.adapter, CurveConfig(**settings), seed)
+
     def close(self) -> None:
         if self.adapter is not None:
             self.adapter.close()
@@ -215,7 +223,7 @@ def worker_main(conn: Any, spec_dict: dict[str, Any], parent_pid: int) -> None:
     ops: dict[str, Callable[..., Any]] = {
         "load": state.load, "round": state.round, "fidelity": state.fidelity, "sample": state.sample,
         "stages": state.stages, "flops": state.flops, "peak": state.peak, "memory": state.memory, "serve": state.serve,
-        "close": state.close,
+        "concurrency": state.concurrency, "close": state.close,
     }
     log.info("worker for %s started (pid %d)", spec.contender, os.getpid())
     while True:
