@@ -29,11 +29,24 @@ _SCENARIO_NAMES = {"singlestream": "SingleStream", "offline": "Offline", "server
 NO_TPOT_BOUND_NS = 10**15  # the bound is on first audio only; LoadGen's TPOT check is left open
 
 
+def tier_batches(tier: dict[str, Any]) -> bool:
+    """Whether an adapter's tier (its `describe()["tier"]`) gains from requests grouped into one call: tts_core's own
+    rule, `tts_core.tiers.build.batches_requests`, on a tts_core tier (whose dict holds only `TierConfig` fields); a
+    tier of another engine (Piper, espeak-ng, a server, the fake: fields TierConfig does not have) never does."""
+    from tts_core.tiers import TierConfig
+    from tts_core.tiers.build import batches_requests
+
+    try:
+        config = TierConfig.from_dict(tier)
+    except (ValueError, TypeError):  # not a tts_core tier
+        return False
+    return batches_requests(config)
+
+
 def batch_policy(adapter: Any, scenario: ScenarioConfig) -> BatchPolicy:
-    """Batching on when asked, or (`batching: tier`) where the tier batches sentences or has worker processes."""
-    tier = adapter.describe().get("tier") or {}
-    tier_batches = bool(tier.get("batch_sentences")) or int(tier.get("workers") or 1) > 1
-    enabled = scenario.batching == "on" or (scenario.batching == "tier" and tier_batches)
+    """Batching on when asked, or (`batching: tier`) where the tier batches requests (`tier_batches`)."""
+    enabled = scenario.batching == "on" or (
+        scenario.batching == "tier" and tier_batches(adapter.describe().get("tier") or {}))
     return BatchPolicy(enabled=enabled, max_batch=scenario.max_batch, max_wait_s=scenario.max_wait_ms / 1000)
 
 
