@@ -152,6 +152,20 @@ def test_a_spent_budget_skips_the_remaining_candidates_with_that_reason(monkeypa
         assert engine.tier.precision == "fp32" and engine.tier.memory_pool is False
 
 
+def test_the_budget_is_handed_in_not_patched_into_the_module(monkeypatch, tmp_path):
+    """A caller that bounds the calibration (the GPU check) passes its bound; the module's default stays as it is."""
+    from tts_core.calibrate import measure as cal_mod
+    from tts_core.voices import load_voice
+
+    monkeypatch.setenv("TTS_CORE_CACHE_DIR", str(tmp_path))
+    default = cal_mod.BUDGET_S
+    tier = BASELINE.with_(name="cal-bound", inference_mode=True, memory_pool="auto")
+    with Engine.from_voice(load_voice("tiny"), tier=tier, calibration_budget_s=0.0) as engine:
+        m = engine.stats()["calibration"]["measurements"]["memory_pool"]
+        assert not m["pays"] and "0 s calibration budget" in m["note"], m
+    assert cal_mod.BUDGET_S == default
+
+
 def test_every_interleaved_round_renders_its_own_input():
     seen = []
     _interleaved(lambda i: seen.append(("ref", i)) or 1.0, lambda i: seen.append(("cand", i)) or 0.8, rounds=4,

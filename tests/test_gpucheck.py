@@ -282,9 +282,9 @@ def test_each_engine_drops_the_previous_one_before_building_the_next(tiny_bundle
     built: list[weakref.ref] = []
     real_engine = ctx.engine
 
-    def engine(tier):
+    def engine(tier, calibration_budget_s=None):
         assert all(r() is None for r in built), "an earlier engine is still alive while the next one loads"
-        e = real_engine(tier)
+        e = real_engine(tier, calibration_budget_s)
         built.append(weakref.ref(e))
         return e
 

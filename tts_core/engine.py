@@ -97,20 +97,24 @@ class Engine:
     @classmethod
     def from_voice(
         cls, voice: LoadedVoice, device: str = "cpu", tier: str | TierConfig = "baseline", seed: int | None = 0,
-        frontend: Any = None,
+        frontend: Any = None, calibration_budget_s: float | None = None,
     ) -> "Engine":
         """Like `load`, for a voice already in memory (weights carried elsewhere, no registry). `frontend`,
-        when given, replaces the espeak front-end: anything whose `sentences(text)` yields `Sentence`s."""
+        when given, replaces the espeak front-end: anything whose `sentences(text)` yields `Sentence`s.
+        `calibration_budget_s`: seconds the calibration of "auto" switches may spend measuring (None: its own
+        bound, `tts_core.calibrate.measure.BUDGET_S`)."""
         from tts_core.tiers import resolve_tier
 
-        return cls._build(voice, device, resolve_tier(tier), seed, frontend)
+        return cls._build(voice, device, resolve_tier(tier), seed, frontend, calibration_budget_s)
 
     @classmethod
     def _build(
-        cls, voice: str | LoadedVoice, device: str, tier_cfg: TierConfig, seed: int | None, frontend: Any = None
+        cls, voice: str | LoadedVoice, device: str, tier_cfg: TierConfig, seed: int | None, frontend: Any = None,
+        calibration_budget_s: float | None = None,
     ) -> "Engine":
         t0 = time.perf_counter()
-        parts = build_parts(voice, device, tier_cfg, seed, frontend, worker_factory=worker_engine)
+        parts = build_parts(voice, device, tier_cfg, seed, frontend, worker_factory=worker_engine,
+                            calibration_budget_s=calibration_budget_s)
         engine = cls(parts, seed)
         engine._warmup(load_plan(tier_cfg).warmup_runs)
         parts.housekeeper.mark_rss_floor()

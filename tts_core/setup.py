@@ -1,7 +1,7 @@
-"""Turn a tier into working parts: device and flags, voice, model transforms, caches, batcher, workers.
+"""Turn a tier into working parts: device and flags, voice, calibration, model transforms, runtime parts.
 
-`Engine.load` calls `build_parts`; everything a tier switches on is assembled here, so the engine
-itself only runs the pipeline.
+`Engine.load` calls `build_parts`, which runs the registry's loops in order (`tts_core.loading`, `tts_core.tiers.build`):
+no switch is named here, so the engine itself only runs the pipeline.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class EngineParts:
 
 def build_parts(
     voice_name: str | LoadedVoice, device: str, tier: TierConfig, seed: int | None, frontend: Any = None,
-    worker_factory: Callable[..., Any] | None = None,
+    worker_factory: Callable[..., Any] | None = None, calibration_budget_s: float | None = None,
 ) -> EngineParts:
     """Everything `Engine` needs, assembled as the tier asks, top to bottom:
 
@@ -108,11 +108,12 @@ def build_parts(
     `voice_name` may be an already loaded voice (then `workers` > 1 is refused: workers load voices by name);
     `frontend` replaces the espeak front-end (anything with `sentences(text)`, e.g. ids phonemized elsewhere);
     `worker_factory` builds the object each worker process holds, from the engine's load arguments (a picklable
-    module-level function; needed when `workers` > 1)."""
+    module-level function; needed when `workers` > 1); `calibration_budget_s` bounds the calibration's measuring
+    (None: its own bound)."""
     dev = resolve_device(device)
     in_memory = isinstance(voice_name, LoadedVoice)
     voice, frontend, notes = load_voice_for(voice_name, dev, tier, frontend)
-    tier, calibration = _calibrate(voice, frontend, dev, tier)
+    tier, calibration = _calibrate(voice, frontend, dev, tier, calibration_budget_s)
     tier, settled = settle(tier, dev)
     notes += settled + not_applicable(tier, dev)
     with flag_scope(tier, dev):
@@ -124,8 +125,8 @@ def build_parts(
                        load_info=dict(voice.load_info), runtime=runtime, calibration=calibration, not_applicable=notes)
 
 
-def _calibrate(voice: LoadedVoice, frontend: Any, dev: torch.device,
-               tier: TierConfig) -> tuple[TierConfig, dict[str, Any] | None]:
+def _calibrate(voice: LoadedVoice, frontend: Any, dev: torch.device, tier: TierConfig,
+               budget_s: float | None) -> tuple[TierConfig, dict[str, Any] | None]:
     """`tier` with every "auto" switch decided by the calibration (stored once per machine), and its record."""
     voice.model.to(dev).eval()
     if not tier.auto_fields:
@@ -133,5 +134,5 @@ def _calibrate(voice: LoadedVoice, frontend: Any, dev: torch.device,
     from tts_core.calibrate import calibration_for
 
     with flag_scope(tier, dev):
-        calibration = calibration_for(voice, frontend, dev, tier)
+        calibration = calibration_for(voice, frontend, dev, tier, budget_s)
     return tier.with_(**calibration["choices"]), calibration

@@ -56,12 +56,13 @@ class CheckContext:
         """Epoch seconds by which the running check should be done: its allowance, within the budget."""
         return min(self.check_started + self.allowance_s, self.started + self.budget_s)
 
-    def engine(self, tier: Any):
-        """A fresh engine on the bundle's voice (its own copy of the weights: engines convert in place)."""
+    def engine(self, tier: Any, calibration_budget_s: float | None = None):
+        """A fresh engine on the bundle's voice (its own copy of the weights: engines convert in place);
+        `calibration_budget_s` bounds the calibration of a tier with "auto" switches (None: the engine's own)."""
         from tts_core import Engine
 
         return Engine.from_voice(self.bundle.load_voice(), self.device, tier, seed=0,
-                                 frontend=self.bundle.frontend())
+                                 frontend=self.bundle.frontend(), calibration_budget_s=calibration_budget_s)
 
     def release(self) -> None:
         """Collect garbage and hand cached CUDA blocks back, so the next engine starts from what is really held."""
@@ -80,8 +81,8 @@ class CheckContext:
 
         return torch.cuda.memory_allocated(self.device) / 2**20
 
-    def each_engine(self, tiers: dict[str, Any], measure: Callable[[str, Any, float | None], dict[str, Any]]
-                    ) -> dict[str, dict[str, Any]]:
+    def each_engine(self, tiers: dict[str, Any], measure: Callable[[str, Any, float | None], dict[str, Any]],
+                    calibration_budget_s: float | None = None) -> dict[str, dict[str, Any]]:
         """`measure(name, engine, allocated_mb_before_load)` for each tier, one engine at a time: each is closed,
         dropped and collected before the next is built, so no two models are resident together (a loop of
         `with ctx.engine(t) as e` keeps the previous engine alive while the next one loads)."""
@@ -89,7 +90,7 @@ class CheckContext:
         for name, tier in tiers.items():
             self.release()
             before = self.allocated_mb()
-            engine = self.engine(tier)
+            engine = self.engine(tier, calibration_budget_s)
             try:
                 rows[name] = measure(name, engine, before)
             finally:

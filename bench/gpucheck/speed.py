@@ -4,9 +4,8 @@ sizes when time is short and says so in its result (`shrunk`)."""
 
 from __future__ import annotations
 
-import contextlib
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -23,18 +22,13 @@ MIN_CALIBRATION_S = 20.0  # fusion and streaming are measured whatever is left; 
 FIRST_PASS_SHARE = 0.15  # cudnn_lengths: the benchmark-off first pass may spend this share; the other three follow
 
 
-@contextlib.contextmanager
-def calibration_budget(seconds: float) -> Iterator[float]:
-    """Bound the advanced tier's calibration (`tts_core.calibrate.measure.BUDGET_S`, 90 s) to `seconds` in the block,
-    at least `MIN_CALIBRATION_S`, never above the engine's own bound; yields the bound in force."""
-    from tts_core.calibrate import measure as calibrate
+def calibration_budget(seconds: float) -> float:
+    """The bound in seconds handed to the advanced tier's calibration (`Engine.from_voice(calibration_budget_s=)`):
+    `seconds`, at least `MIN_CALIBRATION_S`, never above the engine's own bound
+    (`tts_core.calibrate.measure.BUDGET_S`, 90 s)."""
+    from tts_core.calibrate.measure import BUDGET_S
 
-    old = calibrate.BUDGET_S
-    calibrate.BUDGET_S = min(old, max(MIN_CALIBRATION_S, seconds))
-    try:
-        yield calibrate.BUDGET_S
-    finally:
-        calibrate.BUDGET_S = old
+    return min(BUDGET_S, max(MIN_CALIBRATION_S, seconds))
 
 
 def _median(values: list[float]) -> float:
@@ -128,34 +122,34 @@ def tiers(ctx: CheckContext) -> dict[str, Any]:
     after loading (the advanced tier's calibration bounded to `CALIBRATION_SHARE` of the allowance); a text
     whose share is spent runs 2 rounds, and a text after the first not reached before the deadline is left out,
     said in `shrunk`."""
-    with calibration_budget(CALIBRATION_SHARE * ctx.allowance_s) as cal_s:
-        engines = {}
-        try:
-            for name, spec in TIERS.items():
-                engines[name] = ctx.engine(spec)
-            load_s = {t: e.load_info.get("total_seconds") for t, e in engines.items()}
-            rows: dict[str, Any] = {}
-            names = ("short", "medium", "long")
-            for i, name in enumerate(names):
-                left = ctx.deadline() - time.time()
-                if left <= 0 and rows:  # the first text always runs (2 rounds), so the check measures something
-                    break
-                text = ctx.text(name)
-                runs = {t: (lambda e=e: e.synthesize(text)) for t, e in engines.items()}
-                times = interleaved(runs, ctx.rounds, ctx.sync, before_each=lambda t: engines[t].clear_cache(),
-                                    warmup=1, deadline=time.time() + left / (len(names) - i))
-                audio_s = engines["baseline"].synthesize(text).duration
-                rows[name] = {
-                    "audio_s": audio_s, "rounds": len(times["baseline"]),
-                    "median_s": {t: _median(v) for t, v in times.items()},
-                    "rtf": {t: _median(v) / audio_s for t, v in times.items()},
-                    "speedup_vs_baseline": {t: speedup(times["baseline"], v) for t, v in times.items()
-                                            if t != "baseline"},
-                }
-            choices = {t: (e.stats().get("calibration") or {}).get("choices") for t, e in engines.items()}
-        finally:
-            for e in engines.values():
-                e.close()
+    cal_s = calibration_budget(CALIBRATION_SHARE * ctx.allowance_s)
+    engines = {}
+    try:
+        for name, spec in TIERS.items():
+            engines[name] = ctx.engine(spec, calibration_budget_s=cal_s)
+        load_s = {t: e.load_info.get("total_seconds") for t, e in engines.items()}
+        rows: dict[str, Any] = {}
+        names = ("short", "medium", "long")
+        for i, name in enumerate(names):
+            left = ctx.deadline() - time.time()
+            if left <= 0 and rows:  # the first text always runs (2 rounds), so the check measures something
+                break
+            text = ctx.text(name)
+            runs = {t: (lambda e=e: e.synthesize(text)) for t, e in engines.items()}
+            times = interleaved(runs, ctx.rounds, ctx.sync, before_each=lambda t: engines[t].clear_cache(),
+                                warmup=1, deadline=time.time() + left / (len(names) - i))
+            audio_s = engines["baseline"].synthesize(text).duration
+            rows[name] = {
+                "audio_s": audio_s, "rounds": len(times["baseline"]),
+                "median_s": {t: _median(v) for t, v in times.items()},
+                "rtf": {t: _median(v) / audio_s for t, v in times.items()},
+                "speedup_vs_baseline": {t: speedup(times["baseline"], v) for t, v in times.items()
+                                        if t != "baseline"},
+            }
+        choices = {t: (e.stats().get("calibration") or {}).get("choices") for t, e in engines.items()}
+    finally:
+        for e in engines.values():
+            e.close()
     shrunk = [f"{n}: {r['rounds']} of {ctx.rounds} rounds" for n, r in rows.items() if r["rounds"] < ctx.rounds]
     shrunk += [f"{n}: not run, the {ctx.allowance_s:.0f} s allowed were spent" for n in names if n not in rows]
     return {"status": "info", "tiers": TIERS, "texts": rows, "load_s": load_s, "calibration_choices": choices,
@@ -228,6 +222,6 @@ def memory(ctx: CheckContext) -> dict[str, Any]:
                 "peak_allocated_mb": peak, "activations_peak_mb": peak - loaded,
                 "peak_reserved_mb": torch.cuda.max_memory_reserved(ctx.device) / 2**20}
 
-    with calibration_budget(CALIBRATION_SHARE * ctx.allowance_s) as cal_s:  # read back if `tiers` calibrated
-        rows = ctx.each_engine(TIERS, measure)
+    cal_s = calibration_budget(CALIBRATION_SHARE * ctx.allowance_s)  # read back if `tiers` calibrated
+    rows = ctx.each_engine(TIERS, measure, calibration_budget_s=cal_s)
     return {"status": "info", "tiers": rows, "calibration_budget_s": cal_s}

@@ -40,11 +40,13 @@ def child_usable(voice: Any, frontend: Any) -> str | None:
     return None
 
 
-def calibration_for(voice: Any, frontend: Any, dev: torch.device, tier: TierConfig) -> dict[str, Any]:
+def calibration_for(voice: Any, frontend: Any, dev: torch.device, tier: TierConfig,
+                    budget_s: float | None = None) -> dict[str, Any]:
     """The calibration of `tier`'s "auto" switches for `voice` on `dev`: the dict `tts_core.calibrate.measure.calibrate`
     returns (`choices`, `measurements`, `cached`, `seconds` of measuring, ...). Stored -> read here; otherwise
     measured in a child process (this process's threads, timeout the calibration budget plus `CHILD_MARGIN_S`
-    seconds), or here when no child can be used.
+    seconds), or here when no child can be used. `budget_s`: the seconds the measuring may spend (None:
+    `measure.BUDGET_S`).
     Raises `CalibrationError` when the child fails, dies or times out."""
     from tts_core.calibrate import measure as measuring
 
@@ -53,12 +55,12 @@ def calibration_for(voice: Any, frontend: Any, dev: torch.device, tier: TierConf
         return stored
     why_not = child_usable(voice, frontend)
     if why_not is None:
-        return child.run_in_child(voice.name, dev, tier, measuring.BUDGET_S)
+        return child.run_in_child(voice.name, dev, tier, measuring.BUDGET_S if budget_s is None else budget_s)
     from tts_core.runtime import release_memory
 
     log.info("calibrating in this process (%s): its candidates' memory stays partly behind; a voice loaded by name "
              "is calibrated in a child process instead", why_not)
-    result = measuring.calibrate(voice, frontend, dev, tier)
+    result = measuring.calibrate(voice, frontend, dev, tier, budget_s=budget_s)
     freed = release_memory(str(dev))
     log.info("calibration in process: released %.0f MB (RSS now %.0f MB)", freed["freed_mb"], freed["rss_after_mb"])
     return result
