@@ -12,11 +12,10 @@ import pandas as pd
 
 from bench.report import html as h
 from bench.report.analysis import value
-from bench.serve.search import plays_within_bound
+from bench.serve.search import plays_within_bound, ttfa_field
 
 PIPER_NOTE = "Piper's server returns one whole WAV: its first audio is its whole synthesis"
 SERVER = "server"  # LoadGen's scenario whose rows are the search's probes
-TTFA_AT = {0.5: "ttfa_s", 0.9: "ttfa_p90_s", 0.99: "ttfa_p99_s"}  # first audio at a bound's percentile
 
 
 def _probes(serving: pd.DataFrame) -> pd.DataFrame:
@@ -37,7 +36,7 @@ def _pct(r: pd.Series) -> str:
 
 def ttfa_at_bound_ms(r: pd.Series) -> float | None:
     """The probe's first audio (ms) at the percentile its bound applies to."""
-    col = TTFA_AT.get(round(float(value(r, "latency_percentile") or 0), 4))
+    col = ttfa_field(value(r, "latency_percentile"))
     return _ms(value(r, col)) if col else None
 
 
@@ -135,8 +134,8 @@ def lead(answer: pd.DataFrame, probes: pd.DataFrame, curve: pd.DataFrame, img: C
             "Per contender, the highest rate LoadGen's server search probed that met the bound: LoadGen called it VALID "
             "(first audio within the bound at the percentile, and early stopping passed) and, over HTTP, no simulated "
             "listener underran. The next probe up is the lowest rate above it that did not, with LoadGen's reason. "
-            "The chart: each probe's p99 first audio against the rate it achieved, filled where LoadGen called it "
-            "VALID; the dashed line is the bound, which applies at the table's percentile."))
+            "The chart: each probe's first audio at the bound's percentile against the rate it achieved, filled "
+            "where LoadGen called it VALID; the dashed line is the bound."))
     if not curve.empty:
         parts.append(h.Section(
             "concurrency", "First audio against concurrent streams",

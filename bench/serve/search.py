@@ -20,6 +20,15 @@ from typing import Any, Callable, Optional
 MAX_UNDERRUN_RATE = 0.0  # share of streams that may underrun at a rate the search counts as met
 
 
+# the row field holding first audio (s) at the percentile a bound applies to (`latency_percentile`)
+TTFA_AT = {0.5: "ttfa_s", 0.9: "ttfa_p90_s", 0.99: "ttfa_p99_s"}
+
+
+def ttfa_field(percentile: float | None) -> str | None:
+    """The row field with first audio at `percentile` (0.9 -> `ttfa_p90_s`); None for a percentile rows lack."""
+    return TTFA_AT.get(round(float(percentile or 0), 4))
+
+
 def plays_within_bound(row: dict[str, Any]) -> bool:
     """LoadGen's VALID and, where the row has simulated listeners (`underrun_rate`), at most MAX_UNDERRUN_RATE of
     its streams underran."""
