@@ -5,7 +5,10 @@ Per stream (ended without error, with audio): first audio = first chunk's arriva
 audible = the arrival of the chunk holding the first audible frame (`bench.measure.audible`); gaps between chunk
 arrivals; the simulated listener's underruns (`bench.serve.listener`). Per level: percentiles over its streams
 (gaps pooled over all streams), the fraction of streams with an underrun, audio seconds and requests per wall
-second of the level, and goodput: requests per second whose first audio met the bound with no underrun.
+second of the level, and goodput: requests per second whose first audio met the bound with no underrun. Two
+counts of concurrency, from events: `max_in_flight`, the most requests open at once (sent, not yet ended, queued
+or not), and `max_served_at_once`, the most being served at once (an HTTP request out, or a group the in-process
+engine thread took).
 """
 
 from __future__ import annotations
@@ -70,5 +73,6 @@ def level_figures(record: "LevelRecord", sample_rate: int, bound_s: float) -> di
         "audio_s_per_s": sum(p["audio_s"] for p in per) / wall, "goodput_qps": good / wall,
         "latency_bound_ms": bound_s * 1000, "engine_errors": len(errors), "first_error": errors[0] if errors else None,
         "max_in_flight": max_overlap([(r.sent_s, r.ended_s) for r in record.requests]),
+        "max_served_at_once": max_overlap([r.stream.served_s for r in record.requests if r.stream.served_s]),
         "fresh_text": len(set(texts)) == len(texts), "stopped_early": record.stopped_early,
     }

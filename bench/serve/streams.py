@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 import numpy as np
 
@@ -34,11 +34,28 @@ class Stream:
     chunks: list[np.ndarray] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
     error: Optional[str] = None
+    served_s: tuple[float, float] | None = None  # from the request going out (HTTP) or being taken by the engine
+    # thread (in process) to its end: the streams served at one moment are the ones whose spans overlap
 
     def arrived(self, _: int, samples: np.ndarray) -> None:
         """`serve_group`'s callback: a chunk of this stream is here."""
         self.arrivals.append(time.perf_counter())
         self.chunks.append(samples)
+
+
+def serve_streams(streams: list[Stream], call: Callable[[], None]) -> None:
+    """Run `call` (serving `streams`), record each stream's served span and the error, and end them."""
+    began = time.perf_counter()
+    try:
+        call()
+    except Exception as exc:  # the level counts it as an engine error, for each stream of the group
+        for s in streams:
+            s.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        ended = time.perf_counter()
+        for s in streams:
+            s.served_s = (began, ended)
+            s.done.set()
 
 
 class Streams(Protocol):
@@ -50,10 +67,6 @@ class Streams(Protocol):
     def close(self) -> None: ...
 
 
-def _failed(stream: Stream, exc: BaseException) -> None:
-    stream.error = f"{type(exc).__name__}: {exc}"
-
-
 class DirectStreams:
     """The client's thread streams the response itself (a served engine: `adapter.stream` is an HTTP request).
     `timeout_s` is the adapter's own (`engine.timeout_s`, per read)."""
@@ -63,11 +76,7 @@ class DirectStreams:
 
     def request(self, text: str, timeout_s: float) -> Stream:
         stream = Stream(text)
-        try:
-            serve_group(self.adapter, [text], stream.arrived)
-        except Exception as exc:  # the level counts it as an engine error
-            _failed(stream, exc)
-        stream.done.set()
+        serve_streams([stream], lambda: serve_group(self.adapter, [text], stream.arrived))
         return stream
 
     def close(self) -> None:
@@ -90,14 +99,8 @@ class DispatchedStreams:
         return stream
 
     def _serve(self, group: list[Stream]) -> None:
-        try:
-            serve_group(self.adapter, [s.text for s in group], lambda i, samples: group[i].arrived(i, samples))
-        except Exception as exc:  # every stream of the group failed with it
-            for s in group:
-                _failed(s, exc)
-        finally:
-            for s in group:
-                s.done.set()
+        serve_streams(group, lambda: serve_group(self.adapter, [s.text for s in group],
+                                                 lambda i, samples: group[i].arrived(i, samples)))
 
     def close(self) -> None:
         """Stop the dispatcher after what is queued (does not wait for a hung engine)."""
