@@ -153,6 +153,7 @@ def test_a_cancelled_stream_stops_between_chunks() -> None:
 @pytest.mark.parametrize("field, value, allowed", [
     ("port", 70000, "0..65535"), ("max_queue", 0, ">= 1"), ("max_batch", 0, ">= 1"),
     ("max_wait_ms", -1.0, "0..10000"), ("max_input_chars", 0, ">= 1"), ("log_level", "loud", "debug"),
+    ("policy", "fifo", "batch, deadline"), ("first_audio_ms", -1, "0..60000"),
 ])
 def test_a_bad_server_option_names_the_field_and_allowed_values(field: str, value: Any, allowed: str) -> None:
     with pytest.raises(ConfigError) as err:

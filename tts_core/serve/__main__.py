@@ -12,6 +12,7 @@ from dataclasses import fields
 from typing import Any, Optional, Sequence
 
 from tts_core.errors import ConfigError
+from tts_core.runtime.dispatch import POLICIES
 from tts_core.serve.config import LOG_LEVELS, ServeConfig
 
 MISSING_EXTRA = ("the speech server needs the `server` extra (FastAPI, uvicorn, prometheus-client): "
@@ -40,13 +41,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> ServeConfig:
                    "synthesize_batch, on tiers that batch or have workers (default %(default)s)")
     p.add_argument("--max-wait-ms", type=float, default=_D["max_wait_ms"], help="milliseconds the first waiting "
                    "request waits for others to batch with (default %(default)s)")
+    p.add_argument("--policy", default=_D["policy"], choices=POLICIES, help="batch: requests served whole, batched "
+                   "where the tier batches; deadline: every request streams, one chunk at a time, the chunk due "
+                   "soonest first (--max-batch streams at once) (default %(default)s)")
+    p.add_argument("--first-audio-ms", type=float, default=_D["first_audio_ms"], help="deadline policy: a new "
+                   "request's first chunk is due this many milliseconds after it came (default %(default)g)")
     p.add_argument("--max-input-chars", type=int, default=_D["max_input_chars"], help="longest `input` in "
                    "characters; longer gets 413 (default %(default)s, OpenAI's limit)")
     p.add_argument("--log-level", default=_D["log_level"], choices=LOG_LEVELS, help="(default %(default)s)")
     a = p.parse_args(argv)
     return ServeConfig(voice=a.voice, tier=a.tier, host=a.host, port=a.port, device=a.device, seed=a.seed,
                        max_queue=a.max_queue, max_batch=a.max_batch, max_wait_ms=a.max_wait_ms,
-                       max_input_chars=a.max_input_chars, log_level=a.log_level)
+                       policy=a.policy, first_audio_ms=a.first_audio_ms, max_input_chars=a.max_input_chars, log_level=a.log_level)
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -49,11 +49,11 @@ class ServerState:
         )
 
     def attach(self, engine: Any) -> None:
-        """Serve with `engine`: start its dispatcher under the tier's batching policy."""
+        """Serve with `engine`: start its dispatcher under the configured policy (batching as the tier does)."""
         self.engine = engine
         self.worker = EngineWorker(engine, on_batch=self.metrics.batch_size.observe)
         self.dispatcher = Dispatcher(self.worker, self.config.batch_policy(engine.tier), self.config.max_queue,
-                                     name="tts-serve-dispatcher")
+                                     name="tts-serve-dispatcher", open_stream=self.worker.open)
         self.ready.set()
 
     def load(self, loader: Callable[[], Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tts_core.errors import bad_field
-from tts_core.runtime.dispatch import BatchPolicy
+from tts_core.runtime.dispatch import FIRST_AUDIO_S, POLICIES, BatchPolicy
 from tts_core.tiers.build import batches_requests
 from tts_core.tiers.config import TierConfig
 
@@ -35,6 +35,10 @@ class ServeConfig:
     # a request is served at once when the engine is idle, and those that arrive while it is busy go together in
     # its next batch (a 10 ms wait cost a lone client 10 ms of first audio for nothing)
     max_wait_ms: float = 0.0
+    # batch: requests served whole, batched where the tier batches; deadline: every request streams, one chunk at a
+    # time, earliest deadline first (tts_core.runtime.scheduler); max_batch is then the most streams at once
+    policy: str = "batch"
+    first_audio_ms: float = FIRST_AUDIO_S * 1000  # deadline: a new request's first chunk is due this long after it came
     max_input_chars: int = OPENAI_MAX_INPUT_CHARS  # longer `input` gets 413
     log_level: str = "info"
 
@@ -52,9 +56,13 @@ class ServeConfig:
         check(isinstance(self.max_batch, int) and self.max_batch >= 1, "max_batch", "an int >= 1")
         check(isinstance(self.max_wait_ms, (int, float)) and 0 <= self.max_wait_ms <= 10_000, "max_wait_ms",
               "a number of milliseconds in 0..10000")
+        check(self.policy in POLICIES, "policy", ", ".join(POLICIES))
+        check(isinstance(self.first_audio_ms, (int, float)) and 0 <= self.first_audio_ms <= 60_000, "first_audio_ms",
+              "a number of milliseconds in 0..60000")
         check(isinstance(self.max_input_chars, int) and self.max_input_chars >= 1, "max_input_chars", "an int >= 1")
         check(self.log_level in LOG_LEVELS, "log_level", ", ".join(LOG_LEVELS))
 
     def batch_policy(self, tier: TierConfig) -> BatchPolicy:
-        """The dispatcher's policy for a loaded tier: batching where the tier batches or has workers."""
-        return BatchPolicy(enabled=batches_requests(tier), max_batch=self.max_batch, max_wait_s=self.max_wait_ms / 1000)
+        """The dispatcher's policy for a loaded tier: `policy`, with batching where the tier batches or has workers."""
+        return BatchPolicy(enabled=batches_requests(tier), max_batch=self.max_batch, max_wait_s=self.max_wait_ms / 1000,
+                           policy=self.policy, first_audio_s=self.first_audio_ms / 1000)

@@ -1,7 +1,8 @@
 """`EngineWorker`: the dispatcher's handler, the only code that touches the engine.
 
 A request served alone is streamed (`Engine.stream`): each chunk goes to its client as soon as it is
-made, and a cancelled request (its client went away) stops between chunks. Requests served together go
+made, and a cancelled request (its client went away) stops between chunks. Under the `deadline` policy every
+request is such a stream (`open`), and the dispatcher's scheduler steps them one chunk at a time. Requests served together go
 through one `Engine.synthesize_batch` (tiers that batch or have worker processes); each gets its whole
 audio as one chunk when the batch returns. If the batch fails on bad text, its requests are served one by
 one, so only the bad one gets the error.
@@ -14,9 +15,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from tts_core.errors import TextError
+from tts_core.runtime.scheduler import ScheduledStream
 
 log = logging.getLogger("tts_core.serve")
 DONE = object()  # delivered after a request's last chunk
@@ -59,10 +61,36 @@ class EngineWorker:
                 self._stream(jobs[0])
             else:
                 self._batch(jobs)
+        self._housekeep()
+
+    def open(self, job: SpeechJob) -> ScheduledStream:
+        """`job` as a stream the dispatcher's deadline scheduler steps one chunk at a time (housekeeping, when the
+        engine asks for it, after its last chunk)."""
+        self._on_batch(1)
+        return ScheduledStream(self._steps_then_housekeep(job), job.arrived_s, job.cancelled.is_set,
+                               self.count_cancelled)
+
+    def _steps_then_housekeep(self, job: SpeechJob) -> Iterator[float]:
+        yield from self._steps(job)
+        self._housekeep()
+
+    def _housekeep(self) -> None:
         if getattr(self.engine, "pending_housekeeping", False):
             self.engine.housekeep()  # between requests, as the engine asks: no request pays for it mid-stream
 
     def _stream(self, job: SpeechJob) -> None:
+        steps = self._steps(job)
+        try:
+            for _ in steps:
+                if job.cancelled.is_set():
+                    self.count_cancelled()
+                    return
+        finally:
+            steps.close()
+
+    def _steps(self, job: SpeechJob) -> Iterator[float]:
+        """Stream `job`: each `next()` makes one chunk and delivers it, returning its audio seconds; then `DONE`
+        (or the error)."""
         if job.cancelled.is_set():
             self.count_cancelled()
             return
@@ -71,9 +99,7 @@ class EngineWorker:
             try:
                 for chunk in chunks:
                     job.deliver(chunk.to_int16().tobytes())
-                    if job.cancelled.is_set():
-                        self.count_cancelled()
-                        return
+                    yield chunk.duration
             finally:
                 close = getattr(chunks, "close", None)
                 if close is not None:
