@@ -77,7 +77,6 @@ def test_the_calibration_builds_each_candidate_by_the_engines_route(monkeypatch,
     """For every candidate of every switch the calibration may choose: the same transforms run in the same order,
     the model has the same modules and the renderer the same options as the engine that runs that choice."""
     from tts_core.calibrate.measure import candidate_renderer
-    from tts_core.calibrate.stored import reference_tier
     from tts_core.text import TextFrontend
     from tts_core.voices import load_voice
 
@@ -85,7 +84,7 @@ def test_the_calibration_builds_each_candidate_by_the_engines_route(monkeypatch,
     sw = next(s for s in CALIBRATED if s.name == switch)
     calls = _route(monkeypatch)
     for changes in sw.candidates(ADVANCED):
-        tier = reference_tier(ADVANCED).with_(name=f"route-{switch}", warmup=0, engine_registry=False, **changes)
+        tier = ADVANCED.undecided_off().with_(name=f"route-{switch}", warmup=0, engine_registry=False, **changes)
         voice = load_voice("tiny")
         calls.clear()
         candidate = candidate_renderer(voice, TextFrontend(voice.phoneme_id_map, voice.espeak_voice),

@@ -30,9 +30,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from tts_core.calibrate.stored import (
-    CALIBRATION_VERSION, fixed_fields, machine_key, read_stored, reference_tier, render_path, stored_path,
-)
+from tts_core.calibrate.stored import CALIBRATION_VERSION, locate, render_path
 from tts_core.constants import cache_dir, recalibrate_requested
 from tts_core.fidelity import compare
 from tts_core.machine import cpu_model
@@ -215,7 +213,7 @@ class Calibration:
         self.voice, self.frontend, self.device, self.tier = voice, frontend, device, tier
         self.batch_vocoder = batch_vocoder
         self.budget_s = budget_s
-        self.base = reference_tier(tier)
+        self.base = tier.undecided_off()
         self.started = time.perf_counter()
         self.texts = CalibrationTexts(
             batches=[s.ids for s in frontend.sentences(TEXT)], probe=[s.ids for s in frontend.sentences(PROBE)],
@@ -236,7 +234,7 @@ class Calibration:
     def renderer(self, tier: TierConfig) -> Renderer:
         """The warm renderer of a decided state (built once, warmed on every text, as a service that has spoken
         for a while is)."""
-        key = json.dumps(fixed_fields(tier), sort_keys=True, default=str)
+        key = json.dumps(tier.measured_fields(), sort_keys=True, default=str)
         if key not in self._renderers:
             ren = self.build(tier)
             for ids in [self.texts.batches, *self.texts.rounds]:
@@ -361,7 +359,8 @@ class Calibration:
                measurements: dict[str, Any]) -> dict[str, Any]:
         """The field changes `switch` keeps on top of `decided`: its best candidate that passes and pays, else off.
         Each candidate's figures go into `measurements` under its name, with what it was measured on (`on`)."""
-        on = {k: v for k, v in fixed_fields(decided).items() if v != fixed_fields(self.base)[k]}
+        base = self.base.measured_fields()
+        on = {k: v for k, v in decided.measured_fields().items() if v != base[k]}
         candidates = switch.candidates(self.tier)
         best: dict[str, Any] = switch.off()
         best_speed = 1.0
@@ -401,8 +400,8 @@ def calibrate(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
     voice's own model (never changed). `batch_vocoder` None = the device's own vocoder path (see `Renderer`); tests
     force the other one. `budget_s`: the seconds the measuring may spend (None: `BUDGET_S`)."""
     voice.model.to(device).eval()
-    path = stored_path(voice, device, tier, batch_vocoder)
-    stored = read_stored(voice, device, tier, batch_vocoder)
+    where = locate(voice, device, tier, batch_vocoder)
+    path, stored = where.path, where.read()
     if stored is not None:
         return stored
     if path.is_file() and not recalibrate_requested():
@@ -414,8 +413,8 @@ def calibrate(voice: Any, frontend: Any, device: torch.device, tier: TierConfig,
                  "again", CALIBRATION_VERSION, len(stale))
     log.info("calibrating %s on %s for %s (stored for next time in %s)", voice.name, device, tier.auto_fields, path)
     run = Calibration(voice, frontend, device, tier, batch_vocoder, BUDGET_S if budget_s is None else budget_s)
-    machine = machine_key(voice.weights_key, device, tier, run.path)
-    shared = Measured(cache_dir() / "calibration" / f"{voice.name}-{machine}-candidates.json", recalibrate_requested())
+    shared = Measured(cache_dir() / "calibration" / f"{voice.name}-{where.machine}-candidates.json",
+                      recalibrate_requested())
     choices: dict[str, Any] = {}
     measurements: dict[str, Any] = {}
     decided = run.base

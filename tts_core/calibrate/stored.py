@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,6 @@ from tts_core.constants import cache_dir, recalibrate_requested
 from tts_core.machine import cpu_model, isa_caps
 from tts_core.render import vocoder_batched
 from tts_core.tiers.config import AUTO, TierConfig
-from tts_core.tiers.switches import CALIBRATED
 
 CALIBRATION_VERSION = 11  # 2: decoder fusion joined the candidates; 3: the engine's render path and buckets;
 # 4: candidate measurements shared by every tier of a machine; 6: 8 rounds on 8 texts, both sides warm on them, the
@@ -36,27 +36,12 @@ def render_path(device: torch.device, batch_vocoder: bool | None = None) -> str:
     return "batched-masked" if vocoder_batched(device, batch_vocoder) else "per-item"
 
 
-def reference_tier(tier: TierConfig) -> TierConfig:
-    """`tier` with every "auto" switch off: what the calibration measures the first candidates against."""
-    changes: dict[str, Any] = {}
-    for switch in CALIBRATED:
-        if getattr(tier, switch.settings[0].name) == AUTO:
-            changes.update(switch.off())
-    return tier.with_(**changes)
-
-
-def fixed_fields(tier: TierConfig) -> dict[str, Any]:
-    """The fields of `tier` a measurement depends on: all but its name and the precision candidates (which only
-    say what "auto" tries)."""
-    return {k: v for k, v in tier.to_dict().items() if k not in ("name", "precision_candidates")}
-
-
 def machine_parts(weights_key: str, device: torch.device, tier: TierConfig, path: str) -> list[Any]:
     """What a candidate's measurement depends on: voice, device, CPU (and any cap on its instruction sets), torch,
     threads, the tier's switches with "auto" ones off, and the render path."""
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     return [CALIBRATION_VERSION, weights_key, str(device), gpu, cpu_model(), isa_caps(), torch.__version__,
-            torch.get_num_threads(), fixed_fields(reference_tier(tier)), path]
+            torch.get_num_threads(), tier.undecided_off().measured_fields(), path]
 
 
 def machine_key(weights_key: str, device: torch.device, tier: TierConfig, path: str) -> str:
@@ -71,21 +56,40 @@ def tier_key(weights_key: str, device: torch.device, tier: TierConfig, path: str
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
 
 
-def stored_path(voice: Any, dev: torch.device, tier: TierConfig, batch_vocoder: bool | None = None) -> Path:
+@dataclass(frozen=True)
+class Stored:
+    """Where one tier's calibration lies (`path`) and the key of the candidate measurements every tier of this
+    machine shares (`machine`, see `measure.Measured`)."""
+
+    path: Path
+    machine: str
+
+    def read(self) -> dict[str, Any] | None:
+        """The stored calibration (`cached` True) when one of the current version exists and no recalibration was
+        asked for; else None. Reads a file, measures nothing."""
+        if recalibrate_requested() or not self.path.is_file():
+            return None
+        try:
+            stored = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None  # the measuring side warns and measures again
+        return dict(stored, cached=True) if stored.get("version") == CALIBRATION_VERSION else None
+
+
+def locate(voice: Any, dev: torch.device, tier: TierConfig, batch_vocoder: bool | None = None) -> Stored:
     """Where the choices of `tier` for `voice` on `dev` with this process's threads are stored (and looked for)."""
-    key = tier_key(voice.weights_key, dev, tier, render_path(dev, batch_vocoder))
-    return cache_dir() / "calibration" / f"{voice.name}-{key}.json"
+    path = render_path(dev, batch_vocoder)
+    key = tier_key(voice.weights_key, dev, tier, path)
+    return Stored(cache_dir() / "calibration" / f"{voice.name}-{key}.json",
+                  machine_key(voice.weights_key, dev, tier, path))
+
+
+def stored_path(voice: Any, dev: torch.device, tier: TierConfig, batch_vocoder: bool | None = None) -> Path:
+    """Where the choices of `tier` for `voice` on `dev` are stored (`locate(...).path`)."""
+    return locate(voice, dev, tier, batch_vocoder).path
 
 
 def read_stored(voice: Any, dev: torch.device, tier: TierConfig,
                 batch_vocoder: bool | None = None) -> dict[str, Any] | None:
-    """The stored calibration (`cached` True) when one of the current version exists and no recalibration was
-    asked for; else None. Reads a file, measures nothing."""
-    path = stored_path(voice, dev, tier, batch_vocoder)
-    if recalibrate_requested() or not path.is_file():
-        return None
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None  # the measuring side warns and measures again
-    return dict(stored, cached=True) if stored.get("version") == CALIBRATION_VERSION else None
+    """The stored calibration of `tier` (`locate(...).read()`), or None."""
+    return locate(voice, dev, tier, batch_vocoder).read()

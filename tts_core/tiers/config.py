@@ -14,7 +14,7 @@ from dataclasses import asdict, fields, replace
 from typing import Any
 
 from tts_core.errors import bad_field
-from tts_core.tiers.switches import SETTINGS, SWITCHES
+from tts_core.tiers.switches import CALIBRATED, SETTINGS, SWITCHES
 from tts_core.tiers.switches.base import AUTO
 from tts_core.tiers.switches.precision import LOWER_PRECISIONS, PRECISIONS
 
@@ -45,6 +45,19 @@ class _TierMethods:
     def auto_fields(self) -> list[str]:
         """Switches left to calibration."""
         return [f.name for f in fields(self) if getattr(self, f.name) == AUTO]  # type: ignore[arg-type]
+
+    def undecided_off(self) -> "TierConfig":
+        """This tier with every "auto" switch off: what the calibration measures the first candidates against."""
+        changes: dict[str, Any] = {}
+        for switch in CALIBRATED:
+            if getattr(self, switch.settings[0].name) == AUTO:
+                changes.update(switch.off())
+        return self.with_(**changes)
+
+    def measured_fields(self) -> dict[str, Any]:
+        """The fields a measurement of this tier depends on: all but its name and the precision candidates (which
+        only say what "auto" tries)."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("name", "precision_candidates")}
 
     def with_(self, **changes: Any) -> "TierConfig":
         """A copy with some fields changed (validated again)."""
