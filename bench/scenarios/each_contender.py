@@ -62,7 +62,10 @@ def each_contender(ctx: SweepContext, group: Group, scenario: str, measure: Meas
                 worker.close()
         for row in mine:
             row.extra["contender_wall_s"] = time.monotonic() - started
-            log.info("%s %s: %s", row.contender, row.scenario or "", summary(row))
+            if row.status == "ok":
+                log.info("%s %s: %s", row.contender, row.scenario or "", summary(row))
+            else:  # nothing measured: the reason, not a line of n/a figures
+                log.info("%s %s: %s (%s)", row.contender, row.scenario or "", row.status, row.reason or row.error)
         store.append(mine)
         append_rows(paths.results_file, mine)
         rows.extend(mine)
