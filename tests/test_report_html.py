@@ -268,3 +268,16 @@ def test_cli_without_arguments_reports_the_newest_run(tmp_path: Path, monkeypatc
     (tmp_path / "results" / "empty-run").mkdir()
     assert main([]) == 0
     assert (tmp_path / "reports" / rows[0].run_id / "index.html").exists()
+
+
+def test_capped_torch_beside_an_uncapped_peer_is_said_at_the_top(tmp_path: Path) -> None:
+    rows = synthetic_rows(base_dir=tmp_path, peers=True)
+    plain = write_report([_write_rows(tmp_path / "plain.jsonl", rows)], tmp_path / "plain").read_text()
+    assert "which flatters the peer" not in plain  # no cap, nothing to say
+    for r in rows:
+        if r.engine == "tts_core":
+            r.env = dict(r.env or {}, isa_caps={"ONEDNN_MAX_CPU_ISA": "AVX2"})
+    html = write_report([_write_rows(tmp_path / "capped.jsonl", rows)], tmp_path / "capped").read_text()
+    note = html[html.index("torch was capped"):][:600]
+    assert "ONEDNN_MAX_CPU_ISA=AVX2" in note and "piper" in note.lower() and "flatters the peer" in note
+    assert html.index("torch was capped") < html.index('id="speed"')  # at the top, before the sections

@@ -207,6 +207,24 @@ def peer_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def capped_against_peers(df: pd.DataFrame) -> list[str]:
+    """One sentence per machine where our tiers ran with torch's instruction sets capped (`ONEDNN_MAX_CPU_ISA` and
+    the like, `tts_core.machine.ISA_CAPS`) beside a peer that no such variable caps (onnxruntime picks its kernels
+    from the CPU alone): the peer kept the machine's full instruction set, so the comparison is not like for like."""
+    rows = ok_rows(df)
+    out = []
+    for machine, group in rows.groupby("machine", sort=True) if not rows.empty else []:
+        ours = group[group["engine"] == OURS]
+        peers = sorted({str(e) for e in group.loc[group["engine"] != OURS, "engine"] if e != "fake"})
+        caps = {f"{k}={v}" for _, r in ours.iterrows() for k, v in (cpu_of(r)["isa_caps"] or {}).items()}
+        if caps and peers:
+            out.append(f"{machine}: torch was capped ({', '.join(sorted(caps))}) but {', '.join(peers)} was not "
+                       "(onnxruntime and espeak-ng read none of these variables and use every instruction set this "
+                       "CPU has): each comparison with a peer here sets capped tts_core against an uncapped peer, "
+                       "which flatters the peer. A figure for a CPU without those instruction sets comes from one.")
+    return out
+
+
 def peer_comparisons(records: list[dict[str, Any]]) -> pd.DataFrame:
     """The pooled comparisons of `peer_records` as a table: our tier vs peer, speedup [CI], verdict."""
     out = [{"machine": p["machine"], "contender": c["contender"], "vs peer": p["contender"], "metric": c.get("metric"),

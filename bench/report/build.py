@@ -214,6 +214,7 @@ def render(df: pd.DataFrame, run_id: str, sources: list[Path],
         failed = frames["failures"]
         top = ("".join(h.warning(f"The machine stayed busy: {reason}. Its figures are from fewer rounds than "
                                  "planned; measure again on a quieter machine.") for reason in tables.busy(df))
+               + "".join(h.warning(note) for note in analysis.capped_against_peers(df))
                + lead
                + h.table(frames["machines"], "")
                + h.table(frames["headline"], "", css="headline")
