@@ -148,7 +148,8 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1"])
     parser.add_argument("--voice", default="tiny")
     parser.add_argument("--tier", default="baseline")
-    for option in ("--device", "--seed", "--max-queue", "--max-batch", "--max-wait-ms"):  # the server's; unused
+    # the server's options; unused here
+    for option in ("--device", "--seed", "--max-queue", "--max-batch", "--max-wait-ms", "--policy", "--first-audio-ms"):
         parser.add_argument(option)
     parser.add_argument("--never-healthy", action="store_true")
     args = parser.parse_args()

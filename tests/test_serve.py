@@ -68,6 +68,8 @@ def texts() -> list[str]:
     ("batching", "always", "tier, on, off"),
     ("max_batch", 0, ">= 1"),
     ("max_wait_ms", -5.0, ">= 0"),
+    ("policy", "fifo", "batch, deadline"),
+    ("first_audio_ms", -1.0, ">= 0"),
 ])
 def test_bad_field_names_it_and_the_allowed_values(field: str, value: Any, allowed: str) -> None:
     with pytest.raises(BenchConfigError) as err:
@@ -184,6 +186,14 @@ def test_offline_batches_only_where_the_tier_batches(tmp_path: Path, texts: list
         assert row["max_batch_size"] == 4 and row["batches"] < row["samples"]
     else:
         assert row["max_batch_size"] == 1 and row["batches"] == row["samples"]
+
+
+def test_under_the_deadline_policy_every_query_is_its_own_stream(tmp_path: Path, texts: list[str]) -> None:
+    """The in-process dispatcher takes the scenario's policy: a tier that batches still streams each query."""
+    scenario = ScenarioConfig(name="offline", policy="deadline", max_batch=4, **FAST)
+    row = run_scenario(ScriptedEngine(batches=True), scenario, texts, tmp_path)[0]
+    assert row["status"] == "ok" and row["policy"] == "deadline" and row["valid"] == "VALID"
+    assert row["max_batch_size"] == 1 and row["batches"] == row["samples"]
 
 
 # ---- runs on the tiny voice -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from bench.errors import bad_field
 SCENARIOS = ("singlestream", "offline", "server")
 P90_QUERY_COUNT = 200  # queries per server run at which p90, not early stopping, decides VALID (ScenarioConfig)
 BATCHING = ("tier", "on", "off")  # tier: batch where the engine's tier batches or has workers
+POLICIES = ("batch", "deadline")  # tts_core.runtime.dispatch.POLICIES, named here for the schema's error
 
 
 def check_batching(config: Any) -> None:
@@ -26,6 +27,12 @@ def check_batching(config: Any) -> None:
         raise bad_field("scenario", "max_batch", config.max_batch, "an integer >= 1")
     if not config.max_wait_ms >= 0:
         raise bad_field("scenario", "max_wait_ms", config.max_wait_ms, "a number of milliseconds >= 0")
+
+
+def first_audio_target_ms(config: Any) -> float:
+    """The deadline policy's first-audio target of a `ScenarioConfig` (or its YAML node), ms: `first_audio_ms`,
+    else `latency_bound_ms`."""
+    return float(config.latency_bound_ms if config.first_audio_ms is None else config.first_audio_ms)
 
 
 @dataclass
@@ -63,6 +70,12 @@ class ScenarioConfig:
     batching: str = "tier"  # tier | on | off
     max_batch: int = 8  # queries taken as one batch at most
     max_wait_ms: float = 0.0  # how long the first waiting query waits for others to join its batch, ms
+    # batch: queries served whole, batched as `batching` says; deadline: every query streams, one chunk at a time,
+    # the chunk due soonest first (tts_core.runtime.scheduler), `max_batch` streams at once. The in-process
+    # dispatcher and our managed server (--policy) both take it, so a pair runs the same arrival trace.
+    policy: str = "batch"
+    # deadline: a new query's first chunk is due this long after it came, ms (None: latency_bound_ms)
+    first_audio_ms: Optional[float] = None
     run_timeout_s: float = 300.0  # a run not done by then (engine hung) is a failed row
 
     def __post_init__(self) -> None:
@@ -94,6 +107,11 @@ class ScenarioConfig:
         if not self.search_tolerance > 0:
             raise bad_field(g, "search_tolerance", self.search_tolerance, "a fraction > 0, e.g. 0.15")
         check_batching(self)
+        if self.policy not in POLICIES:
+            raise bad_field(g, "policy", self.policy, f"one of {', '.join(POLICIES)}")
+        if self.first_audio_ms is not None and not self.first_audio_ms >= 0:
+            raise bad_field(g, "first_audio_ms", self.first_audio_ms,
+                            "a number of milliseconds >= 0, or null (latency_bound_ms)")
         if not self.run_timeout_s > 0:
             raise bad_field(g, "run_timeout_s", self.run_timeout_s, "a number of seconds > 0")
 

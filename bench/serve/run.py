@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from bench.serve.config import ScenarioConfig
+from bench.serve.config import ScenarioConfig, first_audio_target_ms
 from bench.serve.loadgen_log import DETAIL, SUMMARY, figures, read_detail, read_verdict
 from bench.serve.http_sut import sut_for
 from bench.serve.search import Probe, QpsSearch, plays_within_bound
 from bench.serve.sut import BatchPolicy
+from tts_core.runtime.dispatch import FIRST_AUDIO_S
 
 log = logging.getLogger("bench")
 
@@ -44,10 +45,15 @@ def tier_batches(tier: dict[str, Any]) -> bool:
 
 
 def batch_policy(adapter: Any, scenario: ScenarioConfig) -> BatchPolicy:
-    """Batching on when asked, or (`batching: tier`) where the tier batches requests (`tier_batches`)."""
+    """The dispatcher's config: batching on when asked, or (`batching: tier`) where the tier batches requests
+    (`tier_batches`); the scenario's `policy` and first-audio target. A config without `policy` (the concurrency
+    curve's) serves under `batch`."""
     enabled = scenario.batching == "on" or (
         scenario.batching == "tier" and tier_batches(adapter.describe().get("tier") or {}))
-    return BatchPolicy(enabled=enabled, max_batch=scenario.max_batch, max_wait_s=scenario.max_wait_ms / 1000)
+    policy = getattr(scenario, "policy", "batch")
+    first_audio_ms = first_audio_target_ms(scenario) if policy == "deadline" else FIRST_AUDIO_S * 1000
+    return BatchPolicy(enabled=enabled, max_batch=scenario.max_batch, max_wait_s=scenario.max_wait_ms / 1000,
+                       policy=policy, first_audio_s=first_audio_ms / 1000)
 
 
 def clear_audio_cache(adapter: Any) -> None:
@@ -144,8 +150,9 @@ def run_once(lg: Any, adapter: Any, scenario: ScenarioConfig, texts: list[str], 
     unique = len(texts) >= scenario.min_query_count
     row: dict[str, Any] = {
         "scenario": scenario.name, "target_qps": qps, "latency_bound_ms": scenario.latency_bound_ms,
-        "latency_percentile": scenario.latency_percentile, "batching": policy.enabled,
-        "max_batch": policy.max_batch if policy.enabled else 1, "max_wait_ms": scenario.max_wait_ms,
+        "latency_percentile": scenario.latency_percentile, "policy": policy.policy, "batching": policy.enabled,
+        "max_batch": policy.max_batch if policy.enabled or policy.policy == "deadline" else 1,
+        "max_wait_ms": scenario.max_wait_ms,
         "samples": len(texts), "unique_samples": unique, "fresh_text": fresh,
     }
     clear_audio_cache(adapter)

@@ -1,6 +1,9 @@
 """The system under test: LoadGen's queries go into a queue; one dispatcher thread serves them.
 
-The dispatcher (`tts_core.runtime.dispatch`, shared with the HTTP server) takes what is waiting (up to
+The dispatcher (`tts_core.runtime.dispatch`, shared with the HTTP server) serves them under the scenario's
+policy. Under `deadline`, every query is a stream stepped one chunk at a time by the deadline scheduler
+(`tts_core.runtime.scheduler`, as our server with `--policy deadline`): its first chunk is LoadGen's first token,
+its last completes it. Under `batch`, it takes what is waiting (up to
 `max_batch`, waiting up to `max_wait_ms` for company) as one batch when batching is on, else one query at a
 time, and serves it with `serve_group` (shared with the concurrency curve's in-process clients,
 `bench.serve.streams`). A single query is streamed (`adapter.stream`): its first chunk is LoadGen's first token. A
@@ -13,13 +16,15 @@ outstanding, for a hung engine.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from bench.serve.responses import LoadGenResponses
 from tts_core.runtime.dispatch import BatchPolicy, Dispatcher
+from tts_core.runtime.scheduler import ScheduledStream
 
 __all__ = ["BatchPolicy", "LoadGenSUT", "ServeStats", "serve_group"]
 
@@ -63,7 +68,9 @@ class LoadGenSUT(LoadGenResponses):
     def __init__(self, lg: Any, adapter: Any, texts: Sequence[str], policy: BatchPolicy) -> None:
         super().__init__(lg, ServeStats())
         self.adapter, self.texts, self.policy = adapter, list(texts), policy
-        self._dispatcher: Dispatcher[tuple[int, int]] = Dispatcher(self._serve, policy, name="loadgen-sut")
+        # a query: (LoadGen's id, sample index, arrival in time.perf_counter() seconds)
+        self._dispatcher: Dispatcher[tuple[int, int, float]] = Dispatcher(self._serve, policy, name="loadgen-sut",
+                                                                          open_stream=self._stream_of)
 
     # ---- LoadGen callbacks --------------------------------------------------------------------
     def issue_queries(self, samples: list[Any]) -> None:
@@ -72,13 +79,13 @@ class LoadGenSUT(LoadGenResponses):
         if not self._open_queries(samples):
             return
         for s in samples:
-            self._dispatcher.submit((s.id, s.index))
+            self._dispatcher.submit((s.id, s.index, time.perf_counter()))
 
     def flush_queries(self) -> None:
         """LoadGen's FlushQueries: nothing is held back, so nothing to do."""
 
     # ---- serving ------------------------------------------------------------------------------
-    def _serve(self, batch: list[tuple[int, int]]) -> None:
+    def _serve(self, batch: list[tuple[int, int, float]]) -> None:
         """The dispatcher's handler: the group is served by `serve_group`; each query's first chunk is its first
         token, its audio completes it."""
         self.stats.batch_sizes.append(len(batch))
@@ -90,11 +97,29 @@ class LoadGenSUT(LoadGenResponses):
                 self._first_token(batch[i][0], samples)
 
         try:
-            serve_group(self.adapter, [self.texts[index] for _, index in batch], arrived)
-            self._complete([(qid, np.concatenate(c) if c else None) for (qid, _), c in zip(batch, chunks)])
+            serve_group(self.adapter, [self.texts[index] for _, index, _ in batch], arrived)
+            self._complete([(qid, np.concatenate(c) if c else None) for (qid, _, _), c in zip(batch, chunks)])
         except Exception as exc:  # the row reports it; LoadGen must still see every query end
             self.stats.errors.append(f"{type(exc).__name__}: {exc}")
-            self._complete([(qid, None) for qid, _ in batch])
+            self._complete([(qid, None) for qid, _, _ in batch])
+
+    def _stream_of(self, query: tuple[int, int, float]) -> ScheduledStream:
+        """The deadline policy's stream of one query (`adapter.stream`, one chunk a step)."""
+        self.stats.batch_sizes.append(1)
+        return ScheduledStream(self._steps(*query), arrived_s=query[2])
+
+    def _steps(self, qid: int, index: int, _: float) -> Iterator[float]:
+        chunks: list[np.ndarray] = []
+        try:
+            for chunk in self.adapter.stream(self.texts[index]):
+                chunks.append(np.asarray(chunk.samples, dtype=np.float32))
+                if len(chunks) == 1:
+                    self._first_token(qid, chunks[0])
+                yield len(chunks[-1]) / self.adapter.sample_rate
+            self._complete([(qid, np.concatenate(chunks) if chunks else None)])
+        except Exception as exc:  # the row reports it; LoadGen must still see the query end
+            self.stats.errors.append(f"{type(exc).__name__}: {exc}")
+            self._complete([(qid, None)])
 
     def close(self) -> None:
         """Stop the dispatcher after the queries already queued (does not wait for a hung engine)."""

@@ -46,7 +46,8 @@ class ServerKind:
     """What a kind of managed server is, beside how it is started (`ManagedServer._argv`): the HTTP API it speaks
     (`bench.engines.http_api`: its paths, requests and health answer), whether it is a peer (another engine than
     ours, compared with our baseline), the engine that runs the same thing in process (None: the sweep's engine)
-    and whether it takes the scenario's batching (`--max-batch`, `--max-wait-ms`)."""
+    and whether it takes the scenario's batching and policy (`--max-batch`, `--max-wait-ms`, `--policy`,
+    `--first-audio-ms`)."""
 
     name: str
     api: HttpApi
@@ -81,6 +82,8 @@ class ServerSpec:
     speech_path: str = "/v1/audio/speech"  # kind=command
     max_batch: Optional[int] = None  # kind=contract: the server's --max-batch (None: the server's default)
     max_wait_ms: Optional[float] = None  # kind=contract: the server's --max-wait-ms (None: the server's default)
+    policy: Optional[str] = None  # kind=contract: the server's --policy (None: the server's default)
+    first_audio_ms: Optional[float] = None  # kind=contract: the server's --first-audio-ms (None: the server's default)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -170,7 +173,10 @@ class ManagedServer:
     def _argv(self, model: str, device: str, seed: Optional[int], port: int) -> list[str]:
         if self.spec.kind == "contract":
             policy = [*(["--max-batch", str(self.spec.max_batch)] if self.spec.max_batch is not None else []),
-                      *(["--max-wait-ms", f"{self.spec.max_wait_ms:g}"] if self.spec.max_wait_ms is not None else [])]
+                      *(["--max-wait-ms", f"{self.spec.max_wait_ms:g}"] if self.spec.max_wait_ms is not None else []),
+                      *(["--policy", self.spec.policy] if self.spec.policy is not None else []),
+                      *(["--first-audio-ms", f"{self.spec.first_audio_ms:g}"] if self.spec.first_audio_ms is not None
+                        else [])]
             return [sys.executable, "-m", self.spec.module, "--voice", model, "--tier", self.spec.tier, "--host", HOST,
                     "--port", str(port), "--device", device, "--seed", str(seed or 0), "--max-queue", str(MAX_IN_FLIGHT),
                     *policy]

@@ -189,14 +189,17 @@ def served_contender(entry: str, contenders: list[Contender], engine_name: str, 
                      time_limit_s: float, scenario: Any = None) -> Contender:
     """The contender of one `sweep.servers` entry: an HTTP adapter that starts the server in its worker (health
     checked within 80% of `sweep.time_limit_s`, the limit of the worker's `load`), paired as the module says. Under
-    a serving `scenario` our server batches as the scenario's in-process dispatcher does (`max_batch`,
-    `max_wait_ms`)."""
+    a serving `scenario` our server batches and schedules as the scenario's in-process dispatcher does (`max_batch`,
+    `max_wait_ms`, `policy` and its first-audio target)."""
+    from bench.serve.config import first_audio_target_ms
     from bench.servers import parse_entry, unavailable
 
     spec = parse_entry(entry, health_timeout_s=max(1.0, 0.8 * time_limit_s))
     kind = spec.server_kind
     if scenario is not None and kind.takes_batching:
         spec.max_batch, spec.max_wait_ms = int(scenario.max_batch), float(scenario.max_wait_ms)
+        if hasattr(scenario, "policy"):  # LoadGen's scenarios pair the policy; the concurrency curve's has none
+            spec.policy, spec.first_audio_ms = scenario.policy, first_audio_target_ms(scenario)
     http = {"_target_": "bench.engines.http.HttpEngine", "name": spec.engine_name, "api": kind.api.name,
             "url": "http://127.0.0.1:0/", "server": asdict(spec)}
     same = contender_name(kind.in_process or engine_name, spec.tier, hardware["name"])

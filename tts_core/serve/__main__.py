@@ -52,7 +52,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> ServeConfig:
     a = p.parse_args(argv)
     return ServeConfig(voice=a.voice, tier=a.tier, host=a.host, port=a.port, device=a.device, seed=a.seed,
                        max_queue=a.max_queue, max_batch=a.max_batch, max_wait_ms=a.max_wait_ms,
-                       policy=a.policy, first_audio_ms=a.first_audio_ms, max_input_chars=a.max_input_chars, log_level=a.log_level)
+                       policy=a.policy, first_audio_ms=a.first_audio_ms, max_input_chars=a.max_input_chars,
+                       log_level=a.log_level)
 
 
 def bind(host: str, port: int) -> socket.socket:

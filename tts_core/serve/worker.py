@@ -2,10 +2,10 @@
 
 A request served alone is streamed (`Engine.stream`): each chunk goes to its client as soon as it is
 made, and a cancelled request (its client went away) stops between chunks. Under the `deadline` policy every
-request is such a stream (`open`), and the dispatcher's scheduler steps them one chunk at a time. Requests served together go
-through one `Engine.synthesize_batch` (tiers that batch or have worker processes); each gets its whole
-audio as one chunk when the batch returns. If the batch fails on bad text, its requests are served one by
-one, so only the bad one gets the error.
+request is such a stream (`open`), and the dispatcher's scheduler steps them one chunk at a time. Under `batch`,
+requests served together go through one `Engine.synthesize_batch` (tiers that batch or have worker processes);
+each gets its whole audio as one chunk when the batch returns. If the batch fails on bad text, its requests are
+served one by one, so only the bad one gets the error.
 """
 
 from __future__ import annotations
