@@ -107,6 +107,26 @@ def test_in_process_streams_run_on_the_dispatchers_one_thread_and_batch_as_the_p
     assert batching.threads == {"concurrency-sut"} and 2 in batching.batches
 
 
+def test_under_the_deadline_policy_in_process_streams_take_turns_chunk_by_chunk() -> None:
+    # two clients, streams of 4 chunks 30 ms apart: under `batch` one stream ends before the next starts; under
+    # `deadline` a new request's first chunk is due before a playing stream's next, so the streams interleave
+    def interleaved(policy: BatchPolicy) -> bool:
+        engine = Scripted(chunks=4, chunk_s=0.5, wait_s=0.03)
+        record = level(engine, 2, policy)
+        assert engine.threads == {"concurrency-sut"} and engine.batches == []
+        spans = [(r.stream.arrivals[0], r.stream.arrivals[-1]) for r in record.requests if r.stream.arrivals]
+        return any(a0 < b0 < a1 for a0, a1 in spans for b0, _ in spans)
+
+    assert not interleaved(BatchPolicy())
+    assert interleaved(BatchPolicy(policy="deadline", max_batch=2, first_audio_s=0.3))
+
+
+def test_the_curve_config_names_a_bad_policy() -> None:
+    with pytest.raises(BenchConfigError, match=r"`scenario.policy` = 'fifo'.*batch, deadline"):
+        CurveConfig(policy="fifo")
+    assert CurveConfig(policy="deadline", first_audio_ms=150.0).policy == "deadline"
+
+
 def test_the_curve_of_an_in_process_engine_queues_for_the_dispatcher_at_every_level() -> None:
     engine = Scripted(wait_s=0.01)
     figures = run_curve(engine, CurveConfig(levels=[1, 2], seconds_per_level=0.2, min_requests=3), seed=1)

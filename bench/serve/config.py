@@ -19,14 +19,20 @@ POLICIES = ("batch", "deadline")  # tts_core.runtime.dispatch.POLICIES, named he
 
 
 def check_batching(config: Any) -> None:
-    """Check the batching settings a serving scenario shares (`batching`, `max_batch`, `max_wait_ms`, as the
-    in-process dispatcher and our managed server take them); raises `BenchConfigError` naming the field."""
+    """Check the dispatch settings a serving scenario shares (`batching`, `max_batch`, `max_wait_ms`, `policy`,
+    `first_audio_ms`, as the in-process dispatcher and our managed server take them); raises `BenchConfigError`
+    naming the field."""
     if config.batching not in BATCHING:
         raise bad_field("scenario", "batching", config.batching, f"one of {', '.join(BATCHING)}")
     if config.max_batch < 1:
         raise bad_field("scenario", "max_batch", config.max_batch, "an integer >= 1")
     if not config.max_wait_ms >= 0:
         raise bad_field("scenario", "max_wait_ms", config.max_wait_ms, "a number of milliseconds >= 0")
+    if config.policy not in POLICIES:
+        raise bad_field("scenario", "policy", config.policy, f"one of {', '.join(POLICIES)}")
+    if config.first_audio_ms is not None and not config.first_audio_ms >= 0:
+        raise bad_field("scenario", "first_audio_ms", config.first_audio_ms,
+                        "a number of milliseconds >= 0, or null (latency_bound_ms)")
 
 
 def first_audio_target_ms(config: Any) -> float:
@@ -107,11 +113,6 @@ class ScenarioConfig:
         if not self.search_tolerance > 0:
             raise bad_field(g, "search_tolerance", self.search_tolerance, "a fraction > 0, e.g. 0.15")
         check_batching(self)
-        if self.policy not in POLICIES:
-            raise bad_field(g, "policy", self.policy, f"one of {', '.join(POLICIES)}")
-        if self.first_audio_ms is not None and not self.first_audio_ms >= 0:
-            raise bad_field(g, "first_audio_ms", self.first_audio_ms,
-                            "a number of milliseconds >= 0, or null (latency_bound_ms)")
         if not self.run_timeout_s > 0:
             raise bad_field(g, "run_timeout_s", self.run_timeout_s, "a number of seconds > 0")
 

@@ -120,8 +120,9 @@ def run_curve(adapter: Any, config: CurveConfig, seed: int) -> list[dict[str, An
             clear_audio_cache(adapter)
             record = run_level(streams, texts, n, config)
             figures = level_figures(record, adapter.sample_rate, config.latency_bound_ms / 1000)
-            figures.update(warmup_service_s=warmup_s, batching=policy.enabled,
-                           max_batch=policy.max_batch if policy.enabled else 1, max_wait_ms=config.max_wait_ms)
+            figures.update(warmup_service_s=warmup_s, batching=policy.enabled, policy=policy.policy,
+                           max_batch=policy.max_batch if policy.enabled or policy.policy == "deadline" else 1,
+                           max_wait_ms=config.max_wait_ms)
             log.info("concurrency %d: %d requests in %.1f s, first audio p90 %s s, underrun rate %s, %d errors", n,
                      figures["requests"], figures["duration_s"], figures["ttfa_p90_s"], figures["underrun_rate"],
                      figures["engine_errors"])

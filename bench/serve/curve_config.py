@@ -7,7 +7,7 @@ class a sweep runs it with, `bench/scenarios/config.py`). Times are in the unit 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from bench.errors import bad_field
 from bench.serve.config import check_batching
@@ -32,6 +32,9 @@ class CurveConfig:
     batching: str = "tier"  # in process and our managed server: tier | on | off (as LoadGen's `batching`)
     max_batch: int = 8  # requests taken as one batch at most
     max_wait_ms: float = 0.0  # how long the first waiting request waits for others to join its batch, ms
+    # batch | deadline (tts_core.runtime.scheduler): in process and our managed server (--policy), as LoadGen's
+    policy: str = "batch"
+    first_audio_ms: Optional[float] = None  # the deadline policy's first-audio target, ms (null: latency_bound_ms)
 
     def __post_init__(self) -> None:
         g = "scenario"

@@ -46,11 +46,10 @@ def tier_batches(tier: dict[str, Any]) -> bool:
 
 def batch_policy(adapter: Any, scenario: ScenarioConfig) -> BatchPolicy:
     """The dispatcher's config: batching on when asked, or (`batching: tier`) where the tier batches requests
-    (`tier_batches`); the scenario's `policy` and first-audio target. A config without `policy` (the concurrency
-    curve's) serves under `batch`."""
+    (`tier_batches`); the scenario's `policy` and first-audio target."""
     enabled = scenario.batching == "on" or (
         scenario.batching == "tier" and tier_batches(adapter.describe().get("tier") or {}))
-    policy = getattr(scenario, "policy", "batch")
+    policy = scenario.policy
     first_audio_ms = first_audio_target_ms(scenario) if policy == "deadline" else FIRST_AUDIO_S * 1000
     return BatchPolicy(enabled=enabled, max_batch=scenario.max_batch, max_wait_s=scenario.max_wait_ms / 1000,
                        policy=policy, first_audio_s=first_audio_ms / 1000)

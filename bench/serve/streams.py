@@ -16,13 +16,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Iterator, Optional, Protocol
 
 import numpy as np
 
 from bench.serve.http_sut import is_served
 from bench.serve.sut import BatchPolicy, serve_group
 from tts_core.runtime.dispatch import Dispatcher
+from tts_core.runtime.scheduler import ScheduledStream
 
 
 @dataclass(eq=False)  # compared by identity: the dispatcher withdraws this very request
@@ -36,6 +37,7 @@ class Stream:
     error: Optional[str] = None
     served_s: tuple[float, float] | None = None  # from the request going out (HTTP) or being taken by the engine
     # thread (in process) to its end: the streams served at one moment are the ones whose spans overlap
+    sent_s: float = field(default_factory=time.perf_counter)  # when the client made the request
 
     def arrived(self, _: int, samples: np.ndarray) -> None:
         """`serve_group`'s callback: a chunk of this stream is here."""
@@ -84,11 +86,14 @@ class DirectStreams:
 
 
 class DispatchedStreams:
-    """Requests queue for the dispatcher's one engine thread, which serves them as `policy` groups them."""
+    """Requests queue for the dispatcher's one engine thread, which serves them as `policy` says: in groups
+    (`batch`), or each as a stream stepped one chunk at a time by deadline (`deadline`, as our server's
+    `--policy deadline`)."""
 
     def __init__(self, adapter: Any, policy: BatchPolicy) -> None:
         self.adapter = adapter
-        self._dispatcher: Dispatcher[Stream] = Dispatcher(self._serve, policy, name="concurrency-sut")
+        self._dispatcher: Dispatcher[Stream] = Dispatcher(self._serve, policy, name="concurrency-sut",
+                                                          open_stream=self._stream_of)
 
     def request(self, text: str, timeout_s: float) -> Stream:
         stream = Stream(text)
@@ -101,6 +106,23 @@ class DispatchedStreams:
     def _serve(self, group: list[Stream]) -> None:
         serve_streams(group, lambda: serve_group(self.adapter, [s.text for s in group],
                                                  lambda i, samples: group[i].arrived(i, samples)))
+
+    def _stream_of(self, stream: Stream) -> ScheduledStream:
+        """The deadline policy's stream of one request: each step makes one chunk (`adapter.stream`)."""
+        return ScheduledStream(self._steps(stream), arrived_s=stream.sent_s)
+
+    def _steps(self, stream: Stream) -> Iterator[float]:
+        began = time.perf_counter()
+        try:
+            for chunk in self.adapter.stream(stream.text):
+                samples = np.asarray(chunk.samples, dtype=np.float32)
+                stream.arrived(0, samples)
+                yield len(samples) / self.adapter.sample_rate
+        except Exception as exc:  # the level counts it as an engine error
+            stream.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            stream.served_s = (began, time.perf_counter())
+            stream.done.set()
 
     def close(self) -> None:
         """Stop the dispatcher after what is queued (does not wait for a hung engine)."""

@@ -198,8 +198,7 @@ def served_contender(entry: str, contenders: list[Contender], engine_name: str, 
     kind = spec.server_kind
     if scenario is not None and kind.takes_batching:
         spec.max_batch, spec.max_wait_ms = int(scenario.max_batch), float(scenario.max_wait_ms)
-        if hasattr(scenario, "policy"):  # LoadGen's scenarios pair the policy; the concurrency curve's has none
-            spec.policy, spec.first_audio_ms = scenario.policy, first_audio_target_ms(scenario)
+        spec.policy, spec.first_audio_ms = scenario.policy, first_audio_target_ms(scenario)
     http = {"_target_": "bench.engines.http.HttpEngine", "name": spec.engine_name, "api": kind.api.name,
             "url": "http://127.0.0.1:0/", "server": asdict(spec)}
     same = contender_name(kind.in_process or engine_name, spec.tier, hardware["name"])
