@@ -151,8 +151,8 @@ class MeasureConfig:
     (after `min_rounds` per text class), or `budget_s` of rounds has passed, or `max_rounds` ran."""
 
     min_rounds: int = 10  # per text class (bench.results.stats.MIN_PAIRS: fewer give per-class rows no verdict)
-    max_rounds: int = 90  # all classes together
-    budget_s: float = 360.0  # wall seconds for the rounds of one comparison group
+    max_rounds: int = 72  # all classes together
+    budget_s: float = 300.0  # wall seconds for the rounds of one comparison group
     target_half_width: float = 0.05  # 0.05: stop when every 95% interval is within +-5%
     sample_wav_s: float = 8.0  # longest audio sample saved for the report
     fidelity: bool = True
@@ -161,7 +161,7 @@ class MeasureConfig:
     quality: bool = True  # ASR + DNSMOS of the rounds' audio (skipped, with one line, without the extra)
     quality_texts_per_class: int = PER_CLASS  # rounds per class whose audio is kept and scored (more until 200 words)
     seed: int = 0  # engine seed and the text generator's seed
-    rounds_per_process: int = 30  # accepted rounds per worker process; then each contender gets a new one (0: never)
+    rounds_per_process: int = 24  # accepted rounds per worker process; then each contender gets a new one (0: never)
     max_set_aside: int = 30  # rounds set aside (disturbed, outliers) and measured again before "machine busy" stops
     busy_budget_s: float = 120.0  # wall seconds of set-aside rounds the budget does not count, at most
     interference: str = "detect"  # detect: disturbed and outlier rounds set aside and measured again; record: marked only
