@@ -438,10 +438,10 @@ def test_loadgen_server_search_over_http_sends_queries_concurrently(tmp_path: Pa
 
 
 # ---- the report ----------------------------------------------------------------------------------------------
-def test_report_pairs_served_with_in_process_and_tables_underruns() -> None:
+def test_report_pairs_served_with_in_process_and_an_underrun_misses_the_bound() -> None:
     import pandas as pd
 
-    from bench.report.served import served_vs_in_process, underrun_table
+    from bench.report.served import answer_table, served_vs_in_process
 
     served_extra = {"engine": {"tier": {"served": True, "api": "openai"}}, "served_ttfa_diff_ms": 4.0,
                     "served_ttfa_diff_ci_ms": [3.0, 5.0], "served_ttfa_pairs": 10}
@@ -453,12 +453,14 @@ def test_report_pairs_served_with_in_process_and_tables_underruns() -> None:
     table = served_vs_in_process(df)
     assert len(table) == 1 and table["in-process TTFA ms"][0] == pytest.approx(70.0)
     assert table["paired diff ms"][0] == 4.0 and table["pairs"][0] == 10
-    serving = pd.DataFrame([dict(engine="tts_core-http", tier="advanced", scenario="server", target_qps=q,
+    serving = pd.DataFrame([dict(contender="tts_core-http:advanced@cpu", machine="m", status="ok", scenario="server",
+                                 target_qps=q,
                                  achieved_qps=q, valid=v, underrun_rate=u, latency_percentile=0.9,
-                                 latency_bound_ms=300.0, ttfa_p99_s=0.1)
+                                 latency_bound_ms=300.0, ttfa_p90_s=0.1)
                             for q, v, u in [(2.0, "VALID", 0.0), (4.0, "VALID", 0.05), (8.0, "INVALID", 0.0)]])
-    under = underrun_table(serving)
-    assert under["highest QPS within bound, no underrun"][0] == 2.0  # 4 QPS was VALID but underran
+    answer = answer_table(serving)
+    assert answer["highest QPS within the bound"][0] == 2.0  # 4 QPS was VALID but underran
+    assert "VALID, but 5% of streams underran" in answer["next probe up"][0]
 
 
 # ---- Piper's own Flask server --------------------------------------------------------------------------------

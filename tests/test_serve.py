@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from optional_deps import require
@@ -18,7 +19,8 @@ from bench.engines.fake import FakeEngine  # noqa: E402
 from bench.errors import BenchConfigError  # noqa: E402
 from bench.serve import ScenarioConfig, run_scenario  # noqa: E402
 from bench.serve.__main__ import SCENARIO_CONFIGS, load_scenario, main  # noqa: E402
-from bench.serve.report import highest_qps_table, qps_latency_chart  # noqa: E402
+from bench.report.served import answer_table  # noqa: E402
+from bench.serve.report import qps_latency_chart  # noqa: E402
 from bench.serve.search import Probe, QpsSearch  # noqa: E402
 from bench.serve.__main__ import queries  # noqa: E402
 
@@ -267,16 +269,18 @@ def test_queries_are_distinct_and_seeded() -> None:
 
 
 def test_reports_chart_and_table() -> None:
-    rows = [{"scenario": "server", "status": "ok", "engine": "e", "tier": t, "target_qps": q, "achieved_qps": q,
+    rows = [{"scenario": "server", "status": "ok", "engine": "e", "tier": t, "contender": f"e:{t}@cpu",
+             "machine": "m", "target_qps": q, "achieved_qps": q,
              "valid": v, "ttfa_p99_s": p, "ttfa_p90_s": p * 0.8, "ttfa_p50_s": p / 2, "latency_p99_s": p, "mean_batch_size": 1.0,
              "latency_bound_ms": 500.0, "latency_percentile": 0.9, "search_wall_s": 9.0}
             for t, q, v, p in [("baseline", 1, "VALID", 0.2), ("baseline", 2, "INVALID", 0.9),
                                ("advanced", 2, "VALID", 0.1), ("advanced", 3, "VALID", 0.3)]]
     png = qps_latency_chart(rows)
     assert png is not None and png.startswith(b"\x89PNG")
-    table = highest_qps_table(rows)
-    assert list(table["tier"]) == ["advanced", "baseline"] and list(table["highest_valid_qps"]) == [3, 1]
-    assert qps_latency_chart([]) is None and highest_qps_table([]).empty
+    table = answer_table(pd.DataFrame(rows))
+    assert list(table["contender"]) == ["e:advanced@cpu", "e:baseline@cpu"]
+    assert list(table["highest QPS within the bound"]) == [3, 1]
+    assert qps_latency_chart([]) is None and answer_table(pd.DataFrame()).empty
     # the chart plots first audio at the percentile the bound applies to: rows without it draw nothing
     assert qps_latency_chart([{k: v for k, v in r.items() if k != "ttfa_p90_s"} for r in rows]) is None
 

@@ -189,26 +189,6 @@ def served_vs_in_process(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def underrun_table(serving: pd.DataFrame) -> pd.DataFrame:
-    """Per served engine:tier under LoadGen's server scenario: highest rate that met the bound with no underrun, its
-    first audio at the percentile, and the underrun rate of every probe."""
-    if serving.empty or "underrun_rate" not in serving:
-        return pd.DataFrame()
-    frame = serving[serving["underrun_rate"].notna()]
-    out = []
-    for (engine, tier), g in frame.groupby(["engine", "tier"], sort=True):
-        met = g[(g["valid"] == "VALID") & (g["underrun_rate"] <= 0.0)]
-        best = met.loc[met["achieved_qps"].idxmax()] if not met.empty and "achieved_qps" in met else None
-        out.append({"server": f"{engine}:{tier}", "scenario": ", ".join(sorted(set(g["scenario"].astype(str)))),
-                    "highest QPS within bound, no underrun": best["target_qps"] if best is not None else None,
-                    "percentile": g["latency_percentile"].iloc[0] if "latency_percentile" in g else None,
-                    "bound ms": g["latency_bound_ms"].iloc[0] if "latency_bound_ms" in g else None,
-                    "p99 first audio ms there": _ms(best.get("ttfa_p99_s")) if best is not None else None,
-                    "underrun rate per probe": ", ".join(f"{x:.3f}" for x in g["underrun_rate"]),
-                    "note": PIPER_NOTE if str(engine).startswith("piper-http") else ""})
-    return pd.DataFrame(out)
-
-
 def sections(df: pd.DataFrame) -> list[h.Section]:
     """The report's "served" section, or nothing when no served tier shares rounds with an in-process one. (Under
     load, the rates and underruns of servers lead the page: `lead`, `probes_section`.)"""

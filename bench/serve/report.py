@@ -1,7 +1,7 @@
-"""Serving reports: QPS against first audio at the bound's percentile per tier (PNG bytes), and the highest QPS
-within the bound.
+"""The serving chart: QPS against first audio at the bound's percentile per tier (PNG bytes). The table of the
+highest QPS within the bound is the report's (`bench.report.served.answer_table`).
 
-Both take the rows of `run_scenario` (server rows; one search per tier), as a list of dicts or a DataFrame.
+It takes the rows of `run_scenario` (server rows; one search per tier), as a list of dicts or a DataFrame.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ import pandas as pd
 
 from bench.report.plot import figure, png
 from bench.serve.search import ttfa_field
-
-TABLE_COLUMNS = ["engine", "tier", "highest_valid_qps", "ttfa_p99_s", "ttfa_p50_s", "latency_p99_s",
-                 "mean_batch_size", "latency_bound_ms", "latency_percentile", "probes", "search_wall_s"]
 
 
 def _server_rows(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
@@ -56,24 +53,3 @@ def qps_latency_chart(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> Optional
         ax.set_title("Server: load against first audio at the bound's percentile (filled = VALID)")
         ax.legend(fontsize=8)
         return png(fig)
-
-
-def highest_qps_table(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    """One row per engine:tier: its highest VALID QPS and that run's first audio and latency (s);
-    `highest_valid_qps` is NaN where no run was VALID. Sorted by it, highest first."""
-    frame = _server_rows(rows)
-    if frame.empty:
-        return pd.DataFrame(columns=TABLE_COLUMNS)
-    out = []
-    for (engine, tier), group in frame.groupby(["engine", "tier"], sort=True):
-        valid = group[group["valid"] == "VALID"]
-        best = valid.loc[valid["target_qps"].idxmax()] if not valid.empty else None
-        entry = {"engine": engine, "tier": tier, "probes": len(group),
-                 "search_wall_s": group["search_wall_s"].max() if "search_wall_s" in group else None,
-                 "highest_valid_qps": None if best is None else best["target_qps"]}
-        for col in ("ttfa_p99_s", "ttfa_p50_s", "latency_p99_s", "mean_batch_size", "latency_bound_ms",
-                    "latency_percentile"):
-            entry[col] = None if best is None else best.get(col)
-        out.append(entry)
-    table = pd.DataFrame(out, columns=TABLE_COLUMNS)
-    return table.sort_values("highest_valid_qps", ascending=False, na_position="last").reset_index(drop=True)
