@@ -27,6 +27,11 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def threads_each(n_processes: int) -> int:
+    """Intra-op threads for each of `n_processes` processes that split the usable cores between them (at least 1)."""
+    return max(1, usable_cores() // n_processes)
+
+
 # cap oneDNN's, ATen's and MKL's (torch's matmul) vector code below the CPU's best
 ISA_CAPS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
 

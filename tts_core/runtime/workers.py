@@ -14,7 +14,7 @@ import weakref
 from typing import Any, Callable
 
 from tts_core.errors import TTSError, bad_field
-from tts_core.machine import usable_cores
+from tts_core.machine import threads_each
 
 _POLL_S = 0.1  # how often the parent checks worker liveness while waiting
 _IN_FLIGHT = 2  # items queued per worker, so a worker never idles while its result travels back
@@ -110,7 +110,7 @@ class WorkerPool:
                 "function and plain arguments, since workers are spawned processes."
             ) from exc
         self.n_workers = n_workers
-        self.threads_per_worker = max(1, usable_cores() // n_workers)
+        self.threads_per_worker = threads_each(n_workers)
         self.item_timeout_s = item_timeout_s
         ctx = mp.get_context("spawn")
         self._results = ctx.Queue()

@@ -29,10 +29,10 @@ class Workers(Switch):
                               "expected 1 with a voice loaded in memory.")
         if ctx.worker_factory is None:
             raise TypeError(f"build_parts: tier {tier.name} has `workers` = {tier.workers}; pass `worker_factory`.")
-        from tts_core.machine import usable_cores
+        from tts_core.machine import threads_each
         from tts_core.runtime import WorkerPool
 
-        threads = max(1, usable_cores() // tier.workers)
+        threads = threads_each(tier.workers)
         worker_tier = tier.with_(name=f"{tier.name}/worker", workers=1, threads=threads, engine_registry=False)
         return {"workers": WorkerPool(
             ctx.worker_factory, n_workers=tier.workers,
