@@ -1,4 +1,5 @@
-"""`python -m tts_core.serve`: load one engine and serve it over HTTP until interrupted."""
+"""`python -m tts_core.serve`: load one engine (or `--workers N` engine processes) and serve it over HTTP until
+interrupted."""
 
 from __future__ import annotations
 
@@ -48,12 +49,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> ServeConfig:
                    "request's first chunk is due this many milliseconds after it came (default %(default)g)")
     p.add_argument("--max-input-chars", type=int, default=_D["max_input_chars"], help="longest `input` in "
                    "characters; longer gets 413 (default %(default)s, OpenAI's limit)")
+    p.add_argument("--workers", type=int, default=_D["workers"], help="engines: 1 serves from one engine in this "
+                   "process; N > 1 starts N engine processes, each with the usable cores divided by N as torch "
+                   "threads, and sends each request to the one with the fewest in flight; --policy, --max-batch and "
+                   "--first-audio-ms apply inside each, --max-queue to all together (default %(default)s)")
     p.add_argument("--log-level", default=_D["log_level"], choices=LOG_LEVELS, help="(default %(default)s)")
     a = p.parse_args(argv)
     return ServeConfig(voice=a.voice, tier=a.tier, host=a.host, port=a.port, device=a.device, seed=a.seed,
                        max_queue=a.max_queue, max_batch=a.max_batch, max_wait_ms=a.max_wait_ms,
                        policy=a.policy, first_audio_ms=a.first_audio_ms, max_input_chars=a.max_input_chars,
-                       log_level=a.log_level)
+                       log_level=a.log_level, workers=a.workers)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -66,7 +71,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def _announce(server: Any, state: Any, url: str, result: dict[str, int]) -> None:
-    """Print the 'listening on' line once the server accepts and the engine is loaded; stop it if loading failed."""
+    """Print the 'listening on' line once the server accepts and the engine (every engine process) is loaded; stop
+    it if loading failed."""
     while not (server.started and (state.ready.is_set() or state.load_error)):
         if server.should_exit:
             return

@@ -41,6 +41,9 @@ class ServeConfig:
     first_audio_ms: float = FIRST_AUDIO_S * 1000  # deadline: a new request's first chunk is due this long after it came
     max_input_chars: int = OPENAI_MAX_INPUT_CHARS  # longer `input` gets 413
     log_level: str = "info"
+    # engines serving: 1 = one engine in this process; N > 1 = N engine processes, the usable cores split between
+    # them, each request sent to the one with the fewest in flight (tts_core.serve.engines)
+    workers: int = 1
 
     def __post_init__(self) -> None:
         def check(ok: bool, name: str, allowed: str) -> None:
@@ -61,6 +64,8 @@ class ServeConfig:
               "a number of milliseconds in 0..60000")
         check(isinstance(self.max_input_chars, int) and self.max_input_chars >= 1, "max_input_chars", "an int >= 1")
         check(self.log_level in LOG_LEVELS, "log_level", ", ".join(LOG_LEVELS))
+        check(isinstance(self.workers, int) and not isinstance(self.workers, bool) and self.workers >= 1, "workers",
+              "an int >= 1 (1: one engine in the server's process)")
 
     def batch_policy(self, tier: TierConfig) -> BatchPolicy:
         """The dispatcher's policy for a loaded tier: `policy`, with batching where the tier batches or has workers."""

@@ -38,12 +38,13 @@ INVALID_INPUT = ErrorKind(400, "invalid_input")  # any other text the engine ref
 QUEUE_FULL = ErrorKind(429, "queue_full", RATE_LIMIT)  # answered with Retry-After
 SYNTHESIS_FAILED = ErrorKind(500, "synthesis_failed", SERVER_ERROR)  # mid-stream: the body ends early instead
 LOADING = ErrorKind(503, "loading", SERVER_ERROR)  # answered with Retry-After
+NO_ENGINE = ErrorKind(503, "no_engine", SERVER_ERROR)  # --workers N: no engine process is left (a 503: Retry-After)
 CLIENT_CLOSED = ErrorKind(499, "client_closed")  # nginx's status for a client that left: counted, never received
 
 ERRORS: dict[str, ErrorKind] = {k.code: k for k in (
     INVALID_JSON, MISSING_PARAMETER, INVALID_TYPE, INPUT_TOO_LONG, INVALID_VOICE, UNSUPPORTED_FORMAT,
     UNSUPPORTED_STREAM_FORMAT, INVALID_SPEED, EMPTY_INPUT, UNSPEAKABLE_INPUT, INVALID_INPUT, QUEUE_FULL,
-    SYNTHESIS_FAILED, LOADING, CLIENT_CLOSED)}
+    SYNTHESIS_FAILED, LOADING, NO_ENGINE, CLIENT_CLOSED)}
 RETRY_STATUSES = (QUEUE_FULL.status, LOADING.status)  # answers that carry Retry-After
 
 

@@ -15,7 +15,8 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, float("inf"))
 class ServerMetrics:
     """Counters, histograms and gauges of one server; `render()` gives the Prometheus text."""
 
-    def __init__(self, queue_depth: Callable[[], float], cancelled_streams: Callable[[], float]) -> None:
+    def __init__(self, queue_depth: Callable[[], float], cancelled_streams: Callable[[], float],
+                 engines: Callable[[], float], engine_processes: bool = False) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("tts_requests", "Speech requests answered, by HTTP status.", ["status"], registry=r)
@@ -32,9 +33,15 @@ class ServerMetrics:
               registry=r).set_function(queue_depth)
         Gauge("tts_cancelled_streams", "Syntheses stopped early because their client went away (since start).",
               registry=r).set_function(cancelled_streams)
+        Gauge("tts_engines", "Engines serving: 1 for the engine in the server's process, else the engine processes "
+              "(--workers) still alive.", registry=r).set_function(engines)
         process = psutil.Process()
-        Gauge("tts_resident_memory_bytes", "Resident set size of the server process, in bytes.",
-              registry=r).set_function(lambda: process.memory_info().rss)
+        if engine_processes:  # the engines' memory is in their processes
+            Gauge("tts_resident_memory_bytes", "Resident set size of the server process and its engine processes "
+                  "(--workers), in bytes.", registry=r).set_function(lambda: _rss_with_children(process))
+        else:
+            Gauge("tts_resident_memory_bytes", "Resident set size of the server process, in bytes.",
+                  registry=r).set_function(lambda: process.memory_info().rss)
 
     def answered(self, status: int, code: str | None = None) -> None:
         """Count one answered request (and its error code when it failed)."""
@@ -45,3 +52,14 @@ class ServerMetrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every series."""
         return generate_latest(self.registry)
+
+
+def _rss_with_children(process: psutil.Process) -> int:
+    """Resident set size of `process` and every process under it, in bytes (one that exits meanwhile counts 0)."""
+    total = process.memory_info().rss
+    for proc in process.children(recursive=True):
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return total

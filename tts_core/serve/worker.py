@@ -36,6 +36,22 @@ class SpeechJob:
     cancelled: threading.Event = field(default_factory=threading.Event)
 
 
+@dataclass(frozen=True)
+class EngineFacts:
+    """What the server tells clients about its engine: the voice's name, the tier's name, the sample rate (Hz) and
+    the voice's own `length_scale` (a request's speed divides it). Picklable: engine processes send it."""
+
+    voice: str
+    tier: str
+    sample_rate: int
+    length_scale: float
+
+    @classmethod
+    def of(cls, engine: Any) -> "EngineFacts":
+        """The facts of a loaded `Engine`."""
+        return cls(engine.voice.name, engine.tier.name, engine.sample_rate, engine.voice.length_scale)
+
+
 class EngineWorker:
     """Serves groups of `SpeechJob`s on one engine (called from the dispatcher's one thread)."""
 
