@@ -328,6 +328,23 @@ def test_under_a_scenario_our_managed_server_batches_as_the_tier_does_in_process
     assert piper.engine["server"]["max_batch"] is None
 
 
+def test_our_managed_server_gets_workers_on_its_command_line_and_the_scenarios_check_them(tmp_path: Path) -> None:
+    """`workers` becomes `--workers N` (N engine processes, the cores split between them); unset, the server keeps
+    its one engine. Both serving scenarios take the field, checked like the other dispatch settings."""
+    from bench.errors import BenchConfigError
+    from bench.serve.config import ScenarioConfig
+    from bench.serve.curve_config import CurveConfig
+    from bench.servers.managed import ManagedServer, ServerSpec
+
+    argv = ManagedServer(ServerSpec(tier="advanced", workers=2), tmp_path / "w.log")._argv("tiny", "cpu", 0, 1234)
+    assert argv[argv.index("--workers") + 1] == "2"
+    assert "--workers" not in ManagedServer(ServerSpec(tier="advanced"), tmp_path / "d.log")._argv("tiny", "cpu", 0, 1)
+    assert ScenarioConfig().workers == 1 and CurveConfig().workers == 1
+    for schema in (ScenarioConfig, CurveConfig):
+        with pytest.raises(BenchConfigError, match=r"`scenario.workers` = 0 .*>= 1"):
+            schema(workers=0)
+
+
 def test_each_managed_server_start_gets_an_empty_audio_cache_of_its_own(tmp_path: Path) -> None:
     """The advanced tier's audio cache outlasts processes and the harness cannot clear it over HTTP: a second run
     of the same texts was answered from the disk cache (served first audio 5 ms against 53 in process, measured),

@@ -20,8 +20,8 @@ POLICIES = ("batch", "deadline")  # tts_core.runtime.dispatch.POLICIES, named he
 
 def check_batching(config: Any) -> None:
     """Check the dispatch settings a serving scenario shares (`batching`, `max_batch`, `max_wait_ms`, `policy`,
-    `first_audio_ms`, as the in-process dispatcher and our managed server take them); raises `BenchConfigError`
-    naming the field."""
+    `first_audio_ms`, as the in-process dispatcher and our managed server take them, and `workers`, our managed
+    server's alone); raises `BenchConfigError` naming the field."""
     if config.batching not in BATCHING:
         raise bad_field("scenario", "batching", config.batching, f"one of {', '.join(BATCHING)}")
     if config.max_batch < 1:
@@ -33,6 +33,9 @@ def check_batching(config: Any) -> None:
     if config.first_audio_ms is not None and not config.first_audio_ms >= 0:
         raise bad_field("scenario", "first_audio_ms", config.first_audio_ms,
                         "a number of milliseconds >= 0, or null (latency_bound_ms)")
+    if isinstance(config.workers, bool) or not isinstance(config.workers, int) or config.workers < 1:
+        raise bad_field("scenario", "workers", config.workers,
+                        "an integer >= 1 (our managed server's engine processes; 1: one engine using every core)")
 
 
 def first_audio_target_ms(config: Any) -> float:
@@ -82,6 +85,8 @@ class ScenarioConfig:
     policy: str = "batch"
     # deadline: a new query's first chunk is due this long after it came, ms (None: latency_bound_ms)
     first_audio_ms: Optional[float] = None
+    # our managed server's engine processes (--workers), the cores split between them; in process: one engine
+    workers: int = 1
     run_timeout_s: float = 300.0  # a run not done by then (engine hung) is a failed row
 
     def __post_init__(self) -> None:

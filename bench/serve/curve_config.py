@@ -35,6 +35,8 @@ class CurveConfig:
     # batch | deadline (tts_core.runtime.scheduler): in process and our managed server (--policy), as LoadGen's
     policy: str = "batch"
     first_audio_ms: Optional[float] = None  # the deadline policy's first-audio target, ms (null: latency_bound_ms)
+    # our managed server's engine processes (--workers), the cores split between them; in process: one engine
+    workers: int = 1
 
     def __post_init__(self) -> None:
         g = "scenario"

@@ -4,7 +4,8 @@ port, health-checked before any request, stopped after (terminate, then kill), i
     tts_core:TIER   python -m tts_core.serve --voice MODEL --tier TIER --host 127.0.0.1 --port P --device D --seed S
                     --max-queue 256 (the load client's most requests in flight: under LoadGen's offline or server
                     scenario the client is not refused by its own concurrency, so throughput is the server's),
-                    and under a scenario --max-batch / --max-wait-ms from it (the policy the tier has in process)
+                    and under a scenario --max-batch / --max-wait-ms from it (the policy the tier has in process),
+                    --policy / --first-audio-ms, and --workers N where the scenario asks for N engine processes
     MODULE:TIER     python -m MODULE, the same arguments (any server of tts_core.serve's contract, e.g. a stand-in)
     piper-http      python -m piper.http_server -m <joe voice .onnx> --host 127.0.0.1 --port P   (needs flask)
 
@@ -46,8 +47,8 @@ class ServerKind:
     """What a kind of managed server is, beside how it is started (`ManagedServer._argv`): the HTTP API it speaks
     (`bench.engines.http_api`: its paths, requests and health answer), whether it is a peer (another engine than
     ours, compared with our baseline), the engine that runs the same thing in process (None: the sweep's engine)
-    and whether it takes the scenario's batching and policy (`--max-batch`, `--max-wait-ms`, `--policy`,
-    `--first-audio-ms`)."""
+    and whether it takes the scenario's batching, policy and engine processes (`--max-batch`, `--max-wait-ms`,
+    `--policy`, `--first-audio-ms`, `--workers`)."""
 
     name: str
     api: HttpApi
@@ -84,6 +85,7 @@ class ServerSpec:
     max_wait_ms: Optional[float] = None  # kind=contract: the server's --max-wait-ms (None: the server's default)
     policy: Optional[str] = None  # kind=contract: the server's --policy (None: the server's default)
     first_audio_ms: Optional[float] = None  # kind=contract: the server's --first-audio-ms (None: the server's default)
+    workers: Optional[int] = None  # kind=contract: the server's --workers, engine processes (None: the server's 1)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -176,7 +178,8 @@ class ManagedServer:
                       *(["--max-wait-ms", f"{self.spec.max_wait_ms:g}"] if self.spec.max_wait_ms is not None else []),
                       *(["--policy", self.spec.policy] if self.spec.policy is not None else []),
                       *(["--first-audio-ms", f"{self.spec.first_audio_ms:g}"] if self.spec.first_audio_ms is not None
-                        else [])]
+                        else []),
+                      *(["--workers", str(self.spec.workers)] if self.spec.workers is not None else [])]
             return [sys.executable, "-m", self.spec.module, "--voice", model, "--tier", self.spec.tier, "--host", HOST,
                     "--port", str(port), "--device", device, "--seed", str(seed or 0), "--max-queue", str(MAX_IN_FLIGHT),
                     *policy]
