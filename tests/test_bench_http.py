@@ -308,19 +308,21 @@ def test_our_managed_server_queues_as_many_requests_as_the_load_client_sends(tmp
 
 def test_under_a_scenario_our_managed_server_batches_as_the_tier_does_in_process(tmp_path: Path) -> None:
     """A first-audio bound is met or missed by the batching policy (a batch's first audio comes when the whole
-    batch is done): the served tier gets the scenario's `max_batch` / `max_wait_ms` / `policy`, as its in-process
-    dispatcher does; Piper's server has no such options and outside a scenario ours keeps its defaults."""
+    batch is done): the served tier gets the scenario's `max_batch` / `max_wait_ms` / `policy` (and `workers`), as
+    its in-process dispatcher does; Piper's server has no such options and outside a scenario ours keeps its defaults."""
     from bench.serve.config import ScenarioConfig
     from bench.servers.managed import ManagedServer, ServerSpec
     from bench.sweep.plan import served_contender
 
     hardware = {"name": "cpu-all", "device": "cpu"}
-    scenario = ScenarioConfig(name="server", max_batch=1, max_wait_ms=5.0, policy="deadline", latency_bound_ms=250.0)
+    scenario = ScenarioConfig(name="server", max_batch=1, max_wait_ms=5.0, policy="deadline", latency_bound_ms=250.0,
+                              workers=2)
     ours = served_contender("tts_core:advanced", [], "tts_core", hardware, "tiny", 60.0, scenario)
     argv = ManagedServer(ServerSpec(**ours.engine["server"]), tmp_path / "s.log")._argv("tiny", "cpu", 0, 1234)
     assert (argv[argv.index("--max-batch") + 1], argv[argv.index("--max-wait-ms") + 1]) == ("1", "5")
     # the policy pairs too, its first-audio target the scenario's bound unless first_audio_ms says otherwise
     assert (argv[argv.index("--policy") + 1], argv[argv.index("--first-audio-ms") + 1]) == ("deadline", "250")
+    assert argv[argv.index("--workers") + 1] == "2"  # and its engine processes
     plain = served_contender("tts_core:advanced", [], "tts_core", hardware, "tiny", 60.0)
     assert "--max-batch" not in ManagedServer(ServerSpec(**plain.engine["server"]), tmp_path / "p.log")._argv(
         "tiny", "cpu", 0, 1234)

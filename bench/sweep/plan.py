@@ -190,7 +190,7 @@ def served_contender(entry: str, contenders: list[Contender], engine_name: str, 
     """The contender of one `sweep.servers` entry: an HTTP adapter that starts the server in its worker (health
     checked within 80% of `sweep.time_limit_s`, the limit of the worker's `load`), paired as the module says. Under
     a serving `scenario` our server batches and schedules as the scenario's in-process dispatcher does (`max_batch`,
-    `max_wait_ms`, `policy` and its first-audio target)."""
+    `max_wait_ms`, `policy` and its first-audio target) in `workers` engine processes."""
     from bench.serve.config import first_audio_target_ms
     from bench.servers import parse_entry, unavailable
 
@@ -199,6 +199,7 @@ def served_contender(entry: str, contenders: list[Contender], engine_name: str, 
     if scenario is not None and kind.takes_batching:
         spec.max_batch, spec.max_wait_ms = int(scenario.max_batch), float(scenario.max_wait_ms)
         spec.policy, spec.first_audio_ms = scenario.policy, first_audio_target_ms(scenario)
+        spec.workers = int(scenario.workers)
     http = {"_target_": "bench.engines.http.HttpEngine", "name": spec.engine_name, "api": kind.api.name,
             "url": "http://127.0.0.1:0/", "server": asdict(spec)}
     same = contender_name(kind.in_process or engine_name, spec.tier, hardware["name"])
