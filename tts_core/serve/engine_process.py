@@ -10,7 +10,7 @@ it sends back, as it makes them, to the HTTP responses. Messages are tuples whos
     child -> parent   (READY, EngineFacts) or (LOAD_ERROR, message), once
                       (TAKEN, rid)                            the dispatcher took it from its queue
                       (CHUNK, rid, pcm)                       16-bit PCM bytes
-                      (DONE, rid), (ERROR, rid, exception)    the request's answer ends
+                      (DONE, rid), (ERROR, rid, type name, message)   the request's answer ends (`rebuilt`)
                       (END, rid)                              it ended without an answer (its client left)
                       (BATCH, n)                              n requests served together (the batch-size histogram)
                       (CANCELLED, total)                      syntheses stopped for clients that left, so far
@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import pickle
 import signal
 import sys
 import threading
@@ -91,7 +90,7 @@ class Relay:
         if item is DONE_ITEM:
             self._finish(rid, (DONE, rid))
         elif isinstance(item, BaseException):
-            self._finish(rid, (ERROR, rid, portable(item)))
+            self._finish(rid, (ERROR, rid, type(item).__name__, str(item)))
         else:
             self._send((CHUNK, rid, item))
 
@@ -154,13 +153,16 @@ def _then(steps: Iterator[float], end: Callable[[], None]) -> Iterator[float]:
         end()
 
 
-def portable(exc: BaseException) -> BaseException:
-    """`exc` if it survives pickling (so the client gets the same error), else a RuntimeError naming it."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:  # noqa: BLE001 - any exception that cannot cross the pipe
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
+def rebuilt(type_name: str, message: str) -> Exception:
+    """The parent's copy of an engine process's error, from its type's name and message: the same class where it
+    is one of `tts_core.errors`' (so the client gets the same status and body as from one engine), else a
+    RuntimeError naming it. Only names and text cross the pipe: no exception object is unpickled from a child."""
+    import tts_core.errors as errors
+
+    cls = getattr(errors, type_name, None)
+    if isinstance(cls, type) and issubclass(cls, errors.TTSError):
+        return cls(message)
+    return RuntimeError(f"{type_name}: {message}")
 
 
 def run_engine_process(index: int, config: ServeConfig, threads: int, conn: Connection) -> None:

@@ -195,7 +195,7 @@ class EngineProcesses:
             elif tag in (child.DONE, child.ERROR, child.END):
                 job = self._end(proc, message[1])
                 if job is not None and tag != child.END:
-                    job.deliver(DONE if tag == child.DONE else message[2])
+                    job.deliver(DONE if tag == child.DONE else child.rebuilt(*message[2:]))
             elif tag == child.BATCH:
                 self._on_batch(message[1])
             elif tag == child.CANCELLED:
