@@ -2,7 +2,7 @@
 # One entry point for the README's commands. On first use it creates .venv and installs the project
 # (CPU build of PyTorch first, where one is available, so pip does not pull a multi-GB CUDA build).
 #   ./dev.sh sweep [hydra overrides...]   run the default sweep and write the HTML report
-#   ./dev.sh test  [pytest args...]       run the tests
+#   ./dev.sh test  [pytest args...]       run the tests, on one pytest-xdist worker per core, at most 4 (-n 0: one)
 #   ./dev.sh bench [pytest args...]       run the pytest-benchmark suite (pytest bench/ --benchmark-autosave)
 #   ./dev.sh speak "Some text." -o out.wav
 #   ./dev.sh setup                        install (again after pyproject.toml changed) and nothing else
@@ -17,6 +17,13 @@ PY=${PYTHON:-python3}
 STRICT_ENV=TTS_STRICT_DEPS  # the same name as tests/optional_deps.py's STRICT_ENV
 EXTRAS=test,cluster,peers,quality,serve,server
 BROWSERS="chromium chromium-browser google-chrome"  # the names tests/test_report_browser.py looks for
+
+# pytest-xdist workers for `test`: one per usable core, at most 4 (each real-voice test loads a model of ~0.7 GB)
+test_workers() {
+  local n
+  n=$("$VENV/bin/python" -c 'import os; print(len(os.sched_getaffinity(0)))' 2>/dev/null || echo 1)
+  echo $(( n > 4 ? 4 : n ))
+}
 
 strict() { [ -n "${!STRICT_ENV:-}" ] && [ "${!STRICT_ENV}" != 0 ]; }
 
@@ -87,7 +94,7 @@ cmd=${1:-help}
 shift || true
 case "$cmd" in
   sweep) bootstrap; exec "$VENV/bin/python" -m bench.sweep "$@" ;;
-  test) bootstrap; if strict; then browser; fi; exec "$VENV/bin/python" -m pytest "$@" ;;
+  test) bootstrap; if strict; then browser; fi; exec "$VENV/bin/python" -m pytest -n "$(test_workers)" "$@" ;;
   bench) bootstrap; exec "$VENV/bin/python" -m pytest bench/ --benchmark-autosave "$@" ;;
   speak) bootstrap; exec "$VENV/bin/python" -m tts_core "$@" ;;
   setup) bootstrap ;;

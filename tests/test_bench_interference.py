@@ -81,6 +81,7 @@ class Disturbed:
         return self.worker.settle()
 
 
+@pytest.mark.alone  # under pytest -n, another test's load would disturb the rounds it expects quiet
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2, reason="needs Linux, 2+ CPUs")
 def test_a_round_beside_a_busy_process_is_set_aside_measured_again_and_the_headline_holds(tmp_path: Path) -> None:
     base, adv = _spin_worker(tmp_path, "baseline"), _spin_worker(tmp_path, "advanced")
