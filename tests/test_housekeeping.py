@@ -13,7 +13,7 @@ from tts_core import Engine
 def releases(monkeypatch):
     calls: list[str] = []
 
-    def fake_release(device: str = "cpu") -> dict:
+    def fake_release(device: str = "cpu", trim_heap: bool = True) -> dict:
         calls.append(device)
         return {"rss_before_mb": 1.0, "rss_after_mb": 1.0, "freed_mb": 0.0, "collected": 0}
 

@@ -13,16 +13,26 @@ from tts_core.tiers.presets import resolve_tier
 
 # A child process allocates and frees a 64 MiB tensor ten times and prints the minor page faults of the last nine
 # (a fresh mapping is faulted in page by page: 16,384 faults of 4 KiB each time).
+# "retain": with retain_heap; "retain+housekeep": and a forced housekeeping run after each free (a harness or
+# server between calls); "retain+trim": and a plain malloc_trim there instead (what housekeeping did before).
 CHILD = textwrap.dedent("""
     import resource, sys, torch
-    if sys.argv[1] == "retain":
+    mode = sys.argv[1]
+    if mode.startswith("retain"):
         from tts_core.runtime.heap import retain_heap
         assert retain_heap() is None
+    from tts_core.runtime.housekeeper import Housekeeper
+    from tts_core.runtime.memory import release_memory
+    keeper = Housekeeper("cpu", enabled=True)
     torch.ones(16 * 2**20)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(9):
         x = torch.ones(16 * 2**20)  # 64 MiB, written: every page touched
         del x
+        if mode == "retain+housekeep":
+            keeper.run(force=True)
+        elif mode == "retain+trim":
+            release_memory("cpu")
     print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """)
 
@@ -37,6 +47,14 @@ def test_retained_heap_reuses_pages_where_the_default_maps_them_afresh() -> None
     default, retained = _faults("default"), _faults("retain")
     assert default > 9 * 16_384 * 0.9  # each 64 MiB block mapped and faulted in again
     assert retained <= 16_384 * 1.1  # the freed block reused: at most one block's worth of new pages in nine
+
+
+@pytest.mark.skipif(heap._libc() is None, reason="retain_heap acts on glibc only")
+def test_housekeeping_keeps_a_retained_heap_where_a_trim_would_hand_its_pages_back() -> None:
+    """A trim between calls undid retain_heap (the next call faulted every page in again: 13-15% of a short text's
+    time after a long one, docs/memory.md); housekeeping now leaves a retained heap as it is."""
+    assert _faults("retain+trim") > 9 * 16_384 * 0.9  # what a trim costs: the block faulted in again every time
+    assert _faults("retain+housekeep") <= 16_384 * 1.1
 
 
 def test_the_optimized_tiers_retain_the_heap_and_the_baseline_does_not() -> None:

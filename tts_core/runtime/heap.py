@@ -17,7 +17,7 @@ import ctypes
 import ctypes.util
 import threading
 
-__all__ = ["MMAP_THRESHOLD_BYTES", "TRIM_THRESHOLD_BYTES", "retain_heap"]
+__all__ = ["MMAP_THRESHOLD_BYTES", "TRIM_THRESHOLD_BYTES", "retain_heap", "retained"]
 
 M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
@@ -53,3 +53,9 @@ def retain_heap() -> str | None:
             return "glibc refused mallopt's thresholds"
         _RETAINED.append(True)
         return None
+
+
+def retained() -> bool:
+    """Whether this process's heap is retained (`retain_heap` set its thresholds): then housekeeping leaves the
+    heap untrimmed, since a trim hands back the pages the next call would fault in again."""
+    return bool(_RETAINED)

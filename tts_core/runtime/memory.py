@@ -273,22 +273,23 @@ def _malloc_trim() -> bool:
         return False
 
 
-def release_memory(device: str = "cpu") -> dict:
-    """Collect garbage, return freed heap pages to the OS (glibc), and on CUDA hand cached blocks back
-    to the driver.
+def release_memory(device: str = "cpu", trim_heap: bool = True) -> dict:
+    """Collect garbage, return freed heap pages to the OS (glibc; unless `trim_heap` is False), and on CUDA hand
+    cached blocks back to the driver.
 
-    Returns `rss_before_mb`, `rss_after_mb`, `freed_mb`, `collected` (objects), and on CUDA
+    Returns `rss_before_mb`, `rss_after_mb`, `freed_mb`, `collected` (objects), `heap_trimmed`, and on CUDA
     `cuda_reserved_before_mb` / `cuda_reserved_after_mb`.
     """
     before = rss_mb()
     cuda_before = cuda_memory_mb(device) if str(device).startswith("cuda") else None
     collected = gc.collect()
-    _malloc_trim()
+    trimmed = _malloc_trim() if trim_heap else False
     if cuda_before is not None:
         torch.cuda.synchronize(device)
         torch.cuda.empty_cache()
     after = rss_mb()
-    out = {"rss_before_mb": before, "rss_after_mb": after, "freed_mb": before - after, "collected": collected}
+    out = {"rss_before_mb": before, "rss_after_mb": after, "freed_mb": before - after, "collected": collected,
+           "heap_trimmed": trimmed}
     if cuda_before is not None:
         cuda_after = cuda_memory_mb(device) or {}
         out["cuda_reserved_before_mb"] = cuda_before["reserved"]
