@@ -183,3 +183,16 @@ def test_a_process_that_dies_fails_its_request_and_the_others_serve_on() -> None
     finally:
         server.stop()
     assert server.proc.returncode is not None
+
+
+def test_engine_processes_load_one_after_another() -> None:
+    """A tier that calibrates measures alone, once: the second process starts loading only after the first has
+    loaded (and stored its choices for this thread count). Read from the order of the processes' log lines."""
+    with two_cores():
+        server = RealServer("--workers", "2", "--log-level", "info")
+    server.stop()
+    log = server.stderr()  # complete once the server has exited
+    loaded, second = log.find("[engine 0]: engine loaded"), log.find("[engine 1]: loading the engine")
+    assert loaded >= 0 and second >= 0, log[-2000:]
+    assert loaded < second, log[-2000:]
+

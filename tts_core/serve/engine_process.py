@@ -176,11 +176,14 @@ def run_engine_process(index: int, config: ServeConfig, threads: int, conn: Conn
     from tts_core.engine import Engine
 
     torch.set_num_threads(threads)
+    log.info("loading the engine (%s, tier %s, %d threads)", config.voice, config.tier, threads)
+    started = time.perf_counter()
     try:
         engine = Engine.load(voice=config.voice, device=config.device, tier=config.tier, seed=config.seed)
     except Exception as exc:  # noqa: BLE001 - the parent reports it and exits 1
         conn.send((LOAD_ERROR, f"{type(exc).__name__}: {exc}"))
         return
+    log.info("engine loaded in %.1f s", time.perf_counter() - started)
     relay = Relay(index, engine, config, conn)
     conn.send((READY, EngineFacts.of(engine)))
     relay.serve()

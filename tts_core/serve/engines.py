@@ -73,8 +73,9 @@ class EngineProc:
 
 class EngineProcesses:
     """`config.workers` engine processes serving `SpeechJob`s; the interface the server uses in place of its
-    in-process dispatcher (`submit`, `cancel`, `depth`). Blocks until every process has loaded its engine;
-    raises `EngineLoadError` (after stopping them all) when one fails. `on_batch(n)`: n requests served together."""
+    in-process dispatcher (`submit`, `cancel`, `depth`). Blocks until every process has loaded its engine (one
+    after another, so a tier that calibrates does it alone, once: the next ones read its stored choices); raises
+    `EngineLoadError` (after stopping them all) when one fails. `on_batch(n)`: n requests served together."""
 
     def __init__(self, config: ServeConfig, on_batch: Callable[[int], None] = lambda n: None) -> None:
         self.config = config
@@ -89,6 +90,10 @@ class EngineProcesses:
         self.procs: list[EngineProc] = []
         atexit.register(self.close)  # runs before multiprocessing's own exit hook, which would wait for them
         try:
+            # one after another: a tier that calibrates (advanced) measures alone in the first process, which
+            # stores its choices for this thread count, and the next processes read them instead of timing one
+            # another while each calibrates
+            facts = []
             for i in range(config.workers):
                 ours, theirs = ctx.Pipe(duplex=True)
                 # not daemonic: a tier with worker processes of its own starts them from the engine process
@@ -97,7 +102,8 @@ class EngineProcesses:
                 self.procs.append(EngineProc(i, process, ours))
                 process.start()
                 theirs.close()  # the child's end lives in the child only, so its death reads as EOF here
-            self.facts: EngineFacts = self._wait_ready()
+                facts.append(self._wait_ready(self.procs[-1]))
+            self.facts: EngineFacts = facts[0]
         except BaseException:
             self.close()
             raise
@@ -105,20 +111,17 @@ class EngineProcesses:
         for p in self.procs:
             threading.Thread(target=self._read, args=(p,), name=f"tts-engine-{p.index}-reader", daemon=True).start()
 
-    def _wait_ready(self) -> EngineFacts:
-        """Every process's READY (they load at once); raises `EngineLoadError` at the first that fails."""
-        facts: list[EngineFacts] = []
-        for p in self.procs:
-            try:
-                tag, payload = p.conn.recv()
-            except (EOFError, OSError):
-                p.process.join(timeout=1.0)
-                raise EngineLoadError(f"engine process {p.index} exited (exit code {p.process.exitcode}) while "
-                                      "loading its engine; its log is above.") from None
-            if tag != child.READY:
-                raise EngineLoadError(f"engine process {p.index}: {payload}")
-            facts.append(payload)
-        return facts[0]
+    def _wait_ready(self, p: EngineProc) -> EngineFacts:
+        """Process `p`'s READY once it has loaded its engine; raises `EngineLoadError` if it fails or dies."""
+        try:
+            tag, payload = p.conn.recv()
+        except (EOFError, OSError):
+            p.process.join(timeout=1.0)
+            raise EngineLoadError(f"engine process {p.index} exited (exit code {p.process.exitcode}) while "
+                                  "loading its engine; its log is above.") from None
+        if tag != child.READY:
+            raise EngineLoadError(f"engine process {p.index}: {payload}")
+        return payload
 
     def submit(self, job: SpeechJob) -> None:
         """Send `job` to the live process with the fewest requests in flight (ties: the lowest index). Raises
