@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from bench.errors import bad_field
+from tts_core.runtime.dispatch import POLICIES
 
 SCENARIOS = ("singlestream", "offline", "server")
 P90_QUERY_COUNT = 200  # queries per server run at which p90, not early stopping, decides VALID (ScenarioConfig)
 BATCHING = ("tier", "on", "off")  # tier: batch where the engine's tier batches or has workers
-POLICIES = ("batch", "deadline")  # tts_core.runtime.dispatch.POLICIES, named here for the schema's error
 
 
 def check_batching(config: Any) -> None:

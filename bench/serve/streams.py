@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Optional, Protocol
 import numpy as np
 
 from bench.serve.http_sut import is_served
-from bench.serve.sut import BatchPolicy, serve_group
+from bench.serve.sut import BatchPolicy, serve_group, stream_steps
 from tts_core.runtime.dispatch import Dispatcher
 from tts_core.runtime.scheduler import ScheduledStream
 
@@ -114,10 +114,7 @@ class DispatchedStreams:
     def _steps(self, stream: Stream) -> Iterator[float]:
         began = time.perf_counter()
         try:
-            for chunk in self.adapter.stream(stream.text):
-                samples = np.asarray(chunk.samples, dtype=np.float32)
-                stream.arrived(0, samples)
-                yield len(samples) / self.adapter.sample_rate
+            yield from stream_steps(self.adapter, stream.text, lambda samples: stream.arrived(0, samples))
         except Exception as exc:  # the level counts it as an engine error
             stream.error = f"{type(exc).__name__}: {exc}"
         finally:

@@ -26,7 +26,7 @@ from bench.serve.responses import LoadGenResponses
 from tts_core.runtime.dispatch import BatchPolicy, Dispatcher
 from tts_core.runtime.scheduler import ScheduledStream
 
-__all__ = ["BatchPolicy", "LoadGenSUT", "ServeStats", "serve_group"]
+__all__ = ["BatchPolicy", "LoadGenSUT", "ServeStats", "serve_group", "stream_steps"]
 
 
 @dataclass
@@ -47,13 +47,23 @@ class ServeStats:
         }
 
 
+def stream_steps(adapter: Any, text: str, arrived: Callable[[np.ndarray], None]) -> Iterator[float]:
+    """`adapter.stream(text)` one chunk per `next()`: each hands the chunk's samples (float32) to `arrived` and
+    returns its audio seconds (the deadline policy's step, and a lone request's stream under `batch`). The engine's
+    exceptions propagate."""
+    for chunk in adapter.stream(text):
+        samples = np.asarray(chunk.samples, dtype=np.float32)
+        arrived(samples)
+        yield len(samples) / adapter.sample_rate
+
+
 def serve_group(adapter: Any, texts: Sequence[str], arrived: Callable[[int, np.ndarray], None]) -> None:
     """Serve one group the dispatcher took: a single text streams (`arrived(0, samples)` for each chunk as it
     comes), several go through `adapter.synthesize_batch` (`arrived(i, samples)` once per text, when the batch
     returns). Samples are float32; the engine's exceptions propagate."""
     if len(texts) == 1:
-        for chunk in adapter.stream(texts[0]):
-            arrived(0, np.asarray(chunk.samples, dtype=np.float32))
+        for _ in stream_steps(adapter, texts[0], lambda samples: arrived(0, samples)):
+            pass
         return
     for i, audio in enumerate(adapter.synthesize_batch(list(texts))):
         arrived(i, np.asarray(audio.samples, dtype=np.float32))
@@ -110,12 +120,14 @@ class LoadGenSUT(LoadGenResponses):
 
     def _steps(self, qid: int, index: int, _: float) -> Iterator[float]:
         chunks: list[np.ndarray] = []
+
+        def arrived(samples: np.ndarray) -> None:
+            chunks.append(samples)
+            if len(chunks) == 1:
+                self._first_token(qid, samples)
+
         try:
-            for chunk in self.adapter.stream(self.texts[index]):
-                chunks.append(np.asarray(chunk.samples, dtype=np.float32))
-                if len(chunks) == 1:
-                    self._first_token(qid, chunks[0])
-                yield len(chunks[-1]) / self.adapter.sample_rate
+            yield from stream_steps(self.adapter, self.texts[index], arrived)
             self._complete([(qid, np.concatenate(chunks) if chunks else None)])
         except Exception as exc:  # the row reports it; LoadGen must still see the query end
             self.stats.errors.append(f"{type(exc).__name__}: {exc}")

@@ -36,12 +36,10 @@ class ServerMetrics:
         Gauge("tts_engines", "Engines serving: 1 for the engine in the server's process, else the engine processes "
               "(--workers) still alive.", registry=r).set_function(engines)
         process = psutil.Process()
-        if engine_processes:  # the engines' memory is in their processes
-            Gauge("tts_resident_memory_bytes", "Resident set size of the server process and its engine processes "
-                  "(--workers), in bytes.", registry=r).set_function(lambda: _rss_with_children(process))
-        else:
-            Gauge("tts_resident_memory_bytes", "Resident set size of the server process, in bytes.",
-                  registry=r).set_function(lambda: process.memory_info().rss)
+        # with engine processes (--workers), the engines' memory is in those processes
+        whose = " and its engine processes (--workers)" if engine_processes else ""
+        Gauge("tts_resident_memory_bytes", f"Resident set size of the server process{whose}, in bytes.",
+              registry=r).set_function(lambda: _rss(process, with_children=engine_processes))
 
     def answered(self, status: int, code: str | None = None) -> None:
         """Count one answered request (and its error code when it failed)."""
@@ -54,10 +52,11 @@ class ServerMetrics:
         return generate_latest(self.registry)
 
 
-def _rss_with_children(process: psutil.Process) -> int:
-    """Resident set size of `process` and every process under it, in bytes (one that exits meanwhile counts 0)."""
+def _rss(process: psutil.Process, with_children: bool) -> int:
+    """Resident set size of `process`, with every process under it where `with_children`, in bytes (a child that
+    exits meanwhile counts 0)."""
     total = process.memory_info().rss
-    for proc in process.children(recursive=True):
+    for proc in process.children(recursive=True) if with_children else ():
         try:
             total += proc.memory_info().rss
         except psutil.Error:
