@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bench.measure.interference import OTHERS_CORES_MAX, WAIT_FRAC_MAX, Snapshot, judge
+from bench.measure.interference import OTHERS_CORES_MAX, WAIT_FRAC_MAX, Snapshot, judge, snapshot
 from bench.measure.rounds import RoundPlan, Tracked, compare, round_order, run_rounds, split_rounds
 from bench.results.store import read_records
 from bench.workers import Worker, WorkerSpec
@@ -40,6 +40,24 @@ def test_each_signal_past_its_threshold_calls_the_call_disturbed_and_names_why()
     # a few scheduler ticks of waiting are a large share of a very short call, and not a disturbance
     short = judge(snap(0.0), snap(0.05, busy=0.1, own=0.1, wait=0.02))
     assert short.wait_frac == pytest.approx(0.4) and short.disturbed == ()
+
+
+def test_a_call_records_the_workers_own_cpu_time_and_page_faults() -> None:
+    """Where a slow call's time went: faulting in 64 MiB of fresh pages shows as minor faults and CPU time."""
+    child = subprocess.Popen([sys.executable, "-c", "import mmap, sys; sys.stdin.readline(); b = mmap.mmap(-1, 64 << 20); "
+                              "b.madvise(mmap.MADV_NOHUGEPAGE); b[::4096] = b'x' * len(b[::4096]); "
+                              "sum(range(20_000_000)); print('done', flush=True)"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdin is not None and child.stdout is not None
+    before = snapshot([child.pid])
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    assert child.stdout.readline().strip() == "done"
+    seen = judge(before, snapshot([child.pid]))
+    child.wait(timeout=30)
+    assert seen.minflt >= (64 << 20) // 4096  # one fault per 4 KiB page
+    assert seen.user_s + seen.sys_s > 0.1  # 20 million additions take more than a tenth of a second
+    assert seen.to_dict()["majflt"] == seen.majflt
 
 
 def _busy_on_core(core: int) -> subprocess.Popen:

@@ -14,6 +14,9 @@ worker):
   some task waited for a CPU) and `nivcsw` (the worker's involuntary context switches): recorded for the
   report, not judged (PSI counts this process's own sampler waking beside the worker; `nivcsw` counts a
   timer tick's preemption the same as a busy neighbour's).
+- `user_s`, `sys_s`, `minflt`, `majflt`: the worker processes' own CPU seconds in user space and in the kernel, and
+  their minor and major page faults, over the call (`/proc/<pid>/stat`; CPU time in 10 ms ticks): where a slow call's
+  time went (a call that maps and faults in its memory anew spends it in the kernel). Recorded, not judged.
 
 The thresholds below call a call disturbed; each says why it is where it is. A disturbed round is measured again
 (`bench.measure.rounds`) and kept on disk, marked, out of the statistics.
@@ -55,6 +58,10 @@ class Snapshot:
     own_cpu_s: float  # the worker's threads (and this process's) CPU time
     wait_s: float  # the worker's threads' time runnable but waiting for a CPU
     nivcsw: int
+    user_s: float = 0.0  # the worker processes' CPU seconds in user space
+    sys_s: float = 0.0  # ... and in the kernel
+    minflt: int = 0  # their minor page faults
+    majflt: int = 0  # ... and major ones (read from disk)
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,10 @@ class Interference:
     psi_some: float | None
     nivcsw: int
     disturbed: tuple[str, ...]
+    user_s: float = 0.0
+    sys_s: float = 0.0
+    minflt: int = 0
+    majflt: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(asdict(self), disturbed=list(self.disturbed))
@@ -123,13 +134,29 @@ def _sched(pids: list[int]) -> tuple[float, float, int]:
     return run / 1e9, wait / 1e9, nivcsw
 
 
+def _proc_usage(pids: list[int]) -> tuple[float, float, int, int]:
+    """(user seconds, system seconds, minor faults, major faults) of the processes `pids`, from /proc/<pid>/stat."""
+    user = system = 0.0
+    minflt = majflt = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()  # fields from the 3rd (state) on
+        except (OSError, IndexError):
+            continue
+        minflt, majflt = minflt + int(fields[7]), majflt + int(fields[9])
+        user, system = user + int(fields[11]) * TICK_S, system + int(fields[12]) * TICK_S
+    return user, system, minflt, majflt
+
+
 def snapshot(worker_pids: list[int]) -> Snapshot:
     """Read every counter now for the worker processes `worker_pids` (this process's CPU counts as theirs)."""
     busy, steal = _proc_stat()
     psi = _psi_some()
     run, wait, nivcsw = _sched(worker_pids)
     own, _, _ = _sched([os.getpid()])
-    return Snapshot(time.monotonic(), busy, steal, psi, run + own, wait, nivcsw)
+    user, system, minflt, majflt = _proc_usage(worker_pids)
+    return Snapshot(time.monotonic(), busy, steal, psi, run + own, wait, nivcsw, user, system, minflt, majflt)
 
 
 def judge(before: Snapshot, after: Snapshot) -> Interference:
@@ -148,4 +175,6 @@ def judge(before: Snapshot, after: Snapshot) -> Interference:
         reasons.append(f"other processes used {others:.2f} cores (> {OTHERS_CORES_MAX:.2f})")
     if steal > STEAL_CORES_MAX:
         reasons.append(f"the hypervisor stole {steal:.2f} cores (> {STEAL_CORES_MAX:.2f})")
-    return Interference(wall, wait_frac, others, steal, psi, max(after.nivcsw - before.nivcsw, 0), tuple(reasons))
+    return Interference(wall, wait_frac, others, steal, psi, max(after.nivcsw - before.nivcsw, 0), tuple(reasons),
+                        user_s=max(after.user_s - before.user_s, 0.0), sys_s=max(after.sys_s - before.sys_s, 0.0),
+                        minflt=max(after.minflt - before.minflt, 0), majflt=max(after.majflt - before.majflt, 0))
