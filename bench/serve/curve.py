@@ -8,7 +8,9 @@ sentence as soon as its last stream has ended, every stream played by the simula
         figures = level_figures(record, ...)  # one row's figures (`bench.serve.curve_figures`)
 
 A request reaches the engine as `bench.serve.streams` says: through the in-process dispatcher or, for a served
-engine, as its own HTTP request. Seconds on `time.perf_counter()`'s clock throughout.
+engine, as its own HTTP request. An in-process engine computes on this thread, the one that loaded it, while the
+level's clients and dispatcher run on others (`bench.serve.home_thread`: a second OpenMP team cost it about 30% of its
+throughput). Seconds on `time.perf_counter()`'s clock throughout.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 
 from bench.serve.curve_config import CurveConfig
 from bench.serve.curve_figures import level_figures
+from bench.serve.home_thread import home_for
+from bench.serve.http_sut import is_served
 from bench.serve.run import WARMUP_TEXTS, batch_policy, clear_audio_cache, warm_up
 from bench.serve.streams import Stream, Streams, streams_for
 from bench.texts import SentenceGenerator
@@ -112,13 +116,15 @@ def run_curve(adapter: Any, config: CurveConfig, seed: int) -> list[dict[str, An
     row figures per level (`bench.serve.curve_figures.level_figures`), in the order of `config.levels`."""
     warmup_s = warm_up(adapter)
     policy = batch_policy(adapter, config)
-    streams = streams_for(adapter, policy)
+    home, engine = home_for(adapter, is_served(adapter))  # in process: engine calls on this, the loading, thread
+    streams = streams_for(engine, policy)
     texts = FreshTexts(seed)
     out = []
     try:
         for n in config.levels:
             clear_audio_cache(adapter)
-            record = run_level(streams, texts, n, config)
+            level = lambda: run_level(streams, texts, n, config)  # noqa: E731
+            record = level() if home is None else home.run(level, name=f"curve-level-{n}")
             figures = level_figures(record, adapter.sample_rate, config.latency_bound_ms / 1000)
             figures.update(warmup_service_s=warmup_s, batching=policy.enabled, policy=policy.policy,
                            max_batch=policy.max_batch if policy.enabled or policy.policy == "deadline" else 1,

@@ -17,7 +17,8 @@ from typing import Any, Optional
 
 from bench.serve.config import ScenarioConfig, first_audio_target_ms
 from bench.serve.loadgen_log import DETAIL, SUMMARY, figures, read_detail, read_verdict
-from bench.serve.http_sut import sut_for
+from bench.serve.home_thread import home_for
+from bench.serve.http_sut import is_served, sut_for
 from bench.serve.search import Probe, QpsSearch, plays_within_bound
 from bench.serve.sut import BatchPolicy
 from tts_core.runtime.dispatch import FIRST_AUDIO_S
@@ -155,7 +156,9 @@ def run_once(lg: Any, adapter: Any, scenario: ScenarioConfig, texts: list[str], 
         "samples": len(texts), "unique_samples": unique, "fresh_text": fresh,
     }
     clear_audio_cache(adapter)
-    sut = sut_for(lg, adapter, texts, policy)  # a served engine: concurrent HTTP requests + simulated listeners
+    # in process: the engine computes on this thread, the one that loaded it (bench.serve.home_thread)
+    home, engine = home_for(adapter, is_served(adapter))
+    sut = sut_for(lg, engine, texts, policy)  # a served engine: concurrent HTTP requests + simulated listeners
     sut_h = lg.ConstructSUT(sut.issue_queries, sut.flush_queries)
     qsl_h = lg.ConstructQSL(len(texts), len(texts), lambda idx: None, lambda idx: None)
     log_settings = lg.LogSettings()
@@ -166,11 +169,12 @@ def run_once(lg: Any, adapter: Any, scenario: ScenarioConfig, texts: list[str], 
                             name="loadgen-test", daemon=True)
     t0 = time.perf_counter()
     test.start()
-    test.join(scenario.run_timeout_s)
+    wait = test.join if home is None else lambda timeout_s: home.serve(test, timeout_s)
+    wait(scenario.run_timeout_s)
     timed_out = test.is_alive()
     if timed_out:
         sut.abort(f"timed out: the run was not done after run_timeout_s = {scenario.run_timeout_s} s")
-        test.join(30.0)
+        wait(30.0)
     row["duration_s"] = time.perf_counter() - t0
     sut.close()
     if test.is_alive():  # LoadGen still running: its handles cannot be freed safely, so they are leaked

@@ -178,11 +178,24 @@ def run_engine_process(index: int, config: ServeConfig, threads: int, conn: Conn
     torch.set_num_threads(threads)
     log.info("loading the engine (%s, tier %s, %d threads)", config.voice, config.tier, threads)
     started = time.perf_counter()
-    try:
-        engine = Engine.load(voice=config.voice, device=config.device, tier=config.tier, seed=config.seed)
-    except Exception as exc:  # noqa: BLE001 - the parent reports it and exits 1
-        conn.send((LOAD_ERROR, f"{type(exc).__name__}: {exc}"))
+    loaded: dict[str, Any] = {}
+
+    def load() -> None:
+        try:
+            loaded["engine"] = Engine.load(voice=config.voice, device=config.device, tier=config.tier,
+                                           seed=config.seed)
+        except Exception as exc:  # noqa: BLE001 - the parent reports it and exits 1
+            loaded["error"] = f"{type(exc).__name__}: {exc}"
+
+    # loaded on a thread that then ends, taking its OpenMP team with it (as app.py does): the dispatcher's thread
+    # computes, and with two live teams libgomp stops spinning between parallel regions (docs/serving.md)
+    loader = threading.Thread(target=load, name=f"tts-engine-{index}-load")
+    loader.start()
+    loader.join()
+    if "engine" not in loaded:
+        conn.send((LOAD_ERROR, loaded.get("error", "the engine's load ended without an engine")))
         return
+    engine = loaded["engine"]
     log.info("engine loaded in %.1f s", time.perf_counter() - started)
     relay = Relay(index, engine, config, conn)
     conn.send((READY, EngineFacts.of(engine)))
