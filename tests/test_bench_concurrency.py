@@ -26,6 +26,7 @@ from bench.serve.run import WARMUP_TEXTS
 from bench.serve.streams import DispatchedStreams, Stream
 from bench.serve.sut import BatchPolicy
 from bench.sweep.plan import validate
+from bench.workers.engine_thread import EngineThread
 from tts_core.audio import Audio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,14 +129,15 @@ def test_the_curve_config_names_a_bad_policy() -> None:
 
 
 def test_the_curve_of_an_in_process_engine_computes_on_the_thread_that_loaded_it_at_every_level() -> None:
-    # the dispatcher orders the work, the thread that called run_curve (the one that loaded the engine) does it:
-    # never the clients' threads nor the dispatcher's, whose OpenMP team would slow every call (home_thread.py)
+    # the dispatcher orders the work, the engine thread (the one the engine was loaded on) does it: never the
+    # clients' threads nor the dispatcher's, whose OpenMP team would slow every call (bench/workers/engine_thread.py)
     for policy in ("batch", "deadline"):
-        engine = Scripted(wait_s=0.01)
+        engine, loaded_on = Scripted(wait_s=0.01), EngineThread(name="loaded-on")
         figures = run_curve(engine, CurveConfig(levels=[1, 2], seconds_per_level=0.2, min_requests=3, policy=policy),
-                            seed=1)
+                            seed=1, engine_thread=loaded_on)
         assert [f["concurrency"] for f in figures] == [1, 2] and [f["max_in_flight"] for f in figures] == [1, 2]
-        assert engine.threads == {threading.current_thread().name}
+        assert engine.threads == {"loaded-on"}
+        loaded_on.close()
 
 
 def test_a_slow_engine_underruns_and_a_fast_one_does_not() -> None:

@@ -75,7 +75,8 @@ def _spin_worker(tmp_path: Path, tier: str) -> Worker:
                       log_file=str(tmp_path / f"{tier}.log"))
     worker = Worker(spec, memory_limit_mb=4096)
     worker.call("load", 120)
-    os.sched_setaffinity(worker.pid, {0})  # the worker's one thread on core 0, where the busy process will run
+    for tid in os.listdir(f"/proc/{worker.pid}/task"):  # every thread of it (its engine thread computes) on core 0,
+        os.sched_setaffinity(int(tid), {0})  # where the busy process will run
     return worker
 
 

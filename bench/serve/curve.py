@@ -8,9 +8,9 @@ sentence as soon as its last stream has ended, every stream played by the simula
         figures = level_figures(record, ...)  # one row's figures (`bench.serve.curve_figures`)
 
 A request reaches the engine as `bench.serve.streams` says: through the in-process dispatcher or, for a served
-engine, as its own HTTP request. An in-process engine computes on this thread, the one that loaded it, while the
-level's clients and dispatcher run on others (`bench.serve.home_thread`: a second OpenMP team cost it about 30% of its
-throughput). Seconds on `time.perf_counter()`'s clock throughout.
+engine, as its own HTTP request. An in-process engine computes on its engine thread, the one it was loaded on,
+while the level's clients and dispatcher run on others (`bench.workers.engine_thread`: a second OpenMP team cost it
+about 30% of its throughput). Seconds on `time.perf_counter()`'s clock throughout.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from bench.serve.curve_config import CurveConfig
 from bench.serve.curve_figures import level_figures
-from bench.serve.home_thread import home_for
+from bench.workers.engine_thread import EngineThread, engine_for
 from bench.serve.http_sut import is_served
 from bench.serve.run import WARMUP_TEXTS, batch_policy, clear_audio_cache, warm_up
 from bench.serve.streams import Stream, Streams, streams_for
@@ -111,20 +111,21 @@ def run_level(streams: Streams, texts: FreshTexts, concurrency: int, config: Cur
     return record
 
 
-def run_curve(adapter: Any, config: CurveConfig, seed: int) -> list[dict[str, Any]]:
+def run_curve(adapter: Any, config: CurveConfig, seed: int,
+              engine_thread: Optional[EngineThread] = None) -> list[dict[str, Any]]:
     """Every level of `config` over the loaded `adapter`, fresh sentences from generator seed `seed`; one dict of
     row figures per level (`bench.serve.curve_figures.level_figures`), in the order of `config.levels`."""
-    warmup_s = warm_up(adapter)
+    # in process: every engine call on `engine_thread`, the one the engine was loaded on (else a new one)
+    engine, done = engine_for(adapter, is_served(adapter), engine_thread)
+    warmup_s = warm_up(engine)
     policy = batch_policy(adapter, config)
-    home, engine = home_for(adapter, is_served(adapter))  # in process: engine calls on this, the loading, thread
     streams = streams_for(engine, policy)
     texts = FreshTexts(seed)
     out = []
     try:
         for n in config.levels:
-            clear_audio_cache(adapter)
-            level = lambda: run_level(streams, texts, n, config)  # noqa: E731
-            record = level() if home is None else home.run(level, name=f"curve-level-{n}")
+            clear_audio_cache(engine)
+            record = run_level(streams, texts, n, config)
             figures = level_figures(record, adapter.sample_rate, config.latency_bound_ms / 1000)
             figures.update(warmup_service_s=warmup_s, batching=policy.enabled, policy=policy.policy,
                            max_batch=policy.max_batch if policy.enabled or policy.policy == "deadline" else 1,
@@ -135,4 +136,5 @@ def run_curve(adapter: Any, config: CurveConfig, seed: int) -> list[dict[str, An
             out.append(figures)
     finally:
         streams.close()
+        done()
     return out

@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from bench.serve.config import ScenarioConfig, first_audio_target_ms
 from bench.serve.loadgen_log import DETAIL, SUMMARY, figures, read_detail, read_verdict
-from bench.serve.home_thread import home_for
+from bench.workers.engine_thread import EngineThread, engine_for
 from bench.serve.http_sut import is_served, sut_for
 from bench.serve.search import Probe, QpsSearch, plays_within_bound
 from bench.serve.sut import BatchPolicy
@@ -156,9 +156,7 @@ def run_once(lg: Any, adapter: Any, scenario: ScenarioConfig, texts: list[str], 
         "samples": len(texts), "unique_samples": unique, "fresh_text": fresh,
     }
     clear_audio_cache(adapter)
-    # in process: the engine computes on this thread, the one that loaded it (bench.serve.home_thread)
-    home, engine = home_for(adapter, is_served(adapter))
-    sut = sut_for(lg, engine, texts, policy)  # a served engine: concurrent HTTP requests + simulated listeners
+    sut = sut_for(lg, adapter, texts, policy)  # a served engine: concurrent HTTP requests + simulated listeners
     sut_h = lg.ConstructSUT(sut.issue_queries, sut.flush_queries)
     qsl_h = lg.ConstructQSL(len(texts), len(texts), lambda idx: None, lambda idx: None)
     log_settings = lg.LogSettings()
@@ -169,12 +167,11 @@ def run_once(lg: Any, adapter: Any, scenario: ScenarioConfig, texts: list[str], 
                             name="loadgen-test", daemon=True)
     t0 = time.perf_counter()
     test.start()
-    wait = test.join if home is None else lambda timeout_s: home.serve(test, timeout_s)
-    wait(scenario.run_timeout_s)
+    test.join(scenario.run_timeout_s)
     timed_out = test.is_alive()
     if timed_out:
         sut.abort(f"timed out: the run was not done after run_timeout_s = {scenario.run_timeout_s} s")
-        wait(30.0)
+        test.join(30.0)
     row["duration_s"] = time.perf_counter() - t0
     sut.close()
     if test.is_alive():  # LoadGen still running: its handles cannot be freed safely, so they are leaked
@@ -197,12 +194,22 @@ def run_once(lg: Any, adapter: Any, scenario: ScenarioConfig, texts: list[str], 
     return row
 
 
-def run_scenario(adapter: Any, scenario: ScenarioConfig, samples: list[str], out_dir: Path) -> list[dict[str, Any]]:
-    """Run `scenario` with LoadGen over the loaded `adapter` and the sentences `samples`.
+def run_scenario(adapter: Any, scenario: ScenarioConfig, samples: list[str], out_dir: Path,
+                 engine_thread: Optional[EngineThread] = None) -> list[dict[str, Any]]:
+    """Run `scenario` with LoadGen over the loaded `adapter` and the sentences `samples`; an in-process engine
+    computes on `engine_thread`, the one it was loaded on (else on a new one: `bench.workers.engine_thread`).
 
     Returns one row per LoadGen run (a server search: one per probe, the best VALID marked `best`),
     with LoadGen's logs kept under `out_dir/<scenario>[/qps_<rate>]`. Seconds throughout; QPS in queries/s.
     """
+    engine, done = engine_for(adapter, is_served(adapter), engine_thread)
+    try:
+        return _scenario(engine, scenario, samples, out_dir)
+    finally:
+        done()
+
+
+def _scenario(adapter: Any, scenario: ScenarioConfig, samples: list[str], out_dir: Path) -> list[dict[str, Any]]:
     import mlperf_loadgen as lg
 
     pool = SentencePool(samples)

@@ -12,11 +12,13 @@ import os
 import resource
 import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+from bench.workers.engine_thread import EngineThread
 from bench.workers.protocol import WorkerSpec, reply_error, reply_ok
 
 log = logging.getLogger("bench.worker")
@@ -73,6 +75,9 @@ class WorkerState:
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
         self.adapter: Any = None
+        # every op's engine work runs on this one thread, the load included: the serving ops' dispatchers hand their
+        # calls to it, so no second OpenMP team slows them (bench.serve.engine_thread)
+        self.engine_thread = EngineThread(name="engine")
 
     def _sync(self) -> None:
         if self.spec.device.startswith("cuda"):
@@ -107,6 +112,7 @@ class WorkerState:
         load_s = time.perf_counter() - t0
         work_pids = getattr(self.adapter, "work_pids", None)  # a server of its own, outside this process
         return {"load_s": load_s, "load_info": info, "describe": self.adapter.describe(),
+                "thread": threading.current_thread().name,  # the engine thread (bench.workers.engine_thread)
                 "env": collect_env(self.spec.device), "sample_rate": self.adapter.sample_rate,
                 "work_pids": list(work_pids()) if callable(work_pids) else []}
 
@@ -196,7 +202,7 @@ class WorkerState:
         from bench.serve.config import ScenarioConfig
         from bench.serve.run import run_scenario
 
-        return run_scenario(self.adapter, ScenarioConfig(**scenario), samples, Path(out_dir))
+        return run_scenario(self.adapter, ScenarioConfig(**scenario), samples, Path(out_dir), self.engine_thread)
 
     def concurrency(self, settings: dict[str, Any], seed: int) -> list[dict[str, Any]]:
         """The concurrency curve over this contender (`bench.serve.curve.run_curve`): one dict of row figures per
@@ -204,7 +210,7 @@ class WorkerState:
         from bench.serve.curve import run_curve
         from bench.serve.curve_config import CurveConfig
 
-        return run_curve(self.adapter, CurveConfig(**settings), seed)
+        return run_curve(self.adapter, CurveConfig(**settings), seed, self.engine_thread)
 
     def close(self) -> None:
         if self.adapter is not None:
@@ -225,6 +231,7 @@ def worker_main(conn: Any, spec_dict: dict[str, Any], parent_pid: int) -> None:
         "stages": state.stages, "flops": state.flops, "peak": state.peak, "memory": state.memory, "serve": state.serve,
         "concurrency": state.concurrency, "close": state.close,
     }
+    on_caller = {"serve", "concurrency"}  # ops whose clients wait here and hand engine calls to the engine thread
     log.info("worker for %s started (pid %d)", spec.contender, os.getpid())
     while True:
         try:
@@ -233,7 +240,9 @@ def worker_main(conn: Any, spec_dict: dict[str, Any], parent_pid: int) -> None:
             break
         op = message.get("op")
         try:
-            conn.send(reply_ok(ops[op](**message.get("args", {}))))
+            args = message.get("args", {})
+            value = ops[op](**args) if op in on_caller else state.engine_thread.call(ops[op], **args)
+            conn.send(reply_ok(value))
         except Exception as exc:  # the parent turns this into a failed row and goes on
             traceback.print_exc()
             conn.send(reply_error(exc, traceback.format_exc(limit=12)))
