@@ -23,11 +23,11 @@ from typing import Any, Optional
 
 from bench.serve.curve_config import CurveConfig
 from bench.serve.curve_figures import level_figures
-from bench.workers.engine_thread import EngineThread, engine_for
 from bench.serve.http_sut import is_served
 from bench.serve.run import WARMUP_TEXTS, batch_policy, clear_audio_cache, warm_up
 from bench.serve.streams import Stream, Streams, streams_for
 from bench.texts import SentenceGenerator
+from bench.workers.engine_thread import EngineThread, engine_for
 
 log = logging.getLogger("bench")
 MIN_WORDS, MAX_WORDS = 3, 22  # short and medium sentences, as a service receives them (LoadGen's queries too)

@@ -17,10 +17,10 @@ from typing import Any, Optional
 
 from bench.serve.config import ScenarioConfig, first_audio_target_ms
 from bench.serve.loadgen_log import DETAIL, SUMMARY, figures, read_detail, read_verdict
-from bench.workers.engine_thread import EngineThread, engine_for
 from bench.serve.http_sut import is_served, sut_for
 from bench.serve.search import Probe, QpsSearch, plays_within_bound
 from bench.serve.sut import BatchPolicy
+from bench.workers.engine_thread import EngineThread, engine_for
 from tts_core.runtime.dispatch import FIRST_AUDIO_S
 
 log = logging.getLogger("bench")
