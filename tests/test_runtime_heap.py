@@ -24,15 +24,20 @@ CHILD = textwrap.dedent("""
     from tts_core.runtime.housekeeper import Housekeeper
     from tts_core.runtime.memory import release_memory
     keeper = Housekeeper("cpu", enabled=True)
-    torch.ones(16 * 2**20)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(9):
-        x = torch.ones(16 * 2**20)  # 64 MiB, written: every page touched
-        del x
+
+    def between_calls():
         if mode == "retain+housekeep":
             keeper.run(force=True)
         elif mode == "retain+trim":
             release_memory("cpu")
+
+    torch.ones(16 * 2**20)
+    between_calls()  # as after every call below, so the first of the nine meets what the others meet
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(9):
+        x = torch.ones(16 * 2**20)  # 64 MiB, written: every page touched
+        del x
+        between_calls()
     print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """)
 
