@@ -50,7 +50,10 @@ class _Call:
 
 
 class EngineThread:
-    """A daemon thread that runs the calls handed to it, one at a time, in order; `close` ends it."""
+    """A daemon thread that runs the calls handed to it, one at a time, in order; `close` ends it.
+
+    Not a one-thread `concurrent.futures.ThreadPoolExecutor`: its threads are joined when the interpreter exits, so
+    an engine hung in a call would keep the process from ever ending; a daemon thread does not."""
 
     def __init__(self, name: str = "engine") -> None:
         self._calls: queue.SimpleQueue[Optional[_Call]] = queue.SimpleQueue()
